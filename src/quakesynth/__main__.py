@@ -1,0 +1,5 @@
+import sys
+
+from quakesynth.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin command modules: parse, build a config, call library functions."""

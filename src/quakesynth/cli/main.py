@@ -1,0 +1,92 @@
+"""The ``quakesynth`` command.
+
+Each sub-command lives in its own module ``quakesynth.cli.<module>`` exposing a click command
+named ``command``; it is imported only when used, so ``quakesynth --help`` stays fast and a
+command whose optional dependencies are missing does not break the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+#: command name -> (module under quakesynth.cli, one-line summary)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest": ("ingest", "Ingest real records (K-NET/KiK-net, SeisBench, STEAD, AT2, ObsPy) into a dataset."),
+    "info": ("info", "Summarise a dataset: counts, conditioning ranges, splits, data format."),
+    "ims": ("ims", "Compute intensity measures of every record of a dataset."),
+    "simulate": ("simulate", "Make a stochastic-method (Boore 2003) corpus in the dataset format."),
+    "calibrate": ("calibrate", "Plot simulator medians against ground-motion models."),
+    "train": ("train", "Train a model (vae, edm, classifier, ...) on a dataset."),
+    "import-tqdne": ("import_tqdne", "Convert published HighFEM (tqdne 0.2.2) checkpoints."),
+    "bench": ("bench", "Benchmark HighFEM generation stage by stage on this hardware."),
+    "generate": ("generate", "Generate waveforms for scenarios with any model."),
+    "models": ("models", "List available models and their conditioning ranges."),
+    "plot": ("plot", "Quick-look figure of a set of records."),
+    "evaluate": ("evaluate", "Evaluate generators against a dataset and GMMs in one report."),
+    "simulate-3d": ("simulate_3d", "Make a 3D wave-propagation corpus (HEMEW^S-3D layout)."),
+    "refine": ("refine", "Add realistic high frequencies to low-frequency records."),
+}
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(f"quakesynth.cli.{module}") is not None
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (mod, _) in COMMANDS.items() if _available(mod)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not _available(COMMANDS[name][0]):
+            return None
+        module = importlib.import_module(f"quakesynth.cli.{COMMANDS[name][0]}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="quakesynth")
+def cli() -> None:
+    """quakesynth: generative waveform models of earthquake ground motion.
+
+    \b
+    Example:
+      quakesynth generate --magnitude 6.5 --distance 30 --vs30 400 --depth 10 --gap 120 -n 20 -o out.h5
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 1 done with dropped items, 2 bad input)."""
+    try:
+        rv = cli.main(args=argv, prog_name="quakesynth", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("quakesynth: aborted", err=True)
+        return 130
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, OSError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        click.echo(f"quakesynth: error: {msg}", err=True)
+        return 2
+    return int(rv or 0)
+
+
+def console() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

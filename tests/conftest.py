@@ -1,0 +1,53 @@
+"""Shared fixtures: the ../shared data (skipped with a reason where absent) and tiny records."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("QUAKESYNTH_SHARED", REPO.parent / "shared")) / "data"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data, skipping the calling test where it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs {p} (the project's ../shared/data beside the checkout), which is absent here")
+    return p
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return shared_path()
+
+
+@pytest.fixture
+def knet_dir() -> Path:
+    return shared_path("real", "knet-kiknet")
+
+
+@pytest.fixture
+def vs30_table() -> Path:
+    return shared_path("real", "stations_vs30_japan.csv")
+
+
+@pytest.fixture
+def tqdne_dir() -> Path:
+    return shared_path("tqdne")
+
+
+@pytest.fixture
+def obspy_stream():
+    """ObsPy's bundled real three-component example (always available)."""
+    import obspy
+
+    return obspy.read()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
