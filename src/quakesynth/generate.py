@@ -1,0 +1,255 @@
+"""One generation API for every generator of the project.
+
+A generator turns scenarios (magnitude, hypocentral distance, Vs30, depth, azimuthal gap) into
+:class:`~quakesynth.records.Records`. Subclasses of :class:`Generator` implement only
+:meth:`Generator._generate`, which receives a conditioning table in physical units and one
+seed per waveform; validation, per-waveform seeding, batching, metadata and the table API are
+shared here, so the simulator, HighFEM models and later models answer the same call.
+
+Seeds: waveform ``k`` of scenario row ``i`` of a call with ``seed=s`` is generated from
+``waveform_seed(s, i, k)``, whatever the batch it is computed in.
+
+>>> import quakesynth
+>>> gen = quakesynth.load_model("stochastic")                      # doctest: +SKIP
+>>> rec = gen.generate(magnitude=6.5, distance=30, vs30=400, depth=10, gap=120, n=5, seed=1)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quakesynth.records import CONDITIONING_COLUMNS, Records
+
+#: Scenario variables, their units and the metadata column they fill.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "magnitude": ("", "source_magnitude"),
+    "distance": ("km", "path_hyp_distance_km"),
+    "vs30": ("m/s", "station_vs30_mps"),
+    "depth": ("km", "source_depth_km"),
+    "gap": ("deg", "path_azimuthal_gap_deg"),
+}
+assert {v[1] for v in VARIABLES.values()} == set(CONDITIONING_COLUMNS.values())
+
+
+def waveform_seed(seed: int, row: int, k: int) -> int:
+    """The seed of realisation ``k`` of scenario ``row`` in a call with ``seed`` (63-bit int)."""
+    if seed < 0 or row < 0 or k < 0:
+        raise ValueError(f"seed, row and k must be non-negative; got {seed}, {row}, {k}")
+    state = np.random.SeedSequence([int(seed), int(row), int(k)]).generate_state(1, dtype=np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+class ConditioningError(ValueError):
+    """A scenario variable is missing, not finite, or outside the model's stated range."""
+
+
+class Generator:
+    """Base class of all generators.
+
+    Subclasses set :attr:`name`, :attr:`variables` (the conditioning variables they use, in
+    order), :attr:`ranges` (validity range per variable, physical units), :attr:`fs`,
+    :attr:`components`, :attr:`n_samples`, and implement :meth:`_generate`.
+    """
+
+    name: str = "generator"
+    variables: tuple[str, ...] = tuple(VARIABLES)
+    ranges: dict[str, tuple[float, float]] = {}
+    fs: float = 100.0
+    components: str = "ZNE"
+    n_samples: int = 4096
+    default_batch_size: int = 64
+    description: str = ""
+
+    # -- to implement --------------------------------------------------------------------
+    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
+        """Acceleration (B, C, T) in m/s^2 for conditioning ``cond`` (B, len(variables)) in
+        physical units and one integer seed per waveform (B,)."""
+        raise NotImplementedError
+
+    # -- public API ----------------------------------------------------------------------
+    def generate(self, magnitude: float | None = None, distance: float | None = None,
+                 vs30: float | None = None, depth: float | None = None, gap: float | None = None,
+                 n: int = 1, seed: int = 0, batch_size: int | None = None, device: str = "cpu",
+                 allow_extrapolation: bool = False, progress: bool = False, **extra: float) -> Records:
+        """``n`` waveforms for one scenario; returns Records (acceleration, m/s^2)."""
+        row = {"magnitude": magnitude, "distance": distance, "vs30": vs30, "depth": depth,
+               "gap": gap, **extra, "n": n}
+        row = {k: v for k, v in row.items() if v is not None}
+        return self.generate_table(pd.DataFrame([row]), seed=seed, batch_size=batch_size,
+                                   device=device, allow_extrapolation=allow_extrapolation,
+                                   progress=progress)
+
+    def generate_table(self, scenarios: pd.DataFrame | str | Path, seed: int = 0,
+                       batch_size: int | None = None, device: str = "cpu",
+                       allow_extrapolation: bool = False, progress: bool = False) -> Records:
+        """Waveforms for every row of a scenario table (DataFrame or CSV path).
+
+        Columns: the model's conditioning variables (``magnitude``, ``distance`` in km,
+        ``vs30`` in m/s, ``depth`` in km, ``gap`` in degrees; metadata column names such as
+        ``source_magnitude`` are accepted too) and optionally ``n`` (default 1).
+        """
+        return Records.concat(list(self.iter_table(scenarios, seed=seed, batch_size=batch_size,
+                                                   device=device,
+                                                   allow_extrapolation=allow_extrapolation,
+                                                   progress=progress)))
+
+    def iter_table(self, scenarios: pd.DataFrame | str | Path, seed: int = 0,
+                   batch_size: int | None = None, device: str = "cpu",
+                   allow_extrapolation: bool = False, progress: bool = False,
+                   rows: slice | None = None) -> Iterator[Records]:
+        """Stream the table's waveforms as Records chunks of at most ``batch_size`` (memory
+        independent of the total count). ``rows`` restricts to a slice of the flattened
+        (scenario, realisation) list, which is how data-parallel workers share a table."""
+        table = self.check_table(scenarios, allow_extrapolation)
+        bs = int(batch_size or self.default_batch_size)
+        if bs <= 0:
+            raise ValueError(f"batch_size must be positive; got {batch_size}")
+        counts = table["n"].to_numpy(dtype=np.int64)
+        row_of = np.repeat(np.arange(len(table)), counts)
+        k_of = np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.zeros(0, int)
+        idx = np.arange(len(row_of))[rows] if rows is not None else np.arange(len(row_of))
+        cond_all = table[list(self.variables)].to_numpy(dtype=np.float64)
+        bar = _progress(total=len(idx), enabled=progress, desc=f"generate ({self.name})")
+        try:
+            for start in range(0, len(idx), bs):
+                sel = idx[start:start + bs]
+                r, k = row_of[sel], k_of[sel]
+                seeds = np.array([waveform_seed(seed, i, j) for i, j in zip(r, k)], dtype=np.int64)
+                data = np.asarray(self._generate(cond_all[r], seeds, device=device))
+                expected = (len(sel), len(self.components))
+                if data.shape[:2] != expected:
+                    raise RuntimeError(f"{self.name}: _generate returned shape {data.shape}, expected {expected} + (T,)")
+                yield Records(data, fs=self.fs, components=self.components,
+                              metadata=self._metadata(table.iloc[r], k, seeds, seed))
+                bar.update(len(sel))
+        finally:
+            bar.close()
+
+    # -- validation ----------------------------------------------------------------------
+    def check_table(self, scenarios: pd.DataFrame | str | Path, allow_extrapolation: bool = False) -> pd.DataFrame:
+        """Validated scenario table with the model's variables and ``n``; raises
+        :class:`ConditioningError` (a ``ValueError``) naming the variable and range."""
+        if isinstance(scenarios, (str, Path)):
+            path = Path(scenarios)
+            if not path.exists():
+                raise FileNotFoundError(f"scenario table {str(path)!r} not found")
+            scenarios = pd.read_csv(path)
+        table = pd.DataFrame(scenarios).copy()
+        rename = {col: var for var, (_, col) in VARIABLES.items() if col in table and var not in table}
+        table = table.rename(columns=rename)
+        if "n" not in table:
+            table["n"] = 1
+        if len(table) == 0:
+            raise ValueError("scenarios is empty: no scenario to generate")
+        n = pd.to_numeric(table["n"], errors="coerce")
+        if n.isna().any() or (n <= 0).any() or (n != np.floor(n)).any():
+            raise ValueError(f"n must be a positive whole number; got {table['n'].tolist()[:5]}")
+        table["n"] = n.astype(np.int64)
+        for var in self.variables:
+            if var not in table:
+                raise ConditioningError(f"missing conditioning variable {var!r} ({self.name} needs {list(self.variables)})")
+            values = pd.to_numeric(table[var], errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise ConditioningError(f"{var} must be finite; got {table[var].iloc[int(np.argmax(bad))]!r}")
+            table[var] = values
+            if var in self.ranges:
+                lo, hi = self.ranges[var]
+                out = (values < lo) | (values > hi)
+                if out.any():
+                    v = values[int(np.argmax(out))]
+                    unit = VARIABLES.get(var, ("", ""))[0]
+                    msg = (f"{var}={v:g} {unit}".rstrip() + f" is outside the range of model "
+                           f"{self.name!r}: [{lo:g}, {hi:g}] {unit}".rstrip())
+                    if not allow_extrapolation:
+                        raise ConditioningError(msg + " (use allow_extrapolation / --allow-extrapolation)")
+                    import warnings
+
+                    warnings.warn(msg + "; extrapolating", stacklevel=3)
+        return table.reset_index(drop=True)
+
+    def _metadata(self, rows: pd.DataFrame, k: np.ndarray, seeds: np.ndarray, seed: int) -> pd.DataFrame:
+        meta = pd.DataFrame(index=range(len(rows)))
+        for var, (_, col) in VARIABLES.items():
+            if var in rows:
+                meta[col] = rows[var].to_numpy(dtype=np.float64)
+        scen = rows.index.to_numpy()
+        meta["source_id"] = [f"{self.name}-s{seed}-{i:06d}" for i in scen]
+        meta["station_network_code"] = "QS"
+        meta["station_code"] = [f"S{i % 100000:05d}" for i in scen]
+        meta["station_location_code"] = [f"{j % 100:02d}" for j in k]
+        meta["trace_name"] = [f"{self.name}_s{seed}_{i:06d}_{j:04d}" for i, j in zip(scen, k)]
+        meta["trace_start_time"] = "1970-01-01T00:00:00"
+        meta["trace_sampling_rate_hz"] = self.fs
+        meta["generator"] = self.name
+        meta["scenario_index"] = scen
+        meta["realization"] = k
+        meta["waveform_seed"] = seeds
+        return meta
+
+    def info(self) -> dict[str, Any]:
+        """Name, description, variables with units and ranges, output format."""
+        return {"name": self.name, "description": self.description,
+                "variables": {v: {"unit": VARIABLES.get(v, ("", ""))[0],
+                                  "range": list(self.ranges.get(v, (-math.inf, math.inf)))}
+                              for v in self.variables},
+                "fs": self.fs, "components": self.components, "n_samples": self.n_samples}
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="wf")
+
+
+# -- registry ------------------------------------------------------------------------------
+_REGISTRY: dict[str, tuple[Callable[..., Generator], str]] = {}
+
+
+def register_model(name: str, factory: Callable[..., Generator], summary: str = "") -> None:
+    """Make ``load_model(name)`` return ``factory()``."""
+    _REGISTRY[name] = (factory, summary)
+
+
+def _builtin() -> None:
+    """Register the models that ship with the package (imports are lazy)."""
+    if "stochastic" not in _REGISTRY:
+        def stochastic(**kw: Any) -> Generator:
+            from quakesynth.simulate.stochastic import StochasticGenerator
+
+            return StochasticGenerator(**kw)
+
+        register_model("stochastic", stochastic, "stochastic method (Boore 2003) on pyrvt source/path models")
+    if "default" not in _REGISTRY:
+        def default(**kw: Any) -> Generator:
+            from quakesynth.models.highfem import load_default
+
+            return load_default(**kw)
+
+        register_model("default", default, "HighFEM small model shipped with the package")
+
+
+def available_models() -> dict[str, str]:
+    """Registered model names and one-line summaries."""
+    _builtin()
+    return {k: v[1] for k, v in _REGISTRY.items()}
+
+
+def load_model(name_or_path: str | Path, **kwargs: Any) -> Generator:
+    """A generator by registered name (``"default"``, ``"stochastic"``) or saved-model path."""
+    _builtin()
+    key = str(name_or_path)
+    if key in _REGISTRY:
+        return _REGISTRY[key][0](**kwargs)
+    path = Path(key)
+    if path.exists():
+        from quakesynth.models.highfem import load_generator
+
+        return load_generator(path, **kwargs)
+    raise ValueError(f"unknown model {key!r}: not a registered name ({sorted(_REGISTRY)}) nor an existing path")
