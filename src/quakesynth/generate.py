@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesynth.records import CONDITIONING_COLUMNS, Records
+from quakesynth.records import CONDITIONING_COLUMNS, QUANTITY_UNITS, Records
 
 #: Scenario variables, their units and the metadata column they fill.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -43,6 +43,36 @@ def waveform_seed(seed: int, row: int, k: int) -> int:
         raise ValueError(f"seed, row and k must be non-negative; got {seed}, {row}, {k}")
     state = np.random.SeedSequence([int(seed), int(row), int(k)]).generate_state(1, dtype=np.uint64)
     return int(state[0] >> np.uint64(1))
+
+
+#: Network code of every synthetic record (not an FDSN-assigned network).
+SYNTHETIC_NETWORK = "QS"
+_B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _base36(values: np.ndarray, width: int) -> list[str]:
+    out = []
+    for v in np.asarray(values, dtype=np.int64) % (36 ** width):
+        chars = []
+        for _ in range(width):
+            v, r = divmod(int(v), 36)
+            chars.append(_B36[r])
+        out.append("".join(reversed(chars)))
+    return out
+
+
+def synthetic_codes(scenario: np.ndarray, realization: np.ndarray) -> tuple[str, list[str], list[str]]:
+    """SEED codes of synthetic records: network ``"QS"``, station = scenario index and
+    location = realisation index, both in upper-case base 36 (digits, then letters).
+
+    The station code has 5 characters (unique for 36**5 = 60,466,176 scenarios) and the
+    location code 2 (unique for 1,296 realisations per scenario); beyond that they wrap, and
+    ``trace_name`` (always unique within a call) is the key to use.
+
+    >>> synthetic_codes(np.array([0, 12, 40000]), np.array([3, 35, 36]))
+    ('QS', ['00000', '0000C', '00UV4'], ['03', '0Z', '10'])
+    """
+    return SYNTHETIC_NETWORK, _base36(scenario, 5), _base36(realization, 2)
 
 
 class ConditioningError(ValueError):
@@ -76,18 +106,21 @@ class Generator:
     def generate(self, magnitude: float | None = None, distance: float | None = None,
                  vs30: float | None = None, depth: float | None = None, gap: float | None = None,
                  n: int = 1, seed: int = 0, batch_size: int | None = None, device: str = "cpu",
-                 allow_extrapolation: bool = False, progress: bool = False, **extra: float) -> Records:
-        """``n`` waveforms for one scenario; returns Records (acceleration, m/s^2)."""
+                 allow_extrapolation: bool = False, progress: bool = False,
+                 quantity: str = "acceleration", **extra: float) -> Records:
+        """``n`` waveforms for one scenario; returns Records (acceleration in m/s^2, or
+        ``quantity="velocity"`` / ``"displacement"`` by integration, see :func:`to_quantity`)."""
         row = {"magnitude": magnitude, "distance": distance, "vs30": vs30, "depth": depth,
                "gap": gap, **extra, "n": n}
         row = {k: v for k, v in row.items() if v is not None}
         return self.generate_table(pd.DataFrame([row]), seed=seed, batch_size=batch_size,
                                    device=device, allow_extrapolation=allow_extrapolation,
-                                   progress=progress)
+                                   progress=progress, quantity=quantity)
 
     def generate_table(self, scenarios: pd.DataFrame | str | Path, seed: int = 0,
                        batch_size: int | None = None, device: str = "cpu",
-                       allow_extrapolation: bool = False, progress: bool = False) -> Records:
+                       allow_extrapolation: bool = False, progress: bool = False,
+                       quantity: str = "acceleration") -> Records:
         """Waveforms for every row of a scenario table (DataFrame or CSV path).
 
         Columns: the model's conditioning variables (``magnitude``, ``distance`` in km,
@@ -97,15 +130,18 @@ class Generator:
         return Records.concat(list(self.iter_table(scenarios, seed=seed, batch_size=batch_size,
                                                    device=device,
                                                    allow_extrapolation=allow_extrapolation,
-                                                   progress=progress)))
+                                                   progress=progress, quantity=quantity)))
 
     def iter_table(self, scenarios: pd.DataFrame | str | Path, seed: int = 0,
                    batch_size: int | None = None, device: str = "cpu",
                    allow_extrapolation: bool = False, progress: bool = False,
-                   rows: slice | None = None) -> Iterator[Records]:
+                   rows: slice | None = None, quantity: str = "acceleration") -> Iterator[Records]:
         """Stream the table's waveforms as Records chunks of at most ``batch_size`` (memory
         independent of the total count). ``rows`` restricts to a slice of the flattened
-        (scenario, realisation) list, which is how data-parallel workers share a table."""
+        (scenario, realisation) list, which is how data-parallel workers share a table.
+        ``quantity`` converts each chunk with :func:`to_quantity`."""
+        if quantity not in QUANTITY_UNITS:
+            raise ValueError(f"quantity must be one of {list(QUANTITY_UNITS)}; got {quantity!r}")
         table = self.check_table(scenarios, allow_extrapolation)
         bs = int(batch_size or self.default_batch_size)
         if bs <= 0:
@@ -125,8 +161,9 @@ class Generator:
                 expected = (len(sel), len(self.components))
                 if data.shape[:2] != expected:
                     raise RuntimeError(f"{self.name}: _generate returned shape {data.shape}, expected {expected} + (T,)")
-                yield Records(data, fs=self.fs, components=self.components,
-                              metadata=self._metadata(table.iloc[r], k, seeds, seed))
+                chunk = Records(data, fs=self.fs, components=self.components,
+                                metadata=self._metadata(table.iloc[r], k, seeds, seed))
+                yield to_quantity(chunk, quantity)
                 bar.update(len(sel))
         finally:
             bar.close()
@@ -181,9 +218,10 @@ class Generator:
                 meta[col] = rows[var].to_numpy(dtype=np.float64)
         scen = rows.index.to_numpy()
         meta["source_id"] = [f"{self.name}-s{seed}-{i:06d}" for i in scen]
-        meta["station_network_code"] = "QS"
-        meta["station_code"] = [f"S{i % 100000:05d}" for i in scen]
-        meta["station_location_code"] = [f"{j % 100:02d}" for j in k]
+        net, sta, loc = synthetic_codes(scen, k)
+        meta["station_network_code"] = net
+        meta["station_code"] = sta
+        meta["station_location_code"] = loc
         meta["trace_name"] = [f"{self.name}_s{seed}_{i:06d}_{j:04d}" for i, j in zip(scen, k)]
         meta["trace_start_time"] = "1970-01-01T00:00:00"
         meta["trace_sampling_rate_hz"] = self.fs
@@ -200,6 +238,55 @@ class Generator:
                                   "range": list(self.ranges.get(v, (-math.inf, math.inf)))}
                               for v in self.variables},
                 "fs": self.fs, "components": self.components, "n_samples": self.n_samples}
+
+
+def to_quantity(records: Records, quantity: str) -> Records:
+    """Records as ``quantity``: acceleration (m/s^2) integrated once to velocity (m/s) or
+    twice to displacement (m) by :func:`quakesynth.metrics.integrate` (baseline-corrected);
+    the step is added to every record's processing history. Returns ``records`` itself when
+    it already is that quantity.
+    """
+    if quantity not in QUANTITY_UNITS:
+        raise ValueError(f"quantity must be one of {list(QUANTITY_UNITS)}; got {quantity!r}")
+    if quantity == records.quantity:
+        return records
+    if records.unit != QUANTITY_UNITS[records.quantity]:
+        raise ValueError(f"cannot integrate records in {records.unit!r}: convert to SI units first")
+    order = list(QUANTITY_UNITS).index(quantity) - list(QUANTITY_UNITS).index(records.quantity)
+    if order < 0:
+        raise ValueError(f"cannot convert {records.quantity} to {quantity}: only integration "
+                         f"(acceleration -> velocity -> displacement) is supported")
+    from quakesynth.metrics import integrate
+
+    data = records.data.astype(np.float64)
+    for _ in range(order):
+        data = integrate(data, records.fs)
+    out = records.replace(data=data, quantity=quantity, unit=QUANTITY_UNITS[quantity])
+    out.add_processing("integrate", to=quantity, times=order, routine="quakesynth.metrics.integrate")
+    return out
+
+
+def generate_to_file(generator: Generator, scenarios: pd.DataFrame | str | Path, output: str | Path,
+                     format: str | None = None, overwrite: bool = False, seed: int = 0,
+                     batch_size: int | None = None, device: str = "cpu", quantity: str = "acceleration",
+                     allow_extrapolation: bool = False, progress: bool = False,
+                     rows: slice | None = None) -> int:
+    """Generate the waveforms of a scenario table straight to disk, chunk by chunk.
+
+    Memory does not grow with the number of waveforms: each chunk of ``batch_size`` records
+    is written (:func:`quakesynth.formats.open_writer`) before the next is generated. The
+    output (format from its suffix unless ``format`` is given) appears only when everything
+    succeeded, and an existing output raises ``FileExistsError`` before any work unless
+    ``overwrite``. Returns the number of waveforms written.
+    """
+    from quakesynth.formats import open_writer
+
+    with open_writer(output, format=format, overwrite=overwrite) as writer:
+        for chunk in generator.iter_table(scenarios, seed=seed, batch_size=batch_size, device=device,
+                                          allow_extrapolation=allow_extrapolation, progress=progress,
+                                          rows=rows, quantity=quantity):
+            writer.add(chunk)
+    return writer.count
 
 
 def _progress(total: int, enabled: bool, desc: str):

@@ -66,6 +66,9 @@ _UNIT_FACTORS = {  # to SI
     "m/s": 1.0, "cm/s": 1e-2, "m": 1.0, "cm": 1e-2,
 }
 G = 9.80665  # standard gravity, m/s^2
+#: Raw digitiser units, accepted with any quantity: the instrument response is not removed
+#: (as in STEAD and many SeisBench datasets); such data cannot be converted to SI units.
+RAW_UNITS = ("counts",)
 
 VALID_COMPONENTS = set("ZNE123RTXYH")
 
@@ -138,7 +141,7 @@ class Records:
             raise ValueError(f"components must be distinct letters of {''.join(sorted(VALID_COMPONENTS))}; got {self.components!r}")
         if self.quantity not in QUANTITY_UNITS:
             raise ValueError(f"quantity must be one of {sorted(QUANTITY_UNITS)}; got {self.quantity!r}")
-        if self.unit != QUANTITY_UNITS[self.quantity]:
+        if self.unit != QUANTITY_UNITS[self.quantity] and self.unit not in RAW_UNITS:
             raise ValueError(
                 f"unit {self.unit!r} does not match quantity {self.quantity!r} "
                 f"(expected {QUANTITY_UNITS[self.quantity]!r}; convert with Records.to_unit)"
@@ -224,13 +227,22 @@ class Records:
         return self.component(h[0]), self.component(h[1])
 
     # -- processing history --------------------------------------------------------------
-    def add_processing(self, step: str, **params: Any) -> None:
-        """Append a processing step (name and parameters) to every record's history, in place."""
+    def add_processing(self, step: str, per_record: dict[str, Sequence] | None = None,
+                       **params: Any) -> None:
+        """Append a processing step (name and parameters) to every record's history, in place.
+
+        ``per_record`` maps a parameter name to one value per record (e.g. the sample where
+        each record's window starts); ``params`` are shared by all records.
+        """
         entry = {"step": step, **{k: _jsonable(v) for k, v in params.items()}}
+        per_record = per_record or {}
+        for k, v in per_record.items():
+            if len(v) != len(self):
+                raise ValueError(f"per_record[{k!r}] has {len(v)} values for {len(self)} records")
         hist = []
-        for h in self.metadata["trace_processing"]:
+        for i, h in enumerate(self.metadata["trace_processing"]):
             steps = json.loads(h) if isinstance(h, str) and h else []
-            steps.append(entry)
+            steps.append({**entry, **{k: _jsonable(v[i]) for k, v in per_record.items()}})
             hist.append(json.dumps(steps, sort_keys=True))
         self.metadata["trace_processing"] = pd.Series(hist, dtype="string")
 
@@ -255,6 +267,9 @@ class Records:
         """The data expressed in another unit of the same quantity (``"g"``, ``"cm/s^2"``...)."""
         if unit not in _UNIT_FACTORS:
             raise ValueError(f"unknown unit {unit!r}; known: {sorted(_UNIT_FACTORS)}")
+        if self.unit in RAW_UNITS:
+            raise ValueError(f"records are in {self.unit!r} (instrument response not removed); "
+                             f"cannot convert to {unit!r}")
         return self.data * np.float32(_UNIT_FACTORS[self.unit] / _UNIT_FACTORS[unit])
 
     # -- ObsPy ---------------------------------------------------------------------------

@@ -1,0 +1,105 @@
+"""``quakesynth generate``: waveforms for scenarios, with any model, in any output format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from quakesynth.formats import DESCRIPTIONS, FORMATS
+
+QUANTITIES = ("acceleration", "velocity", "displacement")
+
+
+def load_generator(model: str):
+    """``load_model`` with a one-line error for models that cannot be loaded here."""
+    from quakesynth.generate import load_model
+
+    try:
+        return load_model(model)
+    except ImportError as e:
+        raise ValueError(f"model {model!r} is not available in this installation: {e}") from e
+
+
+def scenario_table(scenarios: Path | None, n: int, **values: float | None):
+    """The scenario table of the command line: the CSV (its ``n`` column, else ``n``) or one
+    row of the given values (missing ones are left out, so the model names them)."""
+    import pandas as pd
+
+    given = {k: v for k, v in values.items() if v is not None}
+    if scenarios is not None:
+        if given:
+            raise ValueError(f"give either --scenarios or scenario values, not both (got --scenarios and "
+                             f"{', '.join('--' + k for k in given)})")
+        table = pd.read_csv(scenarios)
+        if "n" not in table:
+            table["n"] = n
+        return table
+    return pd.DataFrame([{**given, "n": n}])
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--magnitude", type=float, help="Magnitude (the scale of the model's training data; `quakesynth models`).")
+@click.option("--distance", type=float, help="Hypocentral distance, km.")
+@click.option("--vs30", type=float, help="Time-averaged shear-wave velocity of the top 30 m, m/s.")
+@click.option("--depth", type=float, help="Hypocentre depth, km.")
+@click.option("--gap", type=float, help="Azimuthal gap of the event's station network, degrees.")
+@click.option("-n", "--n", "n", type=click.IntRange(min=1), default=1,
+              help="Waveforms per scenario (for --scenarios: rows without an `n` column).")
+@click.option("--scenarios", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with columns magnitude, distance, vs30, depth, gap and optionally n.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output file or folder; the format follows the suffix (.h5, .npz, .mseed, .sac, .at2, "
+                   "no suffix = SeisBench dataset).")
+@click.option("--model", default="default", help="Registered model name (see `quakesynth models`) or saved-model path.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed; waveform k of scenario i is the same in every run.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Waveforms per batch [default: the model's].")
+@click.option("--device", default="cpu", help="Torch device (cpu, cuda, cuda:1); with --workers a comma-separated list.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, help="Data-parallel processes (one per device).")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
+              help="Output format [default: from the suffix]. " + "; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items()))
+@click.option("--quantity", type=click.Choice(QUANTITIES), default="acceleration",
+              help="Output quantity; velocity and displacement by integration with baseline correction.")
+@click.option("--allow-extrapolation", is_flag=True, help="Warn instead of failing outside the model's ranges.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def command(magnitude, distance, vs30, depth, gap, n, scenarios, output, model, seed, batch_size, device,
+            workers, fmt, quantity, allow_extrapolation, overwrite, progress) -> None:
+    """Generate waveforms for scenarios with any model.
+
+    One scenario from the options, or many from a CSV (--scenarios). Waveforms are streamed to
+    the output chunk by chunk (memory does not grow with n) and the output appears only when
+    all of it is written. Conditioning outside the model's ranges is an error unless
+    --allow-extrapolation.
+
+    \b
+    Example:
+      quakesynth generate --magnitude 6.5 --distance 30 --vs30 400 --depth 10 --gap 120 -n 20 -o out.h5
+      quakesynth generate --scenarios scenarios.csv --model stochastic -o out.mseed --quantity velocity
+      quakesynth generate --scenarios big.csv -o big.h5 --workers 2 --device cuda:0,cuda:1
+    """
+    from quakesynth.formats import infer_format
+
+    table = scenario_table(scenarios, n, magnitude=magnitude, distance=distance, vs30=vs30, depth=depth, gap=gap)
+    fmt = fmt or infer_format(output)
+    devices = [d.strip() for d in device.split(",") if d.strip()] or ["cpu"]
+    if workers > 1:
+        from quakesynth.parallel import generate_parallel
+
+        load_generator(model)  # a clear error for unknown models before any process starts
+        count = generate_parallel(model, table, output, workers=workers, devices=devices, format=fmt,
+                                  overwrite=overwrite, seed=seed, batch_size=batch_size, quantity=quantity,
+                                  allow_extrapolation=allow_extrapolation, progress=progress)
+    else:
+        from quakesynth.formats import open_writer
+        from quakesynth.generate import generate_to_file
+
+        if len(devices) > 1:
+            raise ValueError(f"--device lists {len(devices)} devices; use --workers {len(devices)} to use them all")
+        open_writer(output, format=fmt, overwrite=overwrite)  # fail on an existing output before loading
+        gen = load_generator(model)
+        count = generate_to_file(gen, table, output, format=fmt, overwrite=overwrite, seed=seed,
+                                 batch_size=batch_size, device=devices[0], quantity=quantity,
+                                 allow_extrapolation=allow_extrapolation, progress=progress)
+    unit = {"acceleration": "m/s^2", "velocity": "m/s", "displacement": "m"}[quantity]
+    click.echo(f"wrote {count} waveforms ({quantity} in {unit}) to {output} [{fmt}]")

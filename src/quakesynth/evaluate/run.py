@@ -1,0 +1,284 @@
+"""``quakesynth evaluate`` as a library call: data + models + GMMs -> report folder.
+
+>>> from quakesynth.evaluate import evaluate                               # doctest: +SKIP
+>>> result = evaluate("scratch/knet:test", ["stochastic"], ["BooreEtAl2014"], "report/",
+...                   config=EvaluateConfig(realizations=10))             # doctest: +SKIP
+>>> result.metrics["summary"]["stochastic"]["PGA_RotD50_bias_log10"]      # doctest: +SKIP
+
+The report folder holds ``index.html`` (self-contained), ``metrics.json`` (every number),
+``ims.parquet`` (the tidy table: one row per record x source x realisation), ``scenarios.parquet``
+(the scenario curves' IMs), ``paired.parquet`` (paired measures, when any), ``config.yaml``
+(the resolved configuration) and ``summary.txt`` (the console table). Parquet falls back to
+CSV where pyarrow is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quakesynth._atomic import atomic_path, check_writable
+from quakesynth.evaluate.config import EvaluateConfig
+from quakesynth.evaluate.harness import Collection, RecordSet, collect, select_records
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` returns."""
+
+    metrics: dict  # the content of metrics.json
+    collection: Collection  # stage-1 data (tidy table, features)
+    output: Path | None  # the report folder
+    summary: str  # the console table
+
+
+# -- inputs --------------------------------------------------------------------------------
+def parse_data_spec(spec: str) -> tuple[str, str | None]:
+    """``"PATH[:split]"`` -> (path, split or None). A path that exists as given wins."""
+    if Path(spec).exists() or ":" not in spec:
+        return spec, None
+    path, split = spec.rsplit(":", 1)
+    return path, (split or None)
+
+
+def open_data(spec: str, seed: int = 0, floor_max_records: int = 20000) -> tuple[RecordSet, RecordSet | None, str]:
+    """The evaluation set and the real-data floor set of ``DATASET[:split]``.
+
+    The floor is the ``train`` split when the evaluation split is another one (sub-sampled to
+    the evaluation set's size, at most ``floor_max_records``, with ``seed``); otherwise None
+    (the analysis then splits the evaluation set in halves).
+    """
+    from quakesynth.data.store import Dataset
+
+    path, split = parse_data_spec(spec)
+    if not Path(path).exists():
+        raise FileNotFoundError(f"dataset {path!r} not found")
+    ds = Dataset(path)
+    splits = _splits(ds)
+    if split is not None and split not in splits:
+        raise ValueError(f"dataset {path!r} has no split {split!r} (splits: {', '.join(splits) or 'none'})")
+    view = ds.split(split) if split is not None else ds
+    data = RecordSet(view.metadata, view.get, name=f"{Path(path).name}" + (f":{split}" if split else ""))
+    floor = None
+    if split is not None and split != "train" and "train" in splits:
+        tr = ds.split("train")
+        m = min(len(tr), len(data), floor_max_records)
+        if m >= 2:
+            pos = np.sort(np.random.default_rng(seed).choice(len(tr), size=m, replace=False))
+            floor = RecordSet(tr.metadata, tr.get, name=f"{Path(path).name}:train").subset(pos)
+    return data, floor, data.name
+
+
+def _splits(ds: Any) -> list[str]:
+    meta = ds.metadata
+    if "split" not in meta:
+        return []
+    return sorted(str(s) for s in meta["split"].dropna().unique())
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """``"LABEL=NAME_OR_PATH"`` or ``"NAME_OR_PATH"`` -> (label, name or path)."""
+    if "=" in spec:
+        label, target = spec.split("=", 1)
+        if not label:
+            raise ValueError(f"model {spec!r}: empty label before '='")
+        return label, target
+    p = Path(spec)
+    return (p.name if p.exists() else spec), spec
+
+
+def load_models(specs: list[str]) -> dict[str, Any]:
+    """Generators by label; unknown names raise ValueError naming them."""
+    from quakesynth.generate import load_model
+
+    if not specs:
+        raise ValueError("no model given: pass at least one --model")
+    out: dict[str, Any] = {}
+    for spec in specs:
+        label, target = parse_model_spec(spec)
+        if label in out or label in ("data", "floor"):
+            raise ValueError(f"model label {label!r} is used twice or reserved; name models with LABEL=MODEL")
+        out[label] = load_model(target)
+    return out
+
+
+def load_gmms(specs: list[str]) -> dict[str, Any]:
+    """GMMs by name (``NAME`` or ``NAME:REGION``); unknown names raise ValueError."""
+    out: dict[str, Any] = {}
+    if not specs:
+        return out
+    from quakesynth.gmm import get_gmm
+
+    for spec in specs:
+        name, region = (spec.split(":", 1) + [None])[:2] if ":" in spec else (spec, None)
+        kw = {"region": region} if region else {}
+        try:
+            out[spec] = get_gmm(name, **kw)
+        except (KeyError, ImportError) as e:
+            raise ValueError(f"GMM {spec!r} unavailable: {e}") from e
+    return out
+
+
+# -- the whole run -------------------------------------------------------------------------
+def evaluate(data: str | RecordSet, models: list[str] | dict[str, Any], gmms: list[str] | dict[str, Any] = (),
+             output: str | Path | None = None, config: EvaluateConfig | None = None, *,
+             classifier: str | Path | Any = None, floor: RecordSet | None = None, overwrite: bool = False,
+             out_of_range: str = "drop", progress: bool = False, executor: Any = None) -> EvaluationResult:
+    """Evaluate generators against a dataset and GMMs; write the report folder.
+
+    Parameters
+    ----------
+    data : ``"DATASET[:split]"`` or a :class:`RecordSet`.
+    models : names/paths (``LABEL=PATH`` to name them) or a dict label -> generator.
+    gmms : GMM names (``NAME[:REGION]``) or a dict label -> GMM object.
+    output : report folder (None: nothing written).
+    config : bins, scenarios, realisations, seed, batch size, workers (default config).
+    classifier : a classifier model directory or a ready adapter (``embed_predict``/``labels``).
+    floor : real records for the floor when ``data`` is a RecordSet.
+    overwrite : replace an existing report folder.
+    out_of_range : records outside a model's range: ``drop`` (default), ``extrapolate`` or ``error``.
+    executor : a ``concurrent.futures`` executor for the IM stage (default: a process pool of
+        ``config.workers`` processes when workers > 1).
+    """
+    t_start = time.perf_counter()
+    cfg = config or EvaluateConfig()
+    if output is not None:
+        check_writable(output, overwrite)
+    # every input is checked before any work
+    model_objs = dict(models) if isinstance(models, dict) else load_models(list(models))
+    gmm_objs = dict(gmms) if isinstance(gmms, dict) else load_gmms(list(gmms))
+    if isinstance(data, RecordSet):
+        dset, floor_set, data_name = data, floor, data.name
+    else:
+        dset, floor_set, data_name = open_data(data, cfg.seed, cfg.floor_max_records)
+    if classifier is not None and isinstance(classifier, (str, Path)):
+        from quakesynth.evaluate.classifier import ClassifierAdapter
+
+        classifier = ClassifierAdapter.load(classifier)
+    n_total = len(dset)
+    dset, notes = select_records(dset, model_objs, out_of_range)
+
+    own_pool = None
+    if executor is None and cfg.workers > 1:
+        from quakesynth.evaluate.pipeline import process_pool
+
+        executor = own_pool = process_pool(cfg.workers)
+    try:
+        coll = collect(dset, model_objs, cfg, floor=floor_set, classifier=classifier, executor=executor,
+                       allow_extrapolation=(out_of_range == "extrapolate"), progress=progress)
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown()
+    if floor_set is not None:
+        coll.floor_conditioning = floor_set.conditioning()
+    coll.notes.extend(notes)
+    t_collect = time.perf_counter() - t_start
+
+    from quakesynth.evaluate.analysis import analyse
+
+    metrics, extras = analyse(coll, gmm_objs)
+    t_analyse = time.perf_counter() - t_start - t_collect
+    metrics = {"run": _run_info(data_name, n_total, coll, cfg, list(gmm_objs), classifier), **metrics}
+    metrics["run"]["timing"]["total"].update({"collect_s": round(t_collect, 3), "analyse_s": round(t_analyse, 3)})
+
+    from quakesynth.evaluate.report import console_summary
+
+    summary = console_summary(metrics)
+    out_path = None
+    if output is not None:
+        figures = make_figures(metrics, extras, coll)
+        write_report(output, metrics, figures, coll, cfg, summary, overwrite=overwrite)
+        out_path = Path(output)
+    return EvaluationResult(metrics=metrics, collection=coll, output=out_path, summary=summary)
+
+
+def _run_info(data_name: str, n_total: int, coll: Collection, cfg: EvaluateConfig, gmms: list[str],
+              classifier: Any) -> dict:
+    import quakesynth
+
+    timing = {}
+    for k, v in coll.timing.items():
+        timing[k] = {kk: (round(vv, 3) if isinstance(vv, float) else int(vv)) for kk, vv in v.items()}
+    return {"data": data_name, "n_records_in_split": int(n_total), "n_records": int(len(coll.conditioning)),
+            "models": [s for s in coll.sources if s != "data"], "paired_models": coll.paired_sources,
+            "gmms": gmms, "realizations": cfg.realizations, "seed": cfg.seed,
+            "classifier": type(classifier).__name__ if classifier is not None else None,
+            "notes": list(coll.notes), "model_info": _jsonable(coll.model_info), "timing": timing,
+            "quakesynth_version": quakesynth.__version__, "config": cfg.to_dict()}
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.generic,)):
+        return x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    return str(x)
+
+
+def make_figures(metrics: dict, extras: dict, coll: Collection) -> dict[str, list]:
+    """All figures, by report section id."""
+    from quakesynth.evaluate import figures as F
+
+    models = metrics["run"]["models"]
+    colors = F.Colors(models, metrics["run"]["gmms"])
+    mb = coll.config.max_bins_plotted
+    return {
+        "envelopes": F.binned_curve_figures(metrics["envelopes"], "t_s", colors, mb, "log10 envelope",
+                                            "time (s)", "log10 envelope (m/s^2)", logx=False),
+        "log-fas": F.binned_curve_figures(metrics["log_fas"], "f_Hz", colors, mb, "log10 FAS",
+                                          "frequency (Hz)", "log10 FAS (m/s)", logx=True),
+        "bias": F.bias_figure(metrics["bias_distance"], colors),
+        "residuals": F.residual_figure(metrics["residuals"], extras.get("residuals", {}), colors),
+        "duration": F.duration_figure(metrics["duration"], coll.table, colors),
+        "convergence": F.convergence_figure(metrics["convergence"], colors),
+        "scenarios": F.scenario_figures(metrics["scenarios"], extras.get("scenarios", {}), colors),
+        "model-probability": F.model_probability_figures(metrics["model_probability"]),
+        "frechet": F.frechet_figure(metrics["frechet"], colors),
+        "classifier": F.classifier_figure(metrics["classifier"], colors),
+        "hvsr": F.hvsr_figure(metrics["hvsr"], colors),
+    }
+
+
+def _write_table(df: pd.DataFrame, path_stem: Path) -> str:
+    try:
+        import pyarrow  # noqa: F401
+
+        df.to_parquet(path_stem.with_suffix(".parquet"), index=False)
+        return path_stem.with_suffix(".parquet").name
+    except ImportError:
+        df.to_csv(path_stem.with_suffix(".csv"), index=False)
+        return path_stem.with_suffix(".csv").name
+
+
+def write_report(output: str | Path, metrics: dict, figures: dict, coll: Collection, cfg: EvaluateConfig,
+                 summary: str, overwrite: bool = False) -> None:
+    """Write the report folder atomically (see the module docstring)."""
+    import yaml
+
+    from quakesynth.evaluate.report import build_html
+
+    with atomic_path(output, overwrite=overwrite, directory=True) as tmp:
+        files = [_write_table(coll.table, tmp / "ims")]
+        if len(coll.scenario_table):
+            files.append(_write_table(coll.scenario_table, tmp / "scenarios"))
+        if coll.paired is not None and len(coll.paired):
+            files.append(_write_table(coll.paired, tmp / "paired"))
+        metrics["run"]["files"] = sorted(files + ["index.html", "metrics.json", "config.yaml", "summary.txt"])
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        (tmp / "config.yaml").write_text(yaml.safe_dump(_jsonable(dataclasses.asdict(cfg)), sort_keys=False),
+                                         encoding="utf-8")
+        (tmp / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+        (tmp / "index.html").write_text(build_html(metrics, figures), encoding="utf-8")

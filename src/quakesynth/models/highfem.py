@@ -1,0 +1,353 @@
+"""HighFEM generation: conditioning -> latent diffusion -> VAE decoder -> Griffin-Lim -> m/s^2.
+
+:class:`HighFEMGenerator` implements :meth:`quakesynth.generate.Generator._generate` for any
+HighFEM model directory (trained with ``quakesynth train edm`` or converted from the published
+weights with ``quakesynth import-tqdne``):
+
+1. normalise the scenario table with the model's stored conditioning statistics;
+2. draw the initial latent noise from each waveform's own seed (:class:`StackedRandomGenerator`),
+   so a waveform never depends on the batch it is generated in;
+3. run the Heun sampler (:func:`edm_sampler`; steps, ``S_churn`` and guidance configurable);
+4. decode the latents to log-spectrograms with the VAE decoder;
+5. invert the representation (undo the [-1, 1] log scaling -> |STFT| in m/s^2, then batched
+   fast Griffin-Lim seeded per waveform) to acceleration in m/s^2;
+6. pad with zeros or crop to the model's ``n_samples``.
+
+:func:`load_generator` opens a model directory, :func:`load_default` the model shipped in
+``quakesynth/weights/default``; :func:`benchmark` times every stage with random weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from quakesynth.generate import Generator
+
+#: Where the package's default model lives (a model directory).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "default"
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+class HighFEMGenerator(Generator):
+    """A HighFEM latent-diffusion generator built from a model description and weights.
+
+    Parameters
+    ----------
+    config : the model directory's ``config.json`` content (``"model": "highfem"``).
+    states : state dicts: ``"vae"`` and the denoiser weights (``"edm"``; see ``weights``).
+    weights : key of the denoiser weights to use (``"edm"``; ``"edm_raw"`` for the
+        non-averaged weights of a quakesynth-trained model).
+    num_steps, S_churn, S_min, S_max, S_noise, guidance : override the model's sampler settings.
+    gl_iters, gl_method, gl_momentum : Griffin-Lim iterations, ``"fgla"`` or ``"gla"``, momentum.
+    precision : ``"float32"``; ``"bfloat16"`` / ``"float16"`` run the networks under autocast.
+    channels_last : use the channels-last memory format for the convolutions.
+    compile : ``torch.compile`` the denoiser and decoder (first call compiles).
+    name : the generator's name in metadata (default: ``config["name"]`` or ``"highfem"``).
+    """
+
+    default_batch_size = 32
+
+    def __init__(self, config: Mapping[str, Any], states: Mapping[str, Mapping[str, torch.Tensor]],
+                 weights: str = "edm", num_steps: int | None = None, S_churn: float | None = None,
+                 S_min: float | None = None, S_max: float | None = None, S_noise: float | None = None,
+                 guidance: float | None = None, gl_iters: int = 128, gl_method: str = "fgla",
+                 gl_momentum: float = 0.99, precision: str = "float32", channels_last: bool = False,
+                 compile: bool = False, name: str | None = None) -> None:
+        import dataclasses
+
+        from quakesynth.config import from_dict
+        from quakesynth.diffusion.sampler import SamplerConfig
+        from quakesynth.models.conditioning import Conditioning
+        from quakesynth.models.edm import EDMConfig, EDMPrecond
+        from quakesynth.models.unet import UNet, UNetConfig
+        from quakesynth.models.vae import VAE, VAEConfig
+        from quakesynth.repr.spectrogram import LogSpectrogram, SpectrogramConfig
+
+        if config.get("model") != "highfem":
+            raise ValueError(f"not a HighFEM generator model (model={config.get('model')!r})")
+        for key in ("spectrogram", "vae", "unet", "edm", "conditioning", "waveform"):
+            if key not in config:
+                raise ValueError(f"HighFEM model config lacks {key!r}")
+        if weights not in states:
+            raise ValueError(f"weights {weights!r} not in the model (has {sorted(states)})")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+        if gl_iters < 0:
+            raise ValueError(f"gl_iters must be >= 0; got {gl_iters}")
+
+        self.config = dict(config)
+        self.spectrogram = from_dict(SpectrogramConfig, config["spectrogram"])
+        self.vae_config = from_dict(VAEConfig, config["vae"])
+        self.unet_config = from_dict(UNetConfig, config["unet"])
+        self.edm_config = from_dict(EDMConfig, config["edm"])
+        sampler = from_dict(SamplerConfig, config.get("sampler") or {})
+        changes = {k: v for k, v in dict(num_steps=num_steps, S_churn=S_churn, S_min=S_min, S_max=S_max,
+                                          S_noise=S_noise, guidance=guidance).items() if v is not None}
+        self.sampler = dataclasses.replace(sampler, **changes)
+        self.sigma_dtype = {"float32": torch.float32, "float64": torch.float64}[
+            config.get("sampler_sigma_dtype", "float64")]
+        self.conditioning = Conditioning.from_dict(config["conditioning"])
+        if len(self.conditioning.variables) != self.unet_config.cond_features:
+            raise ValueError(f"conditioning has {len(self.conditioning.variables)} variables but the "
+                             f"U-Net expects {self.unet_config.cond_features}")
+        wf = config["waveform"]
+        self.variables = self.conditioning.variables
+        self.ranges = dict(self.conditioning.ranges)
+        self.fs = float(wf["fs"])
+        self.components = str(wf["components"])
+        self.n_samples = int(wf["n_samples"])
+        if abs(self.fs - self.spectrogram.fs) > 1e-9:
+            raise ValueError(f"waveform fs {self.fs} differs from the representation's {self.spectrogram.fs}")
+        self.name = name or str(config.get("name", "highfem"))
+        self.description = str(config.get("description", "HighFEM latent diffusion on log-spectrograms"))
+        self.gl_iters, self.gl_method, self.gl_momentum = int(gl_iters), gl_method, float(gl_momentum)
+        self.precision, self.channels_last = precision, bool(channels_last)
+
+        self.rep = LogSpectrogram(self.spectrogram)
+        self.vae = VAE(self.vae_config)
+        self.vae.load_state_dict(states["vae"])
+        self.net = EDMPrecond(UNet(self.unet_config), sigma_data=self.edm_config.sigma_data)
+        self.net.load_state_dict(states[weights])
+        for m in (self.vae, self.net):
+            m.requires_grad_(False).eval()
+        self.latent_shape = self.vae_config.latent_shape((self.vae_config.in_channels, *self.spectrogram.shape))
+        self.device = torch.device("cpu")
+        if self.channels_last:
+            self._memory_format(torch.channels_last)
+        self._denoise = self.net
+        self._decode = self.vae.decode
+        if compile:
+            self._denoise = torch.compile(self.net)
+            self._decode = torch.compile(self.vae.decode)
+
+    # -- device / memory format ------------------------------------------------------------
+    def to(self, device: str | torch.device) -> HighFEMGenerator:
+        """Move the networks to ``device``; returns self."""
+        device = torch.device(device)
+        if device != self.device:
+            self.vae.to(device)
+            self.net.to(device)
+            self.device = device
+        return self
+
+    def _memory_format(self, fmt: torch.memory_format) -> None:
+        if self.vae_config.dims == 2:
+            self.vae.to(memory_format=fmt)
+            self.net.to(memory_format=fmt)
+
+    def _autocast(self):
+        if self.precision == "float32":
+            return nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    # -- the stages --------------------------------------------------------------------------
+    def normalise(self, cond: np.ndarray) -> torch.Tensor:
+        """Normalised conditioning (B, V) on the generator's device from a physical table."""
+        return torch.from_numpy(self.conditioning(np.asarray(cond, dtype=np.float64))).to(self.device)
+
+    @torch.inference_mode()
+    def sample_latents(self, c: torch.Tensor, seeds: np.ndarray | list[int]) -> torch.Tensor:
+        """Latents (B, C_z, H, W) from normalised conditioning ``c`` (B, V), one seed per sample."""
+        from quakesynth.diffusion.sampler import StackedRandomGenerator, edm_sampler, karras_sigmas
+
+        s, e = self.sampler, self.edm_config
+        rnd = StackedRandomGenerator(self.device, [int(x) for x in seeds])
+        latents = rnd.randn((len(seeds), *self.latent_shape), dtype=torch.float32)
+        if self.channels_last and latents.ndim == 4:
+            latents = latents.contiguous(memory_format=torch.channels_last)
+        sigmas = karras_sigmas(s.num_steps, e.sigma_min, e.sigma_max, e.rho, dtype=self.sigma_dtype,
+                               device=self.device)
+        with self._autocast():
+            return edm_sampler(self._denoise, latents, c, sigmas=sigmas, S_churn=s.S_churn, S_min=s.S_min,
+                               S_max=s.S_max, S_noise=s.S_noise, guidance=s.guidance,
+                               randn_like=rnd.randn_like).to(torch.float32)
+
+    @torch.inference_mode()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Representations (B, C, F, T) in [-1, 1] (approximately) from latents."""
+        if self.channels_last and z.ndim == 4:
+            z = z.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            return self._decode(z.to(self.device, torch.float32)).float().contiguous()
+
+    @torch.inference_mode()
+    def invert(self, spec: torch.Tensor, seeds: np.ndarray | list[int]) -> torch.Tensor:
+        """Acceleration (B, C, n_samples of the representation), m/s^2, by Griffin-Lim seeded per
+        waveform (the inverse of the representation's log scaling is part of it)."""
+        return self.rep.inverse(spec, n_iter=self.gl_iters, method=self.gl_method, momentum=self.gl_momentum,
+                                seed=[int(s) for s in seeds])
+
+    def fit_length(self, wave: np.ndarray) -> np.ndarray:
+        """Zero-pad at the end or crop to the model's ``n_samples``."""
+        if wave.shape[-1] == self.n_samples:
+            return wave
+        out = np.zeros((*wave.shape[:-1], self.n_samples), dtype=np.float32)
+        m = min(self.n_samples, wave.shape[-1])
+        out[..., :m] = wave[..., :m]
+        return out
+
+    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
+        self.to(device)
+        z = self.sample_latents(self.normalise(cond), seeds)
+        wave = self.invert(self.decode(z), seeds)
+        return self.fit_length(wave.detach().cpu().numpy().astype(np.float32))
+
+    def info(self) -> dict[str, Any]:
+        out = super().info()
+        out.update({"sampler": {k: getattr(self.sampler, k) for k in ("num_steps", "S_churn", "guidance")},
+                    "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method},
+                    "provenance": self.config.get("provenance", {})})
+        return out
+
+
+def load_generator(path: str | Path, weights: str = "ema", **kwargs: Any) -> HighFEMGenerator:
+    """A :class:`HighFEMGenerator` from a model directory (or a ``train edm`` run folder).
+
+    ``weights``: ``"ema"`` (the averaged weights stored under ``edm``; for imported tqdne models
+    whatever was chosen at import) or ``"raw"`` (``edm_raw``, the last optimiser weights of a
+    quakesynth-trained model). Other keyword arguments go to :class:`HighFEMGenerator`.
+    """
+    from quakesynth.models.checkpoint import load_model_dir
+
+    p = Path(path)
+    if (p / "model" / "config.json").exists() and not (p / "config.json").exists():
+        p = p / "model"
+    if not (p / "config.json").exists():
+        raise FileNotFoundError(f"{str(path)!r} is not a model directory (no config.json)")
+    if weights not in ("ema", "raw"):
+        raise ValueError(f"weights must be 'ema' or 'raw'; got {weights!r}")
+    config, states = load_model_dir(p)
+    if config.get("model") != "highfem":
+        raise ValueError(f"{str(path)!r} holds a {config.get('model')!r} model, not a HighFEM generator")
+    key = "edm" if weights == "ema" else "edm_raw"
+    if key not in states:
+        raise ValueError(f"{str(path)!r} has no {weights!r} weights ({key!r}); it has {sorted(states)}")
+    kwargs.setdefault("name", config.get("name") or p.resolve().name)
+    return HighFEMGenerator(config, states, weights=key, **kwargs)
+
+
+def load_default(**kwargs: Any) -> HighFEMGenerator:
+    """The HighFEM model shipped with the package (``quakesynth/weights/default``)."""
+    if not (DEFAULT_MODEL_DIR / "config.json").exists():
+        raise FileNotFoundError(
+            "this quakesynth build ships no default HighFEM model (quakesynth/weights/default is "
+            "empty); train one (quakesynth train vae / edm) or convert the published weights "
+            "(quakesynth import-tqdne) and load it with quakesynth.load_model(PATH)")
+    kwargs.setdefault("name", "default")
+    return load_generator(DEFAULT_MODEL_DIR, **kwargs)
+
+
+# -- random-weight models and the benchmark ------------------------------------------------
+def random_model(preset: str = "paper", seed: int = 0, cond_features: int = 5) -> tuple[dict, dict]:
+    """(config, states) of a HighFEM generator with random weights and the architecture of a
+    training preset (``tiny``, ``small``, ``paper``); every parameter, including the ones
+    initialised to zero, is random, so timings reflect real arithmetic."""
+    import dataclasses
+
+    from quakesynth.config import to_dict
+    from quakesynth.models.conditioning import TQDNE_VARIABLES
+    from quakesynth.models.edm import EDMPrecond
+    from quakesynth.models.unet import UNet
+    from quakesynth.models.vae import VAE
+    from quakesynth.train.run import resolve_config
+
+    v = resolve_config("vae", preset)
+    e = resolve_config("edm", preset)
+    spec, vae_cfg = v.spectrogram, v.vae
+    lat = vae_cfg.latent_shape((vae_cfg.in_channels, *spec.shape))
+    unet_cfg = dataclasses.replace(e.unet, in_channels=lat[0], out_channels=lat[0], cond_features=cond_features)
+    g = torch.Generator().manual_seed(seed)
+    vae, net = VAE(vae_cfg), EDMPrecond(UNet(unet_cfg), e.edm.sigma_data)
+    with torch.no_grad():
+        for m in (vae, net):
+            for p in m.parameters():
+                if not p.abs().sum():
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+    variables = TQDNE_VARIABLES[:cond_features]
+    config = {"model": "highfem", "name": f"random-{preset}", "spectrogram": to_dict(spec),
+              "vae": to_dict(vae_cfg), "unet": to_dict(unet_cfg), "edm": to_dict(e.edm),
+              "sampler": to_dict(e.sampler), "sampler_sigma_dtype": "float64",
+              "conditioning": {"variables": list(variables), "transforms": ["none"] * len(variables),
+                               "shift": [0.0] * len(variables), "scale": [1.0] * len(variables),
+                               "ranges": {}, "normalisation": "fixed"},
+              "waveform": {"fs": spec.fs, "components": "ZNE"[:vae_cfg.in_channels] if vae_cfg.in_channels <= 3 else "ZNE",
+                           "n_samples": spec.n_samples, "quantity": "acceleration", "unit": "m/s^2"},
+              "provenance": {"source": f"random weights, seed {seed}"}}
+    return config, {"vae": vae.state_dict(), "edm": net.state_dict()}
+
+
+def count_flops(fn, *args: Any) -> int:
+    """Floating-point operations (multiply and add counted separately) of ``fn(*args)``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        fn(*args)
+    return int(counter.get_total_flops())
+
+
+def benchmark(preset: str = "paper", batch_size: int = 1, num_steps: int = 25, device: str = "cpu",
+              gl_iters: int = 128, repeats: int = 1, warmup: bool = True, threads: int | None = None,
+              **generator_kwargs: Any) -> dict[str, Any]:
+    """Seconds per waveform of each generation stage with random weights.
+
+    Returns a dict with ``sampling``, ``decoding``, ``phase_retrieval`` and ``end_to_end``
+    (seconds per waveform, best of ``repeats``), ``gflop_per_waveform`` (denoiser evaluations
+    + decoder, FlopCounterMode), ``gflops`` (GFLOP/s achieved over sampling + decoding),
+    ``unet_gflop`` (one denoiser evaluation of one waveform), ``decoder_gflop``, the number of
+    denoiser evaluations and the settings.
+    """
+    from quakesynth.diffusion.sampler import num_evaluations
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    config, states = random_model(preset)
+    gen = HighFEMGenerator(config, states, num_steps=num_steps, gl_iters=gl_iters, **generator_kwargs).to(device)
+    rng = np.random.default_rng(0)
+    seeds = rng.integers(0, 2**62, size=batch_size)
+    c = torch.zeros(batch_size, len(gen.variables), device=gen.device)
+
+    z1 = torch.randn(1, *gen.latent_shape, device=gen.device)
+    unet_flops = count_flops(lambda x: gen.net(x, torch.ones(1, device=gen.device), c[:1]), z1)
+    dec_flops = count_flops(gen.vae.decode, z1)
+    nfe = num_evaluations(gen.sampler.num_steps, gen.sampler.guidance)
+
+    def sync() -> None:
+        if gen.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def timed(fn, *args):
+        sync()
+        t0 = time.perf_counter()
+        out = fn(*args)
+        sync()
+        return time.perf_counter() - t0, out
+
+    if warmup:  # one untimed pass (allocations, oneDNN primitive caches, compilation)
+        gen.invert(gen.decode(gen.sample_latents(c, seeds)), seeds)
+    best: dict[str, float] = {}
+    for _ in range(max(1, repeats)):
+        t_s, z = timed(gen.sample_latents, c, seeds)
+        t_d, spec = timed(gen.decode, z)
+        t_g, _ = timed(gen.invert, spec, seeds)
+        t_e, _ = timed(gen._generate, np.zeros((batch_size, len(gen.variables))), seeds, device)
+        for k, t in (("sampling", t_s), ("decoding", t_d), ("phase_retrieval", t_g), ("end_to_end", t_e)):
+            best[k] = min(best.get(k, np.inf), t / batch_size)
+    flops_per_wf = nfe * unet_flops + dec_flops
+    return {
+        "preset": preset, "batch_size": batch_size, "num_steps": gen.sampler.num_steps, "evaluations": nfe,
+        "device": str(gen.device), "threads": torch.get_num_threads(), "gl_iters": gl_iters,
+        "gl_method": gen.gl_method, "precision": gen.precision, "channels_last": gen.channels_last,
+        "unet_params_M": sum(p.numel() for p in gen.net.parameters()) / 1e6,
+        "unet_gflop": unet_flops / 1e9, "decoder_gflop": dec_flops / 1e9,
+        "gflop_per_waveform": flops_per_wf / 1e9,
+        **best,
+        "gflops": flops_per_wf / 1e9 / (best["sampling"] + best["decoding"]),
+    }

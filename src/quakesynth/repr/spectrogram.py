@@ -1,0 +1,397 @@
+"""Log-magnitude STFT representation of HighFEM and its inversion by fast Griffin-Lim.
+
+Forward (as the reference ``tqdne.representation.LogSpectrogram`` with librosa >= 0.10):
+
+1. ``S = STFT(x)``: periodic Hann window of ``n_fft`` samples, hop ``hop``, centred frames with
+   ``n_fft // 2`` zeros padded at both ends (librosa's ``center=True, pad_mode="constant"``);
+   ``1 + n_samples // hop`` frames.
+2. Drop the Nyquist bin: ``n_fft // 2`` frequency rows at ``k fs / n_fft``, k = 0..n_fft/2 - 1.
+3. ``L = ln(max(|S|, clip))`` scaled linearly from [ln(clip), log_max] to [-1, 1].
+
+With n_fft 256, hop 32 and 4064 samples at 100 Hz this gives 128 x 128 per component.
+
+Inverse: undo the scaling, append a zero Nyquist row, and retrieve the phase with batched
+Griffin-Lim in torch (Griffin & Lim 1984); ``method="fgla"`` adds the momentum of the fast
+Griffin-Lim algorithm (Perraudin et al. 2013), the default of librosa's ``griffinlim`` that
+the reference calls per record with 128 iterations.
+
+>>> import numpy as np
+>>> rep = LogSpectrogram(SpectrogramConfig())
+>>> rep.forward(np.zeros((2, 3, 4064), np.float32)).shape
+(2, 3, 128, 128)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class SpectrogramConfig:
+    """Parameters of the log-spectrogram (defaults: HighFEM / tqdne 0.2.2)."""
+
+    n_fft: int = 256  # STFT window and FFT length, samples
+    hop: int = 32  # hop between frames, samples
+    n_samples: int = 4064  # waveform length, samples
+    fs: float = 100.0  # sampling rate, Hz
+    clip: float = 1e-8  # floor of |S| before the log, waveform unit (m/s^2 for acceleration)
+    log_max: float = 3.0  # ln|S| mapped to +1 (ln of waveform unit)
+    pad_mode: str = "constant"  # padding of centred frames: "constant" (librosa >= 0.10) or "reflect"
+    drop_nyquist: bool = True  # drop the Nyquist row (the reference does)
+
+    def __post_init__(self) -> None:
+        if self.n_fft < 2 or self.n_fft % 2:
+            raise ValueError(f"SpectrogramConfig.n_fft must be an even number >= 2; got {self.n_fft}")
+        if not 0 < self.hop <= self.n_fft:
+            raise ValueError(f"SpectrogramConfig.hop must be in (0, n_fft]; got {self.hop}")
+        if self.n_samples < 1:
+            raise ValueError(f"SpectrogramConfig.n_samples must be >= 1; got {self.n_samples}")
+        if self.fs <= 0:
+            raise ValueError(f"SpectrogramConfig.fs must be > 0; got {self.fs}")
+        if not 0 < self.clip < math.exp(self.log_max):
+            raise ValueError(f"SpectrogramConfig needs 0 < clip < exp(log_max); got clip={self.clip}, log_max={self.log_max}")
+        if self.pad_mode not in ("constant", "reflect"):
+            raise ValueError(f"SpectrogramConfig.pad_mode must be 'constant' or 'reflect'; got {self.pad_mode!r}")
+
+    @property
+    def n_freq(self) -> int:
+        """Frequency rows of the representation."""
+        return self.n_fft // 2 + (0 if self.drop_nyquist else 1)
+
+    @property
+    def n_frames(self) -> int:
+        """Time frames of the representation."""
+        return 1 + self.n_samples // self.hop
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_freq, n_frames) of one component."""
+        return (self.n_freq, self.n_frames)
+
+    @property
+    def log_clip(self) -> float:
+        """ln(clip), mapped to -1."""
+        return math.log(self.clip)
+
+    @property
+    def df(self) -> float:
+        """Frequency spacing of the rows, Hz."""
+        return self.fs / self.n_fft
+
+    @property
+    def dt(self) -> float:
+        """Time spacing of the frames, s."""
+        return self.hop / self.fs
+
+    def frequencies(self) -> np.ndarray:
+        """Row frequencies (n_freq,), Hz."""
+        return np.arange(self.n_freq) * self.df
+
+    def times(self) -> np.ndarray:
+        """Frame centre times (n_frames,), s from the first sample."""
+        return np.arange(self.n_frames) * self.dt
+
+
+def _as_tensor(x) -> tuple[torch.Tensor, bool]:
+    if isinstance(x, torch.Tensor):
+        return x, False
+    return torch.from_numpy(np.ascontiguousarray(x)), True
+
+
+def _out(y: torch.Tensor, numpy: bool, dtype=np.float32):
+    return y.detach().cpu().numpy().astype(dtype, copy=False) if numpy else y
+
+
+class LogSpectrogram:
+    """The HighFEM representation: ``forward`` waveform -> [-1, 1] log-spectrogram, ``inverse``.
+
+    Arrays in, arrays out (float32); tensors in, tensors out (on their device). Any leading
+    axes are kept: (..., T) -> (..., n_freq, n_frames).
+    """
+
+    def __init__(self, cfg: SpectrogramConfig | None = None) -> None:
+        self.cfg = cfg or SpectrogramConfig()
+        self._windows: dict[tuple, torch.Tensor] = {}
+
+    # -- STFT pair -------------------------------------------------------------------------
+    def window(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        key = (dtype, str(device))
+        if key not in self._windows:
+            self._windows[key] = torch.hann_window(self.cfg.n_fft, periodic=True, dtype=dtype, device=device)
+        return self._windows[key]
+
+    def stft(self, x: torch.Tensor) -> torch.Tensor:
+        """Complex STFT (..., n_fft // 2 + 1, n_frames) of real x (..., T), all rows kept."""
+        lead = x.shape[:-1]
+        S = torch.stft(x.reshape(-1, x.shape[-1]), self.cfg.n_fft, self.cfg.hop,
+                       window=self.window(x.dtype, x.device), center=True, pad_mode=self.cfg.pad_mode,
+                       return_complex=True)
+        return S.reshape(*lead, *S.shape[-2:])
+
+    def istft(self, S: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """Least-squares inverse STFT (..., T) of a complex STFT with all rows."""
+        lead = S.shape[:-2]
+        real = torch.float64 if S.dtype == torch.complex128 else torch.float32
+        x = torch.istft(S.reshape(-1, *S.shape[-2:]), self.cfg.n_fft, self.cfg.hop,
+                        window=self.window(real, S.device), center=True,
+                        length=length or self.cfg.n_samples)
+        return x.reshape(*lead, x.shape[-1])
+
+    # -- representation --------------------------------------------------------------------
+    def magnitude(self, wave) -> torch.Tensor | np.ndarray:
+        """|STFT| (..., n_freq, n_frames) of waveforms (..., n_samples), Nyquist row per config."""
+        x, numpy = _as_tensor(wave)
+        self._check_wave(x)
+        S = self.stft(x.to(torch.float64)).abs()
+        if self.cfg.drop_nyquist:
+            S = S[..., :-1, :]
+        return _out(S if numpy else S.to(x.dtype if x.is_floating_point() else torch.float32), numpy,
+                    np.float64 if x.dtype == torch.float64 else np.float32)
+
+    def forward(self, wave) -> torch.Tensor | np.ndarray:
+        """Representation in [-1, 1] of waveforms (..., n_samples) -> (..., n_freq, n_frames).
+
+        The STFT and log are computed in float64 whatever the input precision (float32 STFTs
+        lose the weak bins near the clip level); the result is float32 (arrays) or the input's
+        floating dtype (tensors).
+        """
+        x, numpy = _as_tensor(wave)
+        self._check_wave(x)
+        S = self.stft(x.to(torch.float64)).abs()
+        if self.cfg.drop_nyquist:
+            S = S[..., :-1, :]
+        cfg = self.cfg
+        L = torch.log(torch.clamp(S, min=cfg.clip))
+        R = (L - cfg.log_clip) / (cfg.log_max - cfg.log_clip) * 2 - 1
+        out_dtype = torch.float32 if numpy or not x.is_floating_point() else x.dtype
+        return _out(R.to(out_dtype), numpy)
+
+    __call__ = forward
+
+    def to_magnitude(self, spec) -> torch.Tensor | np.ndarray:
+        """|S| (linear, waveform unit) of a representation: the inverse of the scaling."""
+        R, numpy = _as_tensor(spec)
+        cfg = self.cfg
+        L = (R + 1) / 2 * (cfg.log_max - cfg.log_clip) + cfg.log_clip
+        return _out(torch.exp(L), numpy)
+
+    def inverse(self, spec, n_iter: int = 128, method: str = "fgla", momentum: float = 0.99,
+                seed: int | Sequence[int] | None = 0, init: str = "pghi", beta: float = 1.1,
+                gamma: float = 1.25) -> torch.Tensor | np.ndarray:
+        """Waveforms (..., n_samples) from representations (..., n_freq, n_frames) by Griffin-Lim.
+
+        Parameters
+        ----------
+        spec : representation in [-1, 1] (values outside are extrapolated).
+        n_iter : Griffin-Lim iterations.
+        method : ``"fgla"`` (fast Griffin-Lim with ``momentum``), ``"gla"`` (no momentum) or
+            ``"agla"`` (accelerated Griffin-Lim with ``momentum``, ``beta``, ``gamma``); see
+            :func:`griffin_lim`.
+        momentum : inertia alpha of FGLA / AGLA (librosa's default 0.99).
+        beta, gamma : the AGLA parameters.
+        seed : seed of ``init="random"`` phases; one int for the whole batch, or one per item of
+            the leading axis (a waveform then depends on its own seed only).
+        init : initial phases: ``"pghi"`` (phase-gradient integration, :func:`pghi_phase`;
+            deterministic, needs no seed), ``"random"`` (uniform, as librosa) or ``"zeros"``.
+        """
+        R, numpy = _as_tensor(spec)
+        if R.shape[-2:] != self.cfg.shape:
+            raise ValueError(f"spec must end with shape {self.cfg.shape}; got {tuple(R.shape)}")
+        mag = self.to_magnitude(R.float() if R.dtype != torch.float64 else R)
+        if self.cfg.drop_nyquist:
+            mag = torch.cat([mag, torch.zeros_like(mag[..., :1, :])], dim=-2)
+        x = griffin_lim(mag, self.cfg, n_iter=n_iter, method=method, momentum=momentum, seed=seed, init=init,
+                        beta=beta, gamma=gamma)
+        return _out(x, numpy)
+
+    def spectral_convergence(self, wave, spec) -> torch.Tensor | np.ndarray:
+        """Spectral convergence ``|| |S_target| - |STFT(wave)| ||_F / || S_target ||_F`` per signal.
+
+        ``spec`` is the target representation (..., n_freq, n_frames); ``wave`` (..., T) the
+        reconstruction; the norms run over the representation's rows and frames.
+        """
+        x, numpy = _as_tensor(wave)
+        R, _ = _as_tensor(spec)
+        target = self.to_magnitude(R.to(torch.float64))
+        est = self.magnitude(x.to(torch.float64))
+        return _out(spectral_convergence(target, est), numpy, np.float64)
+
+    def _check_wave(self, x: torch.Tensor) -> None:
+        if x.ndim < 1 or x.shape[-1] != self.cfg.n_samples:
+            raise ValueError(f"wave must end with n_samples={self.cfg.n_samples} samples; got shape {tuple(x.shape)}")
+
+
+def spectral_convergence(target: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+    """``||target - estimate||_F / ||target||_F`` over the last two axes (magnitudes)."""
+    num = torch.linalg.vector_norm(target - estimate, dim=(-2, -1))
+    return num / torch.linalg.vector_norm(target, dim=(-2, -1))
+
+
+def _initial_phases(mag: torch.Tensor, lead: tuple[int, ...], cfg: SpectrogramConfig,
+                    seed: int | Sequence[int] | None, init: str) -> torch.Tensor:
+    """Unit phasors (complex64) shaped like ``mag`` (N, frames, bins); ``lead`` is the batch shape."""
+    if init == "pghi":
+        return pghi_phase(mag, cfg).to(torch.complex64)
+    if init == "zeros":
+        return torch.ones(mag.shape, dtype=torch.complex64, device=mag.device)
+    if init != "random":
+        raise ValueError(f"init must be 'pghi', 'random' or 'zeros'; got {init!r}")
+    shape = tuple(lead) + tuple(mag.shape[-2:])
+    if seed is None or isinstance(seed, int | np.integer):
+        g = torch.Generator("cpu")
+        g.manual_seed(int(seed) if seed is not None else int(torch.seed()))
+        u = torch.rand(shape, generator=g, dtype=torch.float64)
+    else:
+        seeds = [int(s) for s in seed]
+        if len(shape) < 3 or len(seeds) != shape[0]:
+            raise ValueError(f"seed has {len(seeds)} values but the leading axis has {shape[0] if len(lead) else 0} items")
+        u = torch.stack([torch.rand(shape[1:], generator=torch.Generator("cpu").manual_seed(s), dtype=torch.float64)
+                         for s in seeds])
+    u = (2 * math.pi) * u
+    return torch.complex(torch.cos(u), torch.sin(u)).to(torch.complex64).reshape(mag.shape).to(mag.device)
+
+
+def _project_magnitude(c: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+    """Complex ``mag * c / |c|`` from the real view ``c`` (..., 2) (zero where c is 0)."""
+    n2 = torch.addcmul(c[..., 0] * c[..., 0], c[..., 1], c[..., 1])
+    scale = n2.clamp_(min=torch.finfo(torch.float32).tiny).rsqrt_().mul_(mag)
+    return torch.view_as_complex(c) * scale
+
+
+def pghi_phase(mag: torch.Tensor, cfg: SpectrogramConfig, tol: float = 1e-4) -> torch.Tensor:
+    """Phase estimate from the magnitude alone by phase-gradient integration (unit phasors).
+
+    The phase-magnitude relations of a Gaussian window (Průša, Balazs & Søndergaard 2017,
+    "A noniterative method for reconstruction of phase from STFT magnitude"), with the Hann
+    window's equivalent Gaussian ``lambda = 0.25645 n_fft^2`` (samples^2):
+
+    - time direction: ``dphi/dn = 2 pi hop (m / n_fft + n_fft / (2 pi lambda) d ln|S| / dm)``
+    - frequency direction: ``dphi/dm = -lambda / (hop n_fft) d ln|S| / dn - pi`` (the ``-pi``
+      from the frame-start time reference of the STFT).
+
+    The first frame is integrated along frequency, then every row along time (trapezoid rule);
+    bins below ``tol`` times the signal's maximum get phase 0. ``mag`` (..., frames, bins).
+    """
+    lam = 0.25645 * cfg.n_fft**2
+    peak = mag.amax(dim=(-2, -1), keepdim=True)
+    log_s = torch.log(torch.maximum(mag, peak * 1e-10).clamp(min=torch.finfo(mag.dtype).tiny))
+    dlog_dn, dlog_dm = torch.gradient(log_s, dim=(-2, -1))
+    m = torch.arange(mag.shape[-1], dtype=mag.dtype, device=mag.device)
+    phi_t = 2 * math.pi * cfg.hop * (m / cfg.n_fft + cfg.n_fft / (2 * math.pi * lam) * dlog_dm)
+    phi_m = -lam / (cfg.hop * cfg.n_fft) * dlog_dn - math.pi
+    first = phi_m[..., :1, :]
+    phi0 = torch.cumsum(torch.cat([torch.zeros_like(first[..., :1]), 0.5 * (first[..., 1:] + first[..., :-1])], -1), -1)
+    steps = 0.5 * (phi_t[..., 1:, :] + phi_t[..., :-1, :])
+    phi = phi0 + torch.cat([torch.zeros_like(phi0), torch.cumsum(steps, dim=-2)], dim=-2)
+    phi = torch.where(mag < tol * peak, torch.zeros_like(phi), phi)
+    return torch.complex(torch.cos(phi), torch.sin(phi))
+
+
+class _FastSTFT:
+    """STFT / inverse STFT pair on a padded frame buffer, for Griffin-Lim iterations.
+
+    Works in the (..., frames, bins) layout with rfft over the last axis and overlap-add by
+    ``n_fft / hop`` shifted additions (needs ``hop`` to divide ``n_fft``). The least-squares
+    inverse divides by the overlapped squared window and zeroes the padding outside the signal,
+    so ``forward(inverse(S))`` equals ``stft(istft(S))`` of :class:`LogSpectrogram`.
+    """
+
+    def __init__(self, cfg: SpectrogramConfig, device: torch.device) -> None:
+        self.n_fft, self.hop, self.n = cfg.n_fft, cfg.hop, cfg.n_samples
+        self.frames = cfg.n_frames
+        self.r = self.n_fft // self.hop
+        self.blocks = self.frames + self.r - 1  # hop-sized blocks of the padded buffer
+        w = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
+        self.w = w.to(torch.float32).to(device)
+        # overlapped squared window and the valid (unpadded) region of the buffer
+        wss = torch.zeros(self.blocks * self.hop, dtype=torch.float64)
+        for t in range(self.frames):
+            wss[t * self.hop:t * self.hop + self.n_fft] += w**2
+        valid = torch.zeros_like(wss, dtype=torch.bool)
+        valid[self.n_fft // 2:self.n_fft // 2 + self.n] = True
+        if bool((wss[valid] < 1e-11).any()):
+            raise ValueError("window overlap-add is not invertible (NOLA fails) for this n_fft/hop")
+        g = torch.where(valid, 1 / wss.clamp(min=1e-11), torch.zeros_like(wss))
+        self.g = g.to(torch.float32).to(device)
+
+    def inverse_buffer(self, C: torch.Tensor) -> torch.Tensor:
+        """(B, frames, bins) complex -> normalised padded buffer (B, blocks * hop)."""
+        frames = torch.fft.irfft(C, n=self.n_fft, dim=-1)
+        frames.mul_(self.w)
+        frames = frames.reshape(C.shape[0], self.frames, self.r, self.hop)
+        y = frames.new_zeros(C.shape[0], self.blocks, self.hop)
+        for j in range(self.r):
+            y[:, j:j + self.frames].add_(frames[:, :, j])
+        y = y.reshape(C.shape[0], -1)
+        return y.mul_(self.g)
+
+    def forward_buffer(self, y: torch.Tensor) -> torch.Tensor:
+        """Padded buffer (B, blocks * hop) -> (B, frames, bins) complex STFT."""
+        frames = y.unfold(-1, self.n_fft, self.hop) * self.w
+        return torch.fft.rfft(frames, dim=-1)
+
+    def signal(self, y: torch.Tensor) -> torch.Tensor:
+        return y[:, self.n_fft // 2:self.n_fft // 2 + self.n]
+
+
+def griffin_lim(magnitude: torch.Tensor, cfg: SpectrogramConfig, n_iter: int = 128, method: str = "fgla",
+                momentum: float = 0.99, seed: int | Sequence[int] | None = 0, init: str = "pghi",
+                beta: float = 1.1, gamma: float = 1.25) -> torch.Tensor:
+    """Batched Griffin-Lim phase retrieval: a real signal (..., n_samples) whose |STFT| approaches
+    ``magnitude`` (..., n_fft // 2 + 1, n_frames) (linear, all rows).
+
+    With ``P1`` the projection on consistent STFTs (STFT of the inverse STFT) and ``P2`` the one
+    on the target magnitude (keep the phase):
+
+    - ``"gla"`` (Griffin & Lim 1984): ``c_n = P1(P2(c_{n-1}))``.
+    - ``"fgla"`` (Perraudin et al. 2013; librosa's default): ``t_n = P1(P2(c_{n-1}))``,
+      ``c_n = t_n + alpha (t_n - t_{n-1})`` with ``alpha = momentum``.
+    - ``"agla"`` (Nenov et al. 2023): ``t_n = (1 - gamma) d_{n-1} + gamma P1(P2(c_{n-1}))``,
+      ``c_n = t_n + alpha (t_n - t_{n-1})``, ``d_n = t_n + beta (t_n - t_{n-1})``.
+
+    Returns the signal of the last ``P2(c_n)``, computed in float32 on ``magnitude``'s device.
+    """
+    if method not in ("fgla", "gla", "agla"):
+        raise ValueError(f"method must be 'fgla', 'gla' or 'agla'; got {method!r}")
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0; got {n_iter}")
+    if not 0 <= momentum < 2:
+        raise ValueError(f"momentum must be in [0, 2); got {momentum}")
+    n_bins = cfg.n_fft // 2 + 1
+    if magnitude.shape[-2:] != (n_bins, cfg.n_frames):
+        raise ValueError(f"magnitude must end with ({n_bins}, {cfg.n_frames}); got {tuple(magnitude.shape)}")
+    if cfg.n_fft % cfg.hop or cfg.hop > cfg.n_fft // 2:
+        raise ValueError(f"griffin_lim needs hop to divide n_fft and hop <= n_fft / 2; got {cfg.hop}, {cfg.n_fft}")
+    lead = magnitude.shape[:-2]
+    device = magnitude.device
+    ops = _FastSTFT(cfg, device)
+    mag = magnitude.to(torch.float32).reshape(-1, n_bins, cfg.n_frames).transpose(-1, -2).contiguous()
+    c = _initial_phases(mag, tuple(lead), cfg, seed, init)
+    alpha = 0.0 if method == "gla" else float(momentum)
+    # Real (..., 2) views throughout: torch's complex elementwise kernels are slow on CPU.
+    c = torch.view_as_real(c)
+    t_prev = d = None
+    for _ in range(n_iter):
+        # P2 (phase of c, target magnitude), then P1 (consistent STFT).
+        t = torch.view_as_real(ops.forward_buffer(ops.inverse_buffer(_project_magnitude(c, mag))))
+        if method == "agla" and d is not None:
+            t = torch.lerp(d, t, gamma)  # (1 - gamma) d + gamma t
+        if t_prev is None:
+            c = d = t
+        elif method == "agla":
+            diff = t - t_prev
+            c = torch.add(t, diff, alpha=alpha)
+            d = torch.add(t, diff, alpha=beta)
+        elif alpha:
+            # c = t + alpha (t - t_prev), up to the factor 1 + alpha that P2 ignores
+            c = torch.sub(t, t_prev, alpha=alpha / (1 + alpha))
+        else:
+            c = t
+        t_prev = t
+    y = ops.inverse_buffer(_project_magnitude(c, mag))
+    return ops.signal(y).reshape(*lead, cfg.n_samples)

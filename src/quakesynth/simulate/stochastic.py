@@ -1,0 +1,657 @@
+"""The stochastic method (Boore 2003): point-source spectra from pyrvt, windowed noise, P/S/coda.
+
+Boore (2003, PAGEOPH 160, 635-676) simulates a ground-motion time series by shaping windowed
+Gaussian noise with a target Fourier amplitude spectrum (FAS): the spectrum of the windowed
+noise is normalised to unit root-mean-square amplitude and multiplied by the target FAS, then
+transformed back. This module builds records that also carry the structure of real
+accelerograms:
+
+* **Source and path (pyrvt).** The FAS of the S waves is computed by
+  :class:`pyrvt.motions.SourceTheoryMotion` -- Brune omega-squared source (radiation 0.55,
+  free surface 2, partition 1/sqrt 2) with corner frequency ``fc = 4.9e6 beta (dsigma/M0)^(1/3)``,
+  piece-wise geometric spreading, ``Q(f) = Q0 f^eta`` and ``exp(-pi kappa0 f)`` -- with
+  Japan parameters set on its attributes (pyrvt offers only the 'wna'/'cena' presets).
+  The crustal amplification is pyrvt's Al Atik & Abrahamson (2021) function for
+  Vs30 = 760 m/s (``StaffordEtAl22Motion.site_amp``), the reference of BSSA14's site term.
+  The P-wave FAS is the same pyrvt model evaluated with the P velocity (far-field P
+  amplitude ``R_P M0 / (4 pi rho alpha^3 r)``, corner frequency scaling with alpha, travel
+  time R/alpha in the attenuation), radiation 0.52 (Boore & Boatwright 1984), no partition.
+* **Finite-fault saturation.** The point source sits at ``R_eff = sqrt(Rhyp^2 + h(M)^2)``
+  with ``log10 h = -0.405 + 0.235 M`` (Yenier & Atkinson 2015, BSSA 105(4)).
+* **Durations.** The S excitation duration is source ``1/fc`` plus the Boore & Thompson
+  (2014, BSSA 104(5)) path duration (pyrvt's ``StaffordEtAl22Motion.calc_duration``); the
+  P window lasts ``1/fc_P`` plus the path duration scaled by beta/alpha; the coda decays
+  exponentially with the coda Q at 3 Hz (single back-scattering, Aki & Chouet 1975).
+  Each packet is Gaussian noise under a Saragoni & Hart (1974) window (Boore 2003 eq. 7
+  with eps = 0.2, eta = 0.05, f_Tgm = 2) or the coda envelope.
+* **Timing.** The P onset is at ``p_onset_s`` (5 s) after the window start; the S onset
+  follows at the S-P time of a 1-D layered model (:mod:`quakesynth.simulate.velocity_model`).
+* **Components.** Radial, transverse and vertical: P is polarised along the ray (vertical
+  and radial share one noise series, split by the incidence angle at the surface); S and
+  coda go to R and T with independent noise and to Z through a frequency-dependent V/H
+  ratio. Records are returned as ZNE (rotated with the back azimuth) or ZRT.
+* **Site.** :mod:`quakesynth.simulate.site`: BSSA14 Vs30 term (linear and nonlinear, with the
+  rock PGA from pyrvt's random-vibration peak of the rock FAS), station kappa0 and delta
+  S2S, an optional resonant layer (SH on horizontals, P on the vertical), a vertical site
+  term reduced to ``A_h ** vertical_site_exponent``.
+* **Variability.** Event term (log-normal stress drop), site terms (kappa0, delta S2S),
+  path term (smooth in frequency, per record) and the noise realisation.
+* **Recording.** Pre-event (ambient + instrument) noise at the station's level, an 8-pole
+  30 Hz anti-alias response, and the causal 0.1 Hz order-2 Butterworth high-pass of the real
+  data (:func:`quakesynth.data.preprocess.highpass`).
+
+What pyrvt does not provide and is implemented here: the time-domain synthesis (windows,
+noise, normalisation), P and coda packets, components, the site terms and the noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quakesynth.generate import ConditioningError, Generator
+from quakesynth.simulate.site import (
+    StationConfig,
+    bssa14_ln_site_amplification,
+    draw_site_parameters,
+    layer_transfer_function,
+    site_node_terms,
+)
+from quakesynth.simulate.velocity_model import VelocityModel, travel_times
+
+G = 9.80665  # m/s^2 per g
+
+
+# -- configuration -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourceConfig:
+    """Omega-squared point source (Brune 1970; Boore 2003)."""
+
+    stress_magnitudes: tuple[float, ...] = (4.0, 5.5, 7.5)  # magnitudes of the stress-drop nodes
+    stress_drops_bar: tuple[float, ...] = (45.0, 95.0, 75.0)  # median stress parameter at those nodes (shallow), bar
+    stress_sigma_ln: float = 0.5  # event-to-event sd of ln stress drop (event term)
+    deep_stress_factor: float = 2.5  # stress multiplier reached at depth >= deep_depth_max_km (slab events)
+    deep_depth_min_km: float = 25.0  # depth where the deep increase starts, km
+    deep_depth_max_km: float = 60.0  # depth where it is complete, km
+    beta_kms: float = 3.5  # shear-wave velocity at the source, km/s
+    alpha_kms: float = 6.0  # P-wave velocity at the source, km/s
+    density_gcc: float = 2.8  # density at the source, g/cm^3
+    radiation_p: float = 0.52  # average P radiation coefficient (S: pyrvt's 0.55)
+    two_corner: bool = True  # Atkinson & Silva (2000) two-corner shape at the Brune high-frequency level
+    fa_a: float = 2.181  # log10 fa = fa_a + fa_b M, lower corner (Atkinson & Silva 2000), Hz
+    fa_b: float = -0.496  # magnitude slope of log10 fa
+    eps_a: float = 0.605  # log10 eps = eps_a + eps_b M, weight of the upper corner (Atkinson & Silva 2000)
+    eps_b: float = -0.255  # magnitude slope of log10 eps
+    finite_fault_a: float = -0.405  # log10 h(M) = a + b M, pseudo-depth (Yenier & Atkinson 2015), km
+    finite_fault_b: float = 0.235  # magnitude slope of log10 h(M)
+
+
+@dataclass(frozen=True)
+class PathConfig:
+    """Geometric spreading and anelastic attenuation."""
+
+    q0: float = 160.0  # Q(f) = q0 f^q_eta (Japan: 85-160 f^0.6-0.7, e.g. Zhang et al. 2016)
+    q_eta: float = 0.65  # frequency exponent of Q
+    spreading_r1_km: float = 50.0  # hinge distance of the geometric spreading, km
+    spreading_slope1: float = 1.08  # spreading R^-slope1 out to the hinge (body waves)
+    spreading_slope2: float = 0.5  # spreading R^-slope2 beyond (Lg / surface waves)
+    coda_q0: float = 100.0  # coda Q: Qc(f) = coda_q0 f^coda_eta (Sato et al. 2012 compilation)
+    coda_eta: float = 0.7  # frequency exponent of Qc
+    coda_energy_ratio: float = 0.15  # coda energy / direct-S energy
+    coda_start: float = 0.5  # coda starts this fraction of Tgm after the S onset
+
+
+@dataclass(frozen=True)
+class SiteResponseConfig:
+    """Reference rock, vertical component and Vs30 scaling."""
+
+    nonlinear: bool = True  # apply BSSA14's nonlinear site term with pyrvt's RVT rock PGA
+    vertical_site_exponent: float = 0.5  # vertical site amplification = horizontal ** this
+    vh_low: float = 0.55  # S-wave V/H Fourier ratio on rock below vh_corner_hz
+    vh_high: float = 0.85  # S-wave V/H Fourier ratio on rock above vh_corner_hz
+    vh_corner_hz: float = 8.0  # centre of the V/H transition, Hz
+    surface_vp_kms: float = 1.5  # near-surface P velocity for the P incidence angle, km/s
+    p_transverse_ratio: float = 0.15  # scattered P energy on the transverse component (amplitude)
+    soil_vp_vs: float = 3.0  # Vp/Vs of a resonant layer (vertical resonance at soil_vp_vs * f0)
+
+
+@dataclass(frozen=True)
+class VariabilityConfig:
+    """Within-event (path-to-path) variability, per record."""
+
+    path_sigma_ln: float = 0.35  # sd of the smooth ln path term (nodes at 0.2, 2, 20 Hz)
+    path_node_correlation: float = 0.5  # correlation between the three nodes
+
+
+@dataclass(frozen=True)
+class WaveformConfig:
+    """Time series layout and recording."""
+
+    fs: float = 100.0  # sampling rate, Hz
+    n_samples: int = 4096  # record length, samples
+    p_onset_s: float = 5.0  # P onset after the window start, s
+    pad_s: float = 10.0  # simulated beyond the record end before the circular FFT wraps, s
+    components: str = "ZNE"  # "ZNE" (rotated with the back azimuth) or "ZRT"
+    window_eps: float = 0.2  # Saragoni-Hart: time of the peak as a fraction of f_tgm * Tgm
+    window_eta: float = 0.05  # Saragoni-Hart: amplitude at f_tgm * Tgm
+    window_ftgm: float = 2.0  # Saragoni-Hart: window length in units of Tgm
+    antialias_hz: float = 30.0  # corner of the recorder's anti-alias low-pass, Hz
+    antialias_order: int = 8  # its Butterworth order (magnitude response)
+    highpass_hz: float = 0.1  # causal Butterworth high-pass of the processing, Hz
+    highpass_order: int = 2  # its order
+
+
+@dataclass(frozen=True)
+class ValidityConfig:
+    """The scenario range the simulator is calibrated for (``allow_extrapolation`` to leave it)."""
+
+    magnitude: tuple[float, float] = (4.0, 7.5)  # moment magnitude
+    distance: tuple[float, float] = (1.0, 200.0)  # hypocentral distance, km
+    vs30: tuple[float, float] = (100.0, 2000.0)  # m/s
+    depth: tuple[float, float] = (0.0, 100.0)  # hypocentral depth, km
+    gap: tuple[float, float] = (0.0, 360.0)  # azimuthal gap, degrees (stored, not used)
+
+
+@dataclass(frozen=True)
+class StochasticConfig:
+    """Everything the stochastic simulator needs (preset: ``configs/simulator.yaml``)."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    path: PathConfig = field(default_factory=PathConfig)
+    site: SiteResponseConfig = field(default_factory=SiteResponseConfig)
+    variability: VariabilityConfig = field(default_factory=VariabilityConfig)
+    waveform: WaveformConfig = field(default_factory=WaveformConfig)
+    velocity: VelocityModel = field(default_factory=VelocityModel)
+    stations: StationConfig = field(default_factory=StationConfig)
+    validity: ValidityConfig = field(default_factory=ValidityConfig)
+
+    def __post_init__(self) -> None:
+        w = self.waveform
+        if w.components not in ("ZNE", "ZRT"):
+            raise ValueError(f"waveform.components must be 'ZNE' or 'ZRT'; got {w.components!r}")
+        if w.fs <= 0 or w.n_samples <= 0:
+            raise ValueError(f"waveform.fs and waveform.n_samples must be positive; got {w.fs}, {w.n_samples}")
+        if not 0 <= w.p_onset_s < w.n_samples / w.fs:
+            raise ValueError(f"waveform.p_onset_s={w.p_onset_s} must lie inside the {w.n_samples / w.fs:g} s window")
+
+
+def load_config(config: StochasticConfig | dict | str | Path | None = None,
+                overrides: list[str] | tuple[str, ...] = ()) -> StochasticConfig:
+    """A :class:`StochasticConfig` from a preset name or YAML path (its ``simulator`` section
+    or the whole file), a dict, or the defaults, with ``section.key=value`` overrides."""
+    from quakesynth.config import apply_overrides, from_dict, load_preset, to_dict
+
+    if isinstance(config, StochasticConfig):
+        d = to_dict(config)
+    elif isinstance(config, dict):
+        d = dict(config)
+    elif config is None:
+        d = to_dict(StochasticConfig())
+    else:
+        d = load_preset(config)
+        d = d.get("simulator", d)
+    d = apply_overrides(to_dict(from_dict(StochasticConfig, d)), list(overrides)) if overrides else d
+    return from_dict(StochasticConfig, d)
+
+
+# -- pyrvt source/path model ---------------------------------------------------------------
+_FREQS_COARSE = np.geomspace(0.01, 60.0, 192)  # Hz, where pyrvt evaluates the FAS
+_SITE_AMP_CACHE: dict[float, Any] = {}
+
+
+def _crustal_amplification(exponent: float):
+    """pyrvt's Vs30 = 760 m/s crustal amplification (Al Atik & Abrahamson 2021), raised to
+    ``exponent``, as the ln-frequency interpolator pyrvt's SourceTheoryMotion expects."""
+    if exponent not in _SITE_AMP_CACHE:
+        from pyrvt.motions import StaffordEtAl22Motion
+        from scipy.interpolate import interp1d
+
+        amp = StaffordEtAl22Motion.site_amp(_FREQS_COARSE, 0.0) ** exponent
+        _SITE_AMP_CACHE[exponent] = interp1d(np.log(_FREQS_COARSE), amp, bounds_error=False,
+                                             fill_value=(amp[0], amp[-1]))
+    return _SITE_AMP_CACHE[exponent]
+
+
+def _motion_class():
+    from pyrvt.motions import RvtMotion, SourceTheoryMotion
+
+    class RegionalSourceMotion(SourceTheoryMotion):
+        """pyrvt's single-corner source-theory model with explicit regional parameters.
+
+        pyrvt's constructor only knows the 'wna'/'cena' presets; this sets the same
+        attributes its ``calc_fourier_amps`` reads (the formulas are pyrvt's) and computes
+        the corner frequency as pyrvt does (Boore 2003 eq. 4)."""
+
+        def __init__(self, magnitude: float, distance: float, pseudo_depth: float, stress_drop: float,
+                     velocity: float, density: float, q0: float, q_eta: float,
+                     spreading: list, kappa: float, site_amp, freqs: np.ndarray) -> None:
+            RvtMotion.__init__(self, peak_calculator="V75")
+            self._disable_site_amp = False
+            self.magnitude, self.distance, self.depth = magnitude, distance, pseudo_depth
+            self.region = "wna"  # unused by calc_fourier_amps once the attributes are set
+            self.shear_velocity, self.density = velocity, density
+            self.path_atten_coeff, self.path_atten_power = q0, q_eta
+            self.site_atten, self.geometric_spreading = kappa, spreading
+            self.stress_drop, self.site_amp = stress_drop, site_amp
+            self.hypo_distance = np.sqrt(distance**2 + pseudo_depth**2)
+            self.seismic_moment = 10.0 ** (1.5 * (magnitude + 10.7))
+            self.corner_freq = 4.9e6 * velocity * (stress_drop / self.seismic_moment) ** (1.0 / 3.0)
+            self.calc_fourier_amps(freqs)
+
+        def calc_duration(self) -> float:  # Boore & Thompson (2014); set properly by the caller
+            return 1.0 / self.corner_freq
+
+    return RegionalSourceMotion
+
+
+def two_corner_factor(freqs: np.ndarray, magnitude: float, fc: float, cfg: SourceConfig) -> np.ndarray:
+    """Ratio of a two-corner source spectrum to the Brune spectrum of corner ``fc`` (Hz).
+
+    The two-corner shape ``(1 - eps)/(1 + (f/fa)^2) + eps/(1 + (f/fb)^2)`` of Atkinson &
+    Silva (2000) takes ``fa`` and ``eps`` from their magnitude relations and ``fb`` such that
+    the high-frequency level ``(1 - eps) fa^2 + eps fb^2`` equals the Brune level ``fc^2``
+    (so the stress parameter keeps setting the high frequencies, and M0 the low ones).
+    The factor is 1 at both ends and dips between the corners (the spectral sag of large
+    earthquakes); where ``fc^2 <= (1 - eps) fa^2`` (small events) the Brune shape is kept.
+    pyrvt has no two-corner source, so this factor multiplies its Brune spectrum.
+
+    >>> f = np.array([1e-4, 0.3, 1e4])
+    >>> np.round(two_corner_factor(f, 7.0, 0.1, SourceConfig()), 2).tolist()
+    [1.0, 0.63, 1.0]
+    """
+    fa = 10.0 ** (cfg.fa_a + cfg.fa_b * magnitude)
+    eps = 10.0 ** (cfg.eps_a + cfg.eps_b * magnitude)
+    if not cfg.two_corner or eps >= 1.0 or fc**2 <= (1.0 - eps) * fa**2:
+        return np.ones_like(freqs, dtype=np.float64)
+    fb = np.sqrt((fc**2 - (1.0 - eps) * fa**2) / eps)
+    two = (1.0 - eps) / (1.0 + (freqs / fa) ** 2) + eps / (1.0 + (freqs / fb) ** 2)
+    return two * (1.0 + (freqs / fc) ** 2)
+
+
+# -- windows -------------------------------------------------------------------------------
+def saragoni_hart_window(t: np.ndarray, tgm: np.ndarray, eps: float = 0.2, eta: float = 0.05,
+                         f_tgm: float = 2.0) -> np.ndarray:
+    """Saragoni & Hart (1974) window in Boore's (2003, eq. 7) parameterisation.
+
+    ``w(t) = a (t/t_eta)^b exp(-c t/t_eta)`` for ``0 <= t <= t_eta = f_tgm * Tgm`` (0
+    outside), with ``b = -eps ln(eta) / (1 + eps (ln eps - 1))``, ``c = b/eps`` and
+    ``a = (e/eps)^b``: peak 1 at ``eps * t_eta``, value ``eta`` at ``t_eta``.
+
+    Parameters
+    ----------
+    t : (..., T) time since the window start, s.
+    tgm : duration Tgm (s), broadcastable against ``t``.
+
+    >>> w = saragoni_hart_window(np.array([0.4, 1.0, 2.0]), 1.0)
+    >>> np.round(w, 3).tolist()
+    [1.0, 0.399, 0.05]
+    """
+    b = -eps * np.log(eta) / (1.0 + eps * (np.log(eps) - 1.0))
+    c = b / eps
+    ln_a = b * (1.0 - np.log(eps))
+    t = np.asarray(t)
+    dtype = np.float32 if t.dtype == np.float32 else np.float64
+    x = (t / (f_tgm * np.asarray(tgm, dtype=dtype))).astype(dtype, copy=False)
+    inside = (x > 0) & (x <= 1)
+    xs = np.where(inside, x, dtype(0.5))
+    return np.where(inside, np.exp(dtype(ln_a) + dtype(b) * np.log(xs) - dtype(c) * xs), dtype(0.0))
+
+
+def saragoni_hart_energy(tgm: np.ndarray, eps: float = 0.2, eta: float = 0.05, f_tgm: float = 2.0) -> np.ndarray:
+    """Integral of the squared Saragoni-Hart window over its whole support, s (closed form
+    with the regularised lower incomplete gamma function)."""
+    from scipy.special import gamma, gammainc
+
+    b = -eps * np.log(eta) / (1.0 + eps * (np.log(eps) - 1.0))
+    c = b / eps
+    a = (np.e / eps) ** b
+    k = 2.0 * b + 1.0
+    return a**2 * f_tgm * np.asarray(tgm) * gamma(k) * gammainc(k, 2.0 * c) / (2.0 * c) ** k
+
+
+# -- per-record parameters -----------------------------------------------------------------
+#: Keys of the per-record parameter table :func:`simulate` takes (arrays of shape (B,)).
+RECORD_PARAMETERS = {
+    "magnitude": "moment magnitude",
+    "distance": "hypocentral distance, km",
+    "depth": "hypocentral depth, km",
+    "vs30": "Vs30, m/s",
+    "stress_drop_bar": "stress parameter of the event, bar",
+    "kappa0_s": "site kappa0, s",
+    "site_term_low": "site delta S2S at 0.2 Hz, ln units",
+    "site_term_mid": "site delta S2S at 2 Hz, ln units",
+    "site_term_high": "site delta S2S at 20 Hz, ln units",
+    "f0_hz": "resonance frequency of the site layer, Hz (NaN: none)",
+    "impedance_ratio": "impedance ratio of the layer",
+    "damping": "damping ratio of the layer",
+    "noise_rms_mps2": "pre-event noise rms, m/s^2",
+    "back_azimuth": "back azimuth (station to event, clockwise from north), degrees",
+}
+
+
+def median_stress_drop(magnitude: np.ndarray, depth: np.ndarray, cfg: SourceConfig) -> np.ndarray:
+    """Median stress parameter (bar) of the source model for given magnitude and depth (km).
+
+    ``ln dsigma`` is piece-wise linear in M through ``(stress_magnitudes, ln stress_drops_bar)``
+    (constant beyond the end nodes) plus ``ln(deep factor) * ramp(depth)``; the depth ramp goes
+    from 0 at ``deep_depth_min_km`` to 1 at ``deep_depth_max_km``
+    (intraslab events in Japan radiate more high-frequency energy than crustal ones:
+    Oth et al. 2011; Kanno et al. 2006's deep-event model).
+    """
+    m = np.asarray(magnitude, dtype=np.float64)
+    z = np.asarray(depth, dtype=np.float64)
+    ramp = np.clip((z - cfg.deep_depth_min_km) / max(cfg.deep_depth_max_km - cfg.deep_depth_min_km, 1e-9), 0.0, 1.0)
+    ln_ds = np.interp(m, np.asarray(cfg.stress_magnitudes, dtype=np.float64),
+                      np.log(np.asarray(cfg.stress_drops_bar, dtype=np.float64)))
+    return np.exp(ln_ds + np.log(cfg.deep_stress_factor) * ramp)
+
+
+def _terms_rng(seed: int) -> np.random.Generator:
+    """The stream of a generated waveform's event/site terms: event-term deviate, back
+    azimuth, then the site draws (the noise uses the separate stream ``[seed, 0]``)."""
+    return np.random.default_rng([seed, 1])
+
+
+def draw_record_parameters(magnitude: np.ndarray, distance: np.ndarray, depth: np.ndarray, vs30: np.ndarray,
+                           seeds: np.ndarray, cfg: StochasticConfig) -> dict[str, np.ndarray]:
+    """Event and site terms drawn from each waveform's seed (independent waveforms: every
+    record gets its own event term, site and back azimuth)."""
+    n = len(seeds)
+    eps_event = np.empty(n)
+    baz = np.empty(n)
+    site_cols: dict[str, list] = {}
+    no_layer = dataclasses.replace(cfg.stations, resonance_fraction=0.0)
+    for i, s in enumerate(seeds):
+        rng = _terms_rng(int(s))
+        eps_event[i], baz[i] = rng.standard_normal(), 360.0 * rng.random()
+        st = draw_site_parameters(rng, np.array([vs30[i]]), no_layer)
+        for k, v in st.items():
+            site_cols.setdefault(k, []).append(v[0])
+    stress = median_stress_drop(magnitude, depth, cfg.source) * np.exp(cfg.source.stress_sigma_ln * eps_event)
+    out = {"magnitude": np.asarray(magnitude, float), "distance": np.asarray(distance, float),
+           "depth": np.asarray(depth, float), "vs30": np.asarray(vs30, float),
+           "stress_drop_bar": stress, "back_azimuth": baz}
+    out.update({k: np.asarray(v, dtype=np.float64) for k, v in site_cols.items()})
+    return out
+
+
+# -- the simulation ------------------------------------------------------------------------
+def _node_interp(freqs: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """(B, F) piece-wise linear interpolation in ln f of node values at 0.2, 2, 20 Hz."""
+    ln_f = np.log(np.clip(freqs, 1e-6, None))
+    x = np.log(np.array([0.2, 2.0, 20.0]))
+    w = np.clip((ln_f[None, :] - x[0]) / (x[1] - x[0]), 0, 1)
+    w2 = np.clip((ln_f[None, :] - x[1]) / (x[2] - x[1]), 0, 1)
+    return (nodes[:, :1] * (1 - w) + nodes[:, 1:2] * w) * (ln_f[None, :] <= x[1]) + \
+           (nodes[:, 1:2] * (1 - w2) + nodes[:, 2:3] * w2) * (ln_f[None, :] > x[1])
+
+
+def _interp_weights(f_new: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and weights for linear interpolation in ln f from grid ``f`` onto ``f_new``
+    (held constant outside ``f``; ``f_new = 0`` takes the first value)."""
+    x = np.log(f)
+    xn = np.log(np.clip(f_new, f[0], f[-1]))
+    i = np.clip(np.searchsorted(x, xn) - 1, 0, len(f) - 2)
+    w = (xn - x[i]) / (x[i + 1] - x[i])
+    return i, w
+
+
+def _interp_rows(values: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(B, F_new) rows of ``values`` (B, F) interpolated with :func:`_interp_weights`."""
+    return values[:, idx] * (1.0 - w) + values[:, idx + 1] * w
+
+
+def ambient_noise_shape(freqs: np.ndarray) -> np.ndarray:
+    """Relative amplitude spectrum of pre-event noise on K-NET/KiK-net records: a flat floor
+    with the microseism bump (~0.4 Hz) and a cultural bump (~12 Hz), cut by the anti-alias
+    filter above 30 Hz (shape read from the pre-event windows of the shared K-NET records)."""
+    f = np.clip(freqs, 1e-3, None)
+    psd = 0.3 + np.exp(-np.log(f / 0.4) ** 2 / (2 * 0.6**2)) + np.exp(-np.log(f / 12.0) ** 2 / (2 * 0.6**2))
+    psd = psd / (1.0 + (f / 30.0) ** 16)
+    return np.sqrt(psd)
+
+
+def fourier_spectra(p: dict[str, np.ndarray], cfg: StochasticConfig, freqs: np.ndarray = _FREQS_COARSE
+                    ) -> dict[str, np.ndarray]:
+    """Rock (Vs30 = 760 m/s, with the station's kappa0) Fourier amplitude spectra of S and P.
+
+    Returns ``S``, ``P`` (B, F) in m/s, and per record ``fc``, ``fc_p`` (Hz), ``Tgm_s``,
+    ``Tgm_p`` (s), ``r_eff`` (km), ``pga_rock_g`` (pyrvt RVT peak of the rock S spectrum, g).
+    """
+    from pyrvt.motions import StaffordEtAl22Motion
+
+    motion = _motion_class()
+    src, path = cfg.source, cfg.path
+    spreading = [(path.spreading_slope1, path.spreading_r1_km), (path.spreading_slope2, None)]
+    amp_s = _crustal_amplification(1.0)
+    amp_p = _crustal_amplification(cfg.site.vertical_site_exponent)
+    n = len(p["magnitude"])
+    out = {k: np.empty(n) for k in ("fc", "fc_p", "Tgm_s", "Tgm_p", "r_eff", "pga_rock_g")}
+    S = np.empty((n, len(freqs)))
+    P = np.empty((n, len(freqs)))
+    p_scale = np.sqrt(2.0) * src.radiation_p / 0.55  # no horizontal partition, P radiation
+    for i in range(n):
+        m = float(p["magnitude"][i])
+        h = 10.0 ** (src.finite_fault_a + src.finite_fault_b * m)
+        args = dict(magnitude=m, distance=float(p["distance"][i]), pseudo_depth=h,
+                    stress_drop=float(p["stress_drop_bar"][i]), density=src.density_gcc, q0=path.q0,
+                    q_eta=path.q_eta, spreading=spreading, kappa=float(p["kappa0_s"][i]), freqs=freqs)
+        ms = motion(velocity=src.beta_kms, site_amp=amp_s, **args)
+        mp = motion(velocity=src.alpha_kms, site_amp=amp_p, **args)
+        r_eff = ms.hypo_distance
+        dur = StaffordEtAl22Motion.calc_duration(ms.corner_freq, r_eff)
+        ms._duration = dur
+        ms._fourier_amps = ms.fourier_amps * two_corner_factor(freqs, m, ms.corner_freq, src)  # g s
+        S[i] = ms.fourier_amps * G
+        P[i] = mp.fourier_amps * G * p_scale * two_corner_factor(freqs, m, mp.corner_freq, src)
+        out["fc"][i], out["fc_p"][i], out["r_eff"][i] = ms.corner_freq, mp.corner_freq, r_eff
+        out["Tgm_s"][i] = dur
+        out["Tgm_p"][i] = 1.0 / mp.corner_freq + (dur - 1.0 / ms.corner_freq) * src.beta_kms / src.alpha_kms
+        out["pga_rock_g"][i] = ms.calc_peak() if (cfg.site.nonlinear and p["vs30"][i] < 760.0) else 0.0
+    out["S"], out["P"] = S, P
+    return out
+
+
+def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticConfig = StochasticConfig(),
+             return_info: bool = False) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Simulate one three-component acceleration record per row of ``params``.
+
+    Parameters
+    ----------
+    params : dict of (B,) arrays with the keys of :data:`RECORD_PARAMETERS`.
+    seeds : (B,) non-negative integers; record ``i`` depends only on ``seeds[i]`` and row ``i``.
+    cfg : simulator configuration.
+    return_info : also return per-record derived quantities (arrival samples, durations,
+        corner frequencies, ...).
+
+    Returns
+    -------
+    data : (B, 3, n_samples) float32 acceleration in m/s^2, components ``cfg.waveform.components``.
+    info : dict of (B,) arrays (only with ``return_info``): ``tP``, ``tS`` (travel times, s),
+        ``p_sample``, ``s_sample`` (arrival samples in the record), ``fc``, ``Tgm_s`` ...
+    """
+    from scipy import fft as sfft
+
+    from quakesynth.data.preprocess import highpass
+
+    missing = [k for k in RECORD_PARAMETERS if k not in params]
+    if missing:
+        raise ValueError(f"params lacks {missing}; needs {list(RECORD_PARAMETERS)}")
+    seeds = np.asarray(seeds)
+    B = len(seeds)
+    p = {k: np.asarray(params[k], dtype=np.float64).reshape(B) for k in RECORD_PARAMETERS}
+    wcfg, scfg = cfg.waveform, cfg.site
+    fs, dt = wcfg.fs, 1.0 / wcfg.fs
+    n_out = wcfg.n_samples
+    pad = int(round(wcfg.pad_s * fs))
+    n_fft = sfft.next_fast_len(n_out + pad, real=True)
+    t = np.arange(n_fft) * dt
+    t_trunc = (n_out + pad // 2) * dt  # energy beyond never reaches the record; the rest is a wrap guard
+    freqs = np.fft.rfftfreq(n_fft, dt)
+
+    # -- arrivals, spectra, durations ---------------------------------------------------
+    tt = travel_times(p["depth"], p["distance"], cfg.velocity)
+    t_p = np.full(B, wcfg.p_onset_s)
+    t_s = wcfg.p_onset_s + tt["tS"] - tt["tP"]
+    spec = fourier_spectra(p, cfg)
+    sin_i = np.clip(tt["pP"] * scfg.surface_vp_kms, 0.0, 1.0)
+    cos_i = np.sqrt(1.0 - sin_i**2)
+
+    # -- windows (B, n_fft) and their energy over the full support -----------------------
+    f32 = np.float32
+    sh = dict(eps=wcfg.window_eps, eta=wcfg.window_eta, f_tgm=wcfg.window_ftgm)
+    t32 = t.astype(f32)[None, :]
+    keep = (t < t_trunc)[None, :]
+    w_p = saragoni_hart_window(t32 - t_p[:, None].astype(f32), spec["Tgm_p"][:, None], **sh) * keep
+    w_s = saragoni_hart_window(t32 - t_s[:, None].astype(f32), spec["Tgm_s"][:, None], **sh) * keep
+    e_p = saragoni_hart_energy(spec["Tgm_p"], **sh)
+    e_s = saragoni_hart_energy(spec["Tgm_s"], **sh)
+    path = cfg.path
+    f_ref = 3.0
+    tau = path.coda_q0 * f_ref**path.coda_eta / (np.pi * f_ref)  # amplitude decay time of the coda, s
+    t_c = t_s + path.coda_start * spec["Tgm_s"]
+    x = t32 - t_c[:, None].astype(f32)
+    rise = 1.0  # s, cosine onset of the coda
+    length = 3.0 * tau
+    xc = np.clip(x, 0, rise)
+    w_c = np.where((x >= 0) & (x <= length) & keep,
+                   np.where(x < rise, 0.5 - 0.5 * np.cos(f32(np.pi / rise) * xc), f32(1.0))
+                   * np.exp(-np.clip(x, 0, None) / f32(tau)), f32(0.0))
+    e_c = np.full(B, 0.5 * tau * (1.0 - np.exp(-2.0 * length / tau)) - 0.5 * rise)
+
+    # -- per-record randomness: path term and noise ----------------------------------------
+    n_series = 11  # P: ZR, T; S: R, T, Z; coda: R, T, Z; ambient: Z, R, T
+    path_nodes = np.empty((B, 3))
+    noise = np.empty((B, n_series, n_fft), dtype=f32)
+    for i, s in enumerate(seeds):
+        rng = np.random.default_rng([int(s), 0])
+        path_nodes[i] = site_node_terms(rng, 1, cfg.variability.path_sigma_ln,
+                                        cfg.variability.path_node_correlation)[0]
+        noise[i] = rng.standard_normal((n_series, n_fft), dtype=f32)
+
+    # -- smooth spectral terms on the coarse grid, then one interpolation (B, F) -----------
+    fc_grid = _FREQS_COARSE
+    ln_site = bssa14_ln_site_amplification(fc_grid, p["vs30"], spec["pga_rock_g"])
+    nodes_site = np.stack([p["site_term_low"], p["site_term_mid"], p["site_term_high"]], axis=1)
+    ln_h = ln_site + _node_interp(fc_grid, nodes_site) + _node_interp(fc_grid, path_nodes)
+    ln_v = scfg.vertical_site_exponent * ln_site + _node_interp(fc_grid, nodes_site) + _node_interp(fc_grid, path_nodes)
+    ln_vh = np.log(scfg.vh_low) + (np.log(scfg.vh_high) - np.log(scfg.vh_low)) / (1.0 + (scfg.vh_corner_hz / fc_grid) ** 2)
+    ln_s, ln_p = np.log(spec["S"]), np.log(spec["P"])
+    idx, wgt = _interp_weights(freqs, fc_grid)
+    aa = 1.0 / np.sqrt(1.0 + (freqs / wcfg.antialias_hz) ** (2 * wcfg.antialias_order))
+    aa[0] = 0.0  # no static offset
+    fine = {k: (np.exp(_interp_rows(v, idx, wgt)) * aa[None, :]).astype(f32) for k, v in {
+        "SH": ln_s + ln_h, "SV": ln_s + ln_vh[None, :] + ln_v, "PH": ln_p + ln_h, "PV": ln_p + ln_v}.items()}
+    res = np.isfinite(p["f0_hz"])
+    if res.any():  # sharp resonances on the fine grid, only for the rows that have one
+        rows = np.flatnonzero(res)
+        res_h = layer_transfer_function(freqs, p["f0_hz"][rows], p["impedance_ratio"][rows], p["damping"][rows])
+        alpha_p = np.clip(p["impedance_ratio"][rows] * scfg.soil_vp_vs / np.sqrt(3.0), 0.0, 1.0)
+        res_v = layer_transfer_function(freqs, p["f0_hz"][rows] * scfg.soil_vp_vs, alpha_p, p["damping"][rows])
+        for k in ("SH", "PH"):
+            fine[k][rows] *= res_h.astype(f32)
+        for k in ("SV", "PV"):
+            fine[k][rows] *= res_v.astype(f32)
+    noise_shape = ambient_noise_shape(freqs)
+    noise_shape = noise_shape / np.sqrt(np.mean(noise_shape**2))
+
+    # -- windowed, normalised noise spectra (Boore 2003) ---------------------------------
+    noise[:, 0:2] *= w_p[:, None]
+    noise[:, 2:5] *= w_s[:, None]
+    noise[:, 5:8] *= w_c[:, None]
+    X = sfft.rfft(noise[:, :8], axis=-1)  # (B, 8, F); the factor dt cancels in the normalisation
+    ms = np.mean(X.real**2 + X.imag**2, axis=-1, dtype=np.float64)  # realised mean square
+    e_trunc = np.stack([np.sum(w.astype(np.float64) ** 2, axis=-1) * dt for w in (w_p, w_s, w_c)], axis=1)
+    e_full = np.stack([e_p, e_s, e_c], axis=1)
+    ratio = np.sqrt(np.clip(e_trunc, 0.0, None) / np.clip(e_full, 1e-30, None))[:, [0, 0, 1, 1, 1, 2, 2, 2]]
+    scale = np.where(ms > 0, ratio / np.sqrt(np.clip(ms, 1e-300, None)), 0.0).astype(f32)
+    X *= scale[:, :, None]
+    coda = f32(np.sqrt(path.coda_energy_ratio))
+    Pz = X[:, 0]
+    Z = fine["PV"] * cos_i[:, None].astype(f32) * Pz + fine["SV"] * (X[:, 4] + coda * X[:, 7])
+    R = fine["PH"] * sin_i[:, None].astype(f32) * Pz + fine["SH"] * (X[:, 2] + coda * X[:, 5])
+    T = fine["PH"] * f32(scfg.p_transverse_ratio) * X[:, 1] + fine["SH"] * (X[:, 3] + coda * X[:, 6])
+    Y = np.stack([Z, R, T], axis=1)  # (B, 3, F), m/s
+    Y += sfft.rfft(noise[:, 8:], axis=-1) * (noise_shape[None, None, :].astype(f32)
+                                             * (p["noise_rms_mps2"][:, None, None] * dt).astype(f32))
+    y = sfft.irfft(Y, n=n_fft, axis=-1)[..., :n_out].astype(np.float64) / dt  # (B, 3, T) m/s^2
+    y = highpass(y, fs, freq=wcfg.highpass_hz, order=wcfg.highpass_order, causal=True)
+    if wcfg.components == "ZNE":
+        baz = np.radians(p["back_azimuth"])[:, None]
+        r, tr = y[:, 1], y[:, 2]
+        # ObsPy's rotate_rt_ne convention: n = -r cos(baz) + t sin(baz), e = -r sin(baz) - t cos(baz)
+        y = np.stack([y[:, 0], -r * np.cos(baz) + tr * np.sin(baz), -r * np.sin(baz) - tr * np.cos(baz)], axis=1)
+    data = np.ascontiguousarray(y, dtype=np.float32)
+    if not return_info:
+        return data
+    info = {"tP": tt["tP"], "tS": tt["tS"], "p_sample": t_p * fs, "s_sample": t_s * fs,
+            "epicentral_km": tt["epicentral_km"], "incidence_sin": sin_i,
+            **{k: spec[k] for k in ("fc", "fc_p", "Tgm_s", "Tgm_p", "r_eff", "pga_rock_g")}}
+    return data, info
+
+
+# -- the generator ---------------------------------------------------------------------------
+class StochasticGenerator(Generator):
+    """The stochastic method (Boore 2003) as a :class:`~quakesynth.generate.Generator`.
+
+    Every waveform draws its own event term (stress drop), site (kappa0, delta S2S, noise
+    level; no resonant layer) and back azimuth from its seed, so the spread of a call's
+    waveforms is the total (between-event + within-event) variability.
+
+    >>> gen = StochasticGenerator()                                         # doctest: +SKIP
+    >>> rec = gen.generate(magnitude=6, distance=30, vs30=400, depth=10, gap=90, n=4, seed=0)  # doctest: +SKIP
+    """
+
+    name = "stochastic"
+    variables = ("magnitude", "distance", "vs30", "depth", "gap")
+    description = ("Stochastic point-source method (Boore 2003) on pyrvt source/path spectra with "
+                   "Japan parameters, P/S/coda packets, BSSA14 site term")
+    default_batch_size = 32
+
+    def __init__(self, config: StochasticConfig | dict | str | Path | None = None,
+                 overrides: list[str] | tuple[str, ...] = ()) -> None:
+        self.config = load_config(config, overrides)
+        w = self.config.waveform
+        self.fs, self.n_samples, self.components = float(w.fs), int(w.n_samples), w.components
+        self.ranges = {k: tuple(v) for k, v in dataclasses.asdict(self.config.validity).items()}
+
+    def check_table(self, scenarios, allow_extrapolation: bool = False) -> pd.DataFrame:
+        table = super().check_table(scenarios, allow_extrapolation)
+        bad = table["distance"].to_numpy() < table["depth"].to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConditioningError(f"distance={table['distance'].iloc[i]:g} km is smaller than depth="
+                                    f"{table['depth'].iloc[i]:g} km: the hypocentral distance cannot be "
+                                    "less than the depth")
+        low = table["distance"].to_numpy() <= 0
+        if low.any():
+            raise ConditioningError("distance must be positive (hypocentral distance in km)")
+        return table
+
+    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
+        m, r, v, z = (cond[:, k] for k in range(4))
+        params = draw_record_parameters(m, r, z, v, seeds, self.config)
+        return simulate(params, seeds, self.config)
+
+    def _metadata(self, rows: pd.DataFrame, k: np.ndarray, seeds: np.ndarray, seed: int) -> pd.DataFrame:
+        meta = super()._metadata(rows, k, seeds, seed)
+        tt = travel_times(rows["depth"].to_numpy(float), rows["distance"].to_numpy(float), self.config.velocity)
+        w = self.config.waveform
+        meta["trace_p_arrival_sample"] = w.p_onset_s * w.fs
+        meta["trace_s_arrival_sample"] = (w.p_onset_s + tt["tS"] - tt["tP"]) * w.fs
+        meta["path_ep_distance_km"] = tt["epicentral_km"]
+        meta["source_magnitude_type"] = "Mw"
+        meta["station_vs30_source"] = "simulated"
+        if w.components == "ZNE":
+            baz = []
+            for s in seeds:
+                rng = _terms_rng(int(s))
+                rng.standard_normal()
+                baz.append(360.0 * rng.random())
+            meta["path_back_azimuth_deg"] = baz
+        return meta

@@ -1,0 +1,410 @@
+"""Train a HighFEM model -- ``vae``, ``edm`` (latent diffusion on a trained VAE) or
+``classifier`` -- from a dataset store into a run folder, and export a self-describing model
+directory at the end.
+
+Configuration = the kind's defaults, overlaid by the preset ``configs/train_<kind>_<preset>.yaml``,
+then by an optional YAML file, then by ``key=value`` overrides; the resolved configuration is
+written to ``RUN/config.yaml``. Resuming reads it back (overrides still apply, e.g. a longer
+``train.max_steps``) and continues from ``RUN/checkpoints/last.ckpt`` at the exact step.
+
+Model directories (``RUN/model``, written with :func:`quakesynth.models.checkpoint.save_model_dir`):
+
+- vae: config ``{"model": "vae", "spectrogram", "vae", "waveform", "provenance"}``, weights
+  ``vae`` (EMA) and ``vae_raw``.
+- edm: a complete generator that :func:`quakesynth.load_model` opens --
+  ``{"model": "highfem", "spectrogram", "vae", "unet", "edm", "sampler", "conditioning",
+  "waveform", "provenance"}``, weights ``vae``, ``edm`` (EMA, used for generation) and ``edm_raw``.
+- classifier: ``{"model": "classifier", "spectrogram", "classifier", "classes", "waveform",
+  "provenance"}``, weights ``classifier`` (EMA) and ``classifier_raw``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from quakesynth._atomic import atomic_path
+from quakesynth.config import apply_overrides, from_dict, load_preset, to_dict
+from quakesynth.diffusion.sampler import SamplerConfig
+from quakesynth.models.classifier import ClassifierConfig
+from quakesynth.models.conditioning import ConditioningConfig
+from quakesynth.models.edm import EDMConfig
+from quakesynth.models.unet import UNetConfig
+from quakesynth.models.vae import VAEConfig
+from quakesynth.repr.spectrogram import SpectrogramConfig
+from quakesynth.train.config import TrainConfig
+from quakesynth.train.data import DataConfig
+from quakesynth.train.modules import LatentConfig
+
+KINDS = ("vae", "edm", "classifier")
+PRESETS = ("tiny", "small", "paper")
+
+
+@dataclass(frozen=True)
+class VAERunConfig:
+    """Run configuration of ``quakesynth train vae``."""
+
+    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
+    vae: VAEConfig = field(default_factory=VAEConfig)  # autoencoder architecture and KL weight
+    data: DataConfig = field(default_factory=DataConfig)  # records used
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
+
+
+@dataclass(frozen=True)
+class EDMRunConfig:
+    """Run configuration of ``quakesynth train edm`` (representation and VAE come from --vae)."""
+
+    unet: UNetConfig = field(default_factory=UNetConfig)  # denoiser backbone (in/out channels and cond_features are derived)
+    edm: EDMConfig = field(default_factory=EDMConfig)  # noise distribution and schedule
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)  # default sampler of the exported generator
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)  # scenario variables
+    latent: LatentConfig = field(default_factory=LatentConfig)  # latent caching, sigma_data, CFG dropout
+    data: DataConfig = field(default_factory=DataConfig)  # records used
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
+
+
+@dataclass(frozen=True)
+class ClassifierRunConfig:
+    """Run configuration of ``quakesynth train classifier``."""
+
+    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # architecture and bins
+    data: DataConfig = field(default_factory=DataConfig)  # records used
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
+
+
+RUN_CONFIGS: dict[str, type] = {"vae": VAERunConfig, "edm": EDMRunConfig, "classifier": ClassifierRunConfig}
+
+
+def _merge(base: dict, new: dict, where: str = "") -> dict:
+    out = dict(base)
+    for k, v in (new or {}).items():
+        if k not in out:
+            raise ValueError(f"unknown config key {where + k!r}; known: {sorted(out)}")
+        out[k] = _merge(out[k], v, f"{where}{k}.") if isinstance(out[k], dict) and isinstance(v, dict) else v
+    return out
+
+
+def resolve_config(kind: str, preset: str | None = "small", config: str | Path | None = None,
+                   overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """The run configuration: defaults < preset < config file < ``key=value`` overrides."""
+    if kind not in RUN_CONFIGS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    cls = RUN_CONFIGS[kind]
+    d = to_dict(cls())
+    if preset:
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}; got {preset!r}")
+        d = _merge(d, load_preset(f"train_{kind}_{preset}"))
+    if config:
+        if not Path(config).exists():
+            raise FileNotFoundError(f"config file {str(config)!r} not found")
+        d = _merge(d, load_preset(Path(config)))
+    d = apply_overrides(d, list(overrides))
+    return from_dict(cls, d)
+
+
+def _is_primary() -> bool:
+    """True in the launching process (not in a DDP worker re-launched by Lightning or torchrun)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0 \
+        and int(os.environ.get("RANK", "0")) == 0
+
+
+def _version() -> str:
+    from quakesynth import __version__
+
+    return __version__
+
+
+# -- loading trained parts -------------------------------------------------------------------
+def _model_dir(path: str | Path) -> Path:
+    """A model directory: ``path`` itself or ``path/model`` of a run folder."""
+    p = Path(path)
+    if (p / "model" / "config.json").exists():
+        return p / "model"
+    if (p / "config.json").exists():
+        return p
+    raise FileNotFoundError(f"{str(p)!r} is neither a model directory (config.json) nor a run folder "
+                            f"with a finished model (model/config.json)")
+
+
+def load_vae(path: str | Path) -> tuple[SpectrogramConfig, VAEConfig, dict[str, torch.Tensor], dict]:
+    """(spectrogram config, VAE config, VAE weights, config dict) from a VAE or generator model
+    directory, or a ``train vae`` run folder."""
+    from quakesynth.models.checkpoint import load_model_dir
+
+    config, states = load_model_dir(_model_dir(path))
+    if config.get("model") not in ("vae", "highfem") or "vae" not in states:
+        raise ValueError(f"{str(path)!r} holds a {config.get('model')!r} model, not a VAE")
+    return (from_dict(SpectrogramConfig, config["spectrogram"]), from_dict(VAEConfig, config["vae"]),
+            states["vae"], config)
+
+
+# -- training --------------------------------------------------------------------------------
+def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "small",
+          config: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+          resume: bool = False, devices: int = 1, accelerator: str = "cpu", strategy: str | None = None,
+          vae: str | Path | None = None, progress: bool = True) -> Path | None:
+    """Train a model; returns the exported model directory (``None`` in DDP worker processes).
+
+    Parameters
+    ----------
+    kind : ``"vae"``, ``"edm"`` or ``"classifier"``.
+    data : dataset store folder (splits ``train`` and ``dev``).
+    out : run folder (must not exist unless ``resume``).
+    preset : ``"tiny"``, ``"small"`` or ``"paper"`` (``configs/train_<kind>_<preset>.yaml``).
+    config : optional YAML file overlaid on the preset.
+    overrides : ``section.key=value`` strings, e.g. ``train.max_steps=2000``.
+    resume : continue the run in ``out`` from its last checkpoint.
+    devices, accelerator, strategy : Lightning execution (``devices > 1``: DDP).
+    vae : for ``edm``, the trained VAE (model directory or run folder).
+    """
+    if kind not in RUN_CONFIGS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    out = Path(out)
+    primary = _is_primary()
+    cls = RUN_CONFIGS[kind]
+    meta: dict[str, Any]
+    if resume:
+        saved_path = out / "config.yaml"
+        if not saved_path.exists():
+            raise FileNotFoundError(f"cannot resume: {str(saved_path)!r} not found")
+        saved = yaml.safe_load(saved_path.read_text())
+        if saved.get("kind") != kind:
+            raise ValueError(f"run {str(out)!r} trains a {saved.get('kind')!r} model, not {kind!r}")
+        run_cfg = from_dict(cls, apply_overrides(saved["config"], list(overrides)))
+        vae = vae or saved.get("vae")
+        meta = {k: v for k, v in saved.items() if k != "config"}
+    else:
+        if primary and out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"run folder {str(out)!r} exists; use --resume to continue it or choose another --out")
+        run_cfg = resolve_config(kind, preset, config, overrides)
+        meta = {"kind": kind, "preset": preset, "config_file": str(config) if config else None,
+                "overrides": list(overrides), "quakesynth_version": _version()}
+    meta.update({"data": str(data), "vae": str(vae) if vae else None})
+    if kind == "edm" and not vae:
+        raise ValueError("training an edm needs the trained VAE: --vae RUN_OR_MODEL")
+
+    torch.manual_seed(run_cfg.train.seed)
+    np.random.seed(run_cfg.train.seed % 2**32)
+    builder = {"vae": _prepare_vae, "edm": _prepare_edm, "classifier": _prepare_classifier}[kind]
+    module, dm, run_cfg, export = builder(run_cfg, Path(data), vae, progress)
+
+    if primary:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "config.yaml", overwrite=True) as tmp:
+            tmp.write_text(yaml.safe_dump({**meta, "config": to_dict(run_cfg)}, sort_keys=False))
+
+    from quakesynth.train.fit import fit
+
+    trainer, ema = fit(module, dm, out, run_cfg.train, resume=resume, devices=devices,
+                       accelerator=accelerator, strategy=strategy, progress=progress)
+    if not trainer.is_global_zero:
+        return None
+    provenance = {"kind": kind, "dataset": str(data), "run": str(out), "steps": int(trainer.global_step),
+                  "quakesynth_version": _version(), "weights": "EMA (decay %g)" % run_cfg.train.ema_decay}
+    config_dict, states = export(module, ema.averaged_state_dict(), provenance)
+    from quakesynth.models.checkpoint import save_model_dir
+
+    model_dir = out / "model"
+    save_model_dir(model_dir, config_dict, states, overwrite=True)
+    return model_dir
+
+
+def _val_limit(cfg: Any) -> int:
+    return cfg.data.max_val if cfg.data.val_split else 0
+
+
+def _splits(cfg: Any, data: Path, n_samples: int, fs: float):
+    """(train records, train waves, val records | None, val waves | None)."""
+    from quakesynth.train.data import read_split, waveforms
+
+    tr = read_split(data, cfg.data.train_split, cfg.data.max_train)
+    if tr is None:
+        raise ValueError(f"dataset {str(data)!r} has no {cfg.data.train_split!r} records")
+    comps = cfg.data.components or tr.components
+    w_tr = waveforms(tr, n_samples, fs, comps)
+    va = read_split(data, cfg.data.val_split, _val_limit(cfg)) if _val_limit(cfg) > 0 else None
+    w_va = waveforms(va, n_samples, fs, comps) if va is not None else None
+    return tr, w_tr, va, w_va, comps
+
+
+def _waveform_info(spec: SpectrogramConfig, components: str) -> dict[str, Any]:
+    return {"fs": spec.fs, "components": components, "n_samples": spec.n_samples,
+            "quantity": "acceleration", "unit": "m/s^2"}
+
+
+def _datamodule(cfg: Any, train_set, val_set):
+    from quakesynth.train.fit import StepDataModule
+
+    t = cfg.train
+    return StepDataModule(train_set, val_set, t.batch_size, t.seed, t.max_steps, t.num_workers)
+
+
+def _prepare_vae(cfg: VAERunConfig, data: Path, vae_path: Any, progress: bool):
+    from quakesynth.train.fit import ArrayDataset
+    from quakesynth.train.modules import VAEModule
+
+    spec = cfg.spectrogram
+    _check_latent_shape(spec, cfg.vae)
+    _, w_tr, _, w_va, comps = _splits(cfg, data, spec.n_samples, spec.fs)
+    if w_tr.shape[1] != cfg.vae.in_channels:
+        cfg = dataclasses.replace(cfg, vae=dataclasses.replace(cfg.vae, in_channels=w_tr.shape[1]))
+    module = VAEModule(spec, cfg.vae, cfg.train)
+    dm = _datamodule(cfg, ArrayDataset(wave=w_tr), ArrayDataset(wave=w_va) if w_va is not None else None)
+
+    def export(m: VAEModule, ema: dict, provenance: dict):
+        conf = {"model": "vae", "spectrogram": to_dict(spec), "vae": to_dict(cfg.vae),
+                "waveform": _waveform_info(spec, comps), "provenance": provenance}
+        return conf, {"vae": ema, "vae_raw": _cpu(m.vae.state_dict())}
+
+    return module, dm, cfg, export
+
+
+def _check_latent_shape(spec: SpectrogramConfig, vae: VAEConfig) -> None:
+    try:
+        vae.latent_shape((vae.in_channels, *spec.shape))
+    except ValueError as e:
+        raise ValueError(f"spectrogram shape {spec.shape} does not fit the VAE: {e}") from e
+
+
+def _prepare_classifier(cfg: ClassifierRunConfig, data: Path, vae_path: Any, progress: bool):
+    from quakesynth.models.classifier import bin_labels, class_names
+    from quakesynth.train.data import class_weights, drop_unlabelled
+    from quakesynth.train.fit import ArrayDataset
+    from quakesynth.train.modules import ClassifierModule
+
+    spec, c = cfg.spectrogram, cfg.classifier
+    tr, w_tr, va, w_va, comps = _splits(cfg, data, spec.n_samples, spec.fs)
+    if w_tr.shape[1] != c.in_channels:
+        c = dataclasses.replace(c, in_channels=w_tr.shape[1])
+        cfg = dataclasses.replace(cfg, classifier=c)
+
+    def labels(rec):
+        cond = rec.conditioning(("magnitude", "distance"))
+        return bin_labels(cond[:, 0], cond[:, 1], c.mag_bins, c.dist_bins)
+
+    y_tr = labels(tr)
+    keep = drop_unlabelled(y_tr, "training")
+    if not keep.any():
+        raise ValueError("no training record falls inside the classifier's magnitude x distance grid")
+    train_set = ArrayDataset(wave=w_tr[keep], label=y_tr[keep])
+    val_set = None
+    if va is not None:
+        y_va = labels(va)
+        k = y_va >= 0
+        val_set = ArrayDataset(wave=w_va[k], label=y_va[k]) if k.any() else None
+    weights = torch.from_numpy(class_weights(y_tr[keep], c.num_classes))
+    module = ClassifierModule(spec, c, cfg.train, weights)
+    dm = _datamodule(cfg, train_set, val_set)
+
+    def export(m: ClassifierModule, ema: dict, provenance: dict):
+        conf = {"model": "classifier", "spectrogram": to_dict(spec), "classifier": to_dict(c),
+                "classes": class_names(c.mag_bins, c.dist_bins), "waveform": _waveform_info(spec, comps),
+                "provenance": {**provenance, "class_counts": np.bincount(y_tr[keep], minlength=c.num_classes).tolist()}}
+        return conf, {"classifier": ema, "classifier_raw": _cpu(m.net.state_dict())}
+
+    return module, dm, cfg, export
+
+
+def _prepare_edm(cfg: EDMRunConfig, data: Path, vae_path: Any, progress: bool):
+    from quakesynth.models.conditioning import Conditioning
+    from quakesynth.train.fit import ArrayDataset
+    from quakesynth.train.modules import EDMModule
+
+    spec, vae_cfg, vae_state, vae_conf = load_vae(vae_path)
+    tr, w_tr, va, w_va, comps = _splits(cfg, data, spec.n_samples, spec.fs)
+    vae_comps = vae_conf.get("waveform", {}).get("components")
+    if vae_comps and vae_comps != comps:
+        if cfg.data.components:
+            raise ValueError(f"data.components={comps!r} but the VAE was trained on {vae_comps!r}")
+        w_tr = _reorder(w_tr, comps, vae_comps)
+        w_va = _reorder(w_va, comps, vae_comps) if w_va is not None else None
+        comps = vae_comps
+    lat_shape = vae_cfg.latent_shape((vae_cfg.in_channels, *spec.shape))
+
+    # Conditioning: statistics from the training split only.
+    ccfg = cfg.conditioning
+    cond_tr_phys = tr.conditioning(ccfg.variables)
+    cnorm = Conditioning.fit(cond_tr_phys, ccfg)
+    c_tr, keep = Conditioning.fill_missing(cnorm(cond_tr_phys), ccfg, "training")
+    w_tr = w_tr[keep]
+    c_va = None
+    if va is not None:
+        c_va, keep_va = Conditioning.fill_missing(cnorm(va.conditioning(ccfg.variables)), ccfg, "validation")
+        w_va = w_va[keep_va]
+
+    unet = dataclasses.replace(cfg.unet, in_channels=lat_shape[0], out_channels=lat_shape[0],
+                               cond_features=len(ccfg.variables), dims=vae_cfg.dims)
+
+    # Latents (posterior means) of the frozen VAE; EDM's sigma_data = their standard deviation.
+    encode = _encoder(spec, vae_cfg, vae_state)
+    bs = cfg.latent.encode_batch_size
+    z_tr = _encode_all(encode, w_tr, bs, progress, "encode train") if cfg.latent.cache else None
+    z_va = _encode_all(encode, w_va, bs, False, "") if cfg.latent.cache and w_va is not None else None
+    edm = cfg.edm
+    if cfg.latent.auto_sigma_data:
+        z = z_tr if z_tr is not None else _encode_all(encode, w_tr[:1024], bs, False, "")
+        edm = dataclasses.replace(edm, sigma_data=float(z.double().std()))
+    cfg = dataclasses.replace(cfg, unet=unet, edm=edm,
+                              latent=dataclasses.replace(cfg.latent, auto_sigma_data=False))
+    module = EDMModule(spec, vae_cfg, vae_state, unet, edm, cfg.latent, cfg.train)
+
+    if z_tr is not None:
+        train_set = ArrayDataset(latent=z_tr, cond=c_tr)
+        val_set = ArrayDataset(latent=z_va, cond=c_va) if z_va is not None else None
+    else:
+        train_set = ArrayDataset(wave=w_tr, cond=c_tr)
+        val_set = ArrayDataset(wave=w_va, cond=c_va) if w_va is not None else None
+    dm = _datamodule(cfg, train_set, val_set)
+
+    def export(m: EDMModule, ema: dict, provenance: dict):
+        conf = {"model": "highfem", "spectrogram": to_dict(spec), "vae": to_dict(vae_cfg),
+                "unet": to_dict(unet), "edm": to_dict(cfg.edm), "sampler": to_dict(cfg.sampler),
+                "sampler_sigma_dtype": "float64", "conditioning": cnorm.to_dict(),
+                "waveform": _waveform_info(spec, comps),
+                "provenance": {**provenance, "vae": str(vae_path), "cond_dropout": cfg.latent.cond_dropout}}
+        return conf, {"vae": _cpu(m.vae.state_dict()), "edm": ema, "edm_raw": _cpu(m.net.state_dict())}
+
+    return module, dm, cfg, export
+
+
+def _reorder(w: np.ndarray, have: str, want: str) -> np.ndarray:
+    if sorted(have) != sorted(want):
+        raise ValueError(f"the dataset has components {have!r} but the VAE was trained on {want!r}")
+    return w[:, [have.index(c) for c in want]]
+
+
+def _encoder(spec: SpectrogramConfig, vae_cfg: VAEConfig, vae_state: dict[str, torch.Tensor]):
+    """waveforms (B, C, T) -> VAE posterior means, with a frozen VAE in eval mode."""
+    from quakesynth.models.vae import VAE
+    from quakesynth.repr.spectrogram import LogSpectrogram
+
+    rep, vae = LogSpectrogram(spec), VAE(vae_cfg)
+    vae.load_state_dict(vae_state)
+    vae.requires_grad_(False).eval()
+
+    @torch.no_grad()
+    def encode(w: torch.Tensor) -> torch.Tensor:
+        return vae.encode(rep.forward(w.float()))[0]
+
+    return encode
+
+
+def _encode_all(encode: Any, w: np.ndarray, batch_size: int, progress: bool, desc: str) -> torch.Tensor:
+    from tqdm.auto import tqdm
+
+    out = [encode(torch.from_numpy(w[i:i + batch_size]))
+           for i in tqdm(range(0, len(w), batch_size), desc=desc, disable=not progress, unit="batch")]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def _cpu(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in sd.items()}

@@ -1,0 +1,71 @@
+"""``quakesynth plot``: the quick-look figure from any of our formats."""
+
+import numpy as np
+import pytest
+
+from quakesynth.cli.main import main
+from quakesynth.formats import write_records
+from quakesynth.records import G, Records
+
+
+def _records(n=6, T=512, fs=100.0, scale=1.0, seed=0) -> Records:
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / fs
+    shape = (t / 1.0) * np.exp(1 - t / 1.0)
+    data = rng.standard_normal((n, 3, T)) * shape * scale
+    import pandas as pd
+
+    meta = pd.DataFrame({"source_magnitude": 6.0, "path_hyp_distance_km": 30.0, "station_vs30_mps": 400.0},
+                        index=range(n))
+    return Records(data, fs=fs, components="ZNE", metadata=meta)
+
+
+def test_plot_writes_a_png_of_two_sets(tmp_path, capsys):
+    import matplotlib.image as mpimg
+
+    a = write_records(_records(), tmp_path / "a.h5")
+    b = write_records(_records(scale=0.1, seed=1), tmp_path / "b.npz")
+    out = tmp_path / "fig.png"
+    assert main(["plot", str(a), str(b), "-o", str(out)]) == 0
+    img = mpimg.imread(out)
+    assert img.shape[0] > 600 and img.shape[1] > 1200
+    assert main(["plot", str(a), "-o", str(out)]) == 2  # no overwrite without --overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(["plot", str(a), "-o", str(out), "--overwrite", "--max-records", "2"]) == 0
+
+
+def test_plotted_medians_are_the_data_medians():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from quakesynth.cli.plot import PERIODS, plot_records
+    from quakesynth.metrics.response import response_spectrum
+
+    rec = _records(n=7)
+    fig = plot_records([("set", rec)], examples=2)
+    axes = np.array(fig.axes).reshape(3, 4)
+    for r, c in enumerate("ZNE"):
+        psa = response_spectrum(rec.component(c) / G, rec.fs, periods=PERIODS)
+        np.testing.assert_allclose(axes[r, 3].lines[0].get_ydata(), np.median(psa, axis=0), rtol=1e-6)
+        assert axes[r, 0].get_title().startswith(f"{c}: acceleration")
+        assert len(axes[r, 0].lines) == 4  # two examples, each with its envelope
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_plot_of_velocity_says_why_no_response_spectra(tmp_path):
+    rec = _records().replace(quantity="velocity", unit="m/s")
+    path = write_records(rec, tmp_path / "v.npz")
+    assert main(["plot", str(path), "-o", str(tmp_path / "v.png")]) == 0
+
+
+def test_missing_input_is_an_error(tmp_path):
+    assert main(["plot", str(tmp_path / "nope.h5"), "-o", str(tmp_path / "f.png")]) == 2
+    assert not (tmp_path / "f.png").exists()
+
+
+@pytest.mark.parametrize("args", [["--help"]])
+def test_help_has_example(capsys, args):
+    assert main(["plot", *args]) == 0
+    assert "Example:" in capsys.readouterr().out
