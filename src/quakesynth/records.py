@@ -92,7 +92,7 @@ def normalise_metadata(meta: pd.DataFrame | None, n: int) -> pd.DataFrame:
     for col, dtype in METADATA_COLUMNS.items():
         if col not in meta:
             meta[col] = _missing(n, dtype)
-        else:
+        elif str(meta[col].dtype) != dtype:  # astype only where needed (it copies)
             meta[col] = meta[col].astype(dtype)
     ordered = list(METADATA_COLUMNS) + [c for c in meta.columns if c not in METADATA_COLUMNS]
     return meta[ordered]

@@ -65,8 +65,10 @@ def command(dataset, as_json) -> int:
                + (f", no split {d['records_without_split']}" if d["records_without_split"] else ""))
     click.echo("conditioning (all records):")
     click.echo(f"  {'variable':10s} {'unit':5s} {'min':>10s} {'mean':>10s} {'max':>10s} {'missing':>8s}  column")
+    def f(v) -> str:
+        return f"{v:10.3f}" if v is not None else f"{'-':>10s}"
+
     for name, c in d["conditioning"].items():
-        f = (lambda v: f"{v:10.3f}" if v is not None else f"{'-':>10s}")
         click.echo(f"  {name:10s} {c['unit']:5s} {f(c['min'])} {f(c['mean'])} {f(c['max'])} "
                    f"{c['missing']:8d}  {c['column']}")
     click.echo("data_format " + ", ".join(f"{k}={v}" for k, v in sorted(d["data_format"].items())))

@@ -44,8 +44,8 @@ def match_row(table: pd.DataFrame | None, trace_name: str, files: list[str], sta
         rows = table[names.isin(files) | (names.str.startswith(stem) & (stem != ""))]
     if rows.empty and "station_code" in table and station:
         rows = table[table["station_code"] == station]
-        if "station_network_code" in table and len(rows) > 1:
-            rows = rows[rows["station_network_code"].isin([network, None])]
+        if "station_network_code" in table and network:
+            rows = rows[rows["station_network_code"].isna() | (rows["station_network_code"] == network)]
     if rows.empty:
         return {}
     row = rows.iloc[0].to_dict()

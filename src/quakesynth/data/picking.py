@@ -67,8 +67,10 @@ class STALTAPicker(Picker):
     that STA/LTA flicker on digital noise or noise bursts is not taken for P); (b) leads to
     the strong motion: within ``amplitude_window_s`` after it the amplitude reaches
     ``min_amplitude_fraction`` of the record's peak (so that a small earlier event is not
-    taken for the P of the main one); (c) is not before ``earliest`` (where given; if every
-    onset is earlier, the first one is taken).
+    taken for the P of the main one); (c) is not before ``earliest`` (where given); (d) starts
+    motion that lasts: the running peak (over ``onset_window_s``) stays above the pre-onset
+    noise until the record's peak, so an earlier small event whose coda dies out first is
+    skipped. If no trigger passes (c) and (d), the first that passes (a) and (b) is taken.
 
     Leading zeros (padding) are skipped. The LTA is warmed up on the first ``warmup_s`` of
     the record, mirrored and repeated, instead of starting from zero (otherwise the recursive
@@ -144,6 +146,7 @@ class STALTAPicker(Picker):
 
     def pick(self, records: Records, earliest: np.ndarray | None = None) -> np.ndarray:
         from obspy.signal.trigger import aic_simple, trigger_onset
+        from scipy.ndimage import maximum_filter1d
 
         fs = records.fs
         x = _pick_trace(records)
@@ -161,20 +164,32 @@ class STALTAPicker(Picker):
             peak = a_y.max() if a_y.size else 0.0
             if not np.isfinite(peak) or peak <= 0:
                 continue
+            env = maximum_filter1d(a_y, size=won)  # running peak over onset_window_s
+            t_peak = int(np.argmax(a_y))
+            fallback = np.nan
             for on, off in trigger_onset(cft, self.trigger_on, self.trigger_off):
                 on, off = int(on), int(off)
                 top = on + int(np.argmax(cft[on:off + 1]))  # strongest rise within the trigger
                 a, b = max(on - before, 0), min(max(on + after, top), on + 5 * after, y.size)
                 p = on if b - a < 4 else a + 1 + int(np.argmin(aic_simple(np.ascontiguousarray(y[a:b]))[1:-1]))
                 pre = a_y[max(p - wnoise, 0):p]
-                onset = pre.size == 0 or a_y[p:p + won].max() >= self.min_onset_ratio * pre.max()
+                noise = pre.max() if pre.size else 0.0
+                onset = a_y[p:p + won].max() >= self.min_onset_ratio * noise
                 strong = a_y[p:p + win].max() >= self.min_amplitude_fraction * peak
-                if onset and strong:
-                    if np.isnan(picks[i]):
-                        picks[i] = i0 + p  # fallback if every onset is before `earliest`
-                    if not np.isfinite(earliest[i]) or p + i0 >= earliest[i]:
-                        picks[i] = i0 + p
-                        break
+                if not (onset and strong):
+                    continue
+                if np.isnan(fallback):
+                    fallback = p  # if no onset passes the tests below
+                late = not np.isfinite(earliest[i]) or p + i0 >= earliest[i]
+                # (d) the motion does not fall back to the noise before the record's peak:
+                # a small earlier event is over before the main one starts
+                lasting = p >= t_peak or env[p:t_peak].min() > noise
+                if late and lasting:
+                    picks[i] = i0 + p
+                    break
+            else:
+                if np.isfinite(fallback):
+                    picks[i] = i0 + fallback
         return picks
 
 

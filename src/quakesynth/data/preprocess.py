@@ -9,7 +9,8 @@ Steps, in the order :func:`preprocess` applies them:
 4. Causal Butterworth high-pass, 0.1 Hz, **order 2** (``scipy.signal.sosfilt``: one pass, so
    nothing arrives before the P onset; ObsPy's default order would be 4).
 5. Resampling to 100 Hz (``scipy.signal.resample_poly``, e.g. 200 Hz Tottori records).
-6. P picking through a :class:`~quakesynth.data.picking.Picker`.
+6. P picking through a :class:`~quakesynth.data.picking.Picker` (P arrivals that come with
+   the input, e.g. STEAD's analyst picks, are kept by default).
 7. A window of ``n_samples`` (4096) with the P onset ``p_time`` (5 s) after its start;
    zeros pad a record that starts less than 5 s before P (at most 3 s: P must be at least
    ``min_pre_event_s`` = 2 s into the record) or ends before the window does.
@@ -366,7 +367,7 @@ def repair_gaps_records(records: Records, max_gap_s: float = 1.0, max_missing_fr
     return out, drops
 
 
-def screen_spikes(records: Records, threshold: float = 25.0) -> tuple[Records, list[Dropped]]:
+def screen_spikes(records: Records, threshold: float = 15.0) -> tuple[Records, list[Dropped]]:
     """Drop records whose :func:`spike_ratio` exceeds ``threshold`` (reason ``spike``)."""
     ratio = spike_ratio(records.data)
     bad = ratio > threshold
@@ -397,12 +398,23 @@ def earliest_p_sample(records: Records, v_max_kms: float = 8.5, margin_s: float 
     return out
 
 
-def pick_records(records: Records, picker: Picker, earliest: np.ndarray | None = None) -> Records:
-    """Set ``trace_p_arrival_sample`` from ``picker`` (NaN where it finds no onset)."""
-    p = picker.pick(records, earliest)
+def pick_records(records: Records, picker: Picker, earliest: np.ndarray | None = None,
+                 keep_input: bool = True) -> Records:
+    """Set ``trace_p_arrival_sample`` with ``picker`` (NaN where it finds no onset).
+
+    With ``keep_input``, records that arrive with a P arrival (e.g. STEAD's analyst picks)
+    keep it and only the others are picked; the history says which.
+    """
+    p_in = records.metadata["trace_p_arrival_sample"].astype("float64").to_numpy(na_value=np.nan)
+    have = np.isfinite(p_in) if keep_input else np.zeros(len(records), bool)
+    p = p_in.copy()
+    if (~have).any():
+        sub = records[~have]
+        p[~have] = picker.pick(sub, None if earliest is None else np.asarray(earliest)[~have])
     out = records.replace()
-    out.metadata["trace_p_arrival_sample"] = p.astype("float64")
-    out.add_processing("pick_p", picker=picker.name, **picker.params())
+    out.metadata["trace_p_arrival_sample"] = p
+    out.add_processing("pick_p", per_record={"source": ["input" if h else "picker" for h in have]},
+                       picker=picker.name, **picker.params())
     return out
 
 
@@ -568,11 +580,12 @@ class PreprocessConfig:
     highpass_causal: bool = True  # one forward pass
     max_gap_s: float = 1.0  # longest gap that is interpolated, s
     max_missing_fraction: float = 0.5  # drop above this fraction of missing samples
-    spike_threshold: float = 25.0  # spike_ratio above which a record is dropped
+    spike_threshold: float = 15.0  # spike_ratio above which a record is dropped (real records: < 5)
     min_pre_event_s: float = 2.0  # P must be at least this long after the record start, s
     pick_interval_s: tuple[float, float] = (2.0, 7.0)  # accepted re-pick in the window, s
     min_snr_db: float = 10.0  # minimum peak SNR (after P / before P), dB
     rotate: bool = False  # rotate N/E to R/T
+    use_input_picks: bool = True  # keep P arrivals given by the input (e.g. STEAD's)
 
     def __post_init__(self) -> None:
         _check_fs(self.fs)
@@ -604,7 +617,7 @@ def preprocess(records: Records, config: PreprocessConfig = PreprocessConfig(),
     rec = detrend_records(rec)
     rec = highpass_records(rec, config.highpass_freq, config.highpass_order, config.highpass_causal)
     rec = resample_records(rec, config.fs)
-    rec = pick_records(rec, picker, earliest_p_sample(rec))
+    rec = pick_records(rec, picker, earliest_p_sample(rec), keep_input=config.use_input_picks)
     rec, d = window_records(rec, config.n_samples, config.p_time, config.min_pre_event_s)
     drops += d
     if len(rec) == 0:

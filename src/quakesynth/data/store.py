@@ -355,8 +355,7 @@ class DatasetWriter:
         # canonical strings: empty == missing
         for col in meta.columns:
             if isinstance(meta[col].dtype, pd.StringDtype) or meta[col].dtype == object:
-                s = meta[col].astype("string")
-                meta[col] = s.mask(s == "")
+                meta[col] = meta[col].mask(meta[col].astype("string").eq("").fillna(False).to_numpy(bool))
         train = (meta["split"] == "train").to_numpy()
         stats = self._stats(meta, train)
         h5 = self._open_h5()
@@ -430,8 +429,7 @@ class _Store:
                              "is not supported (quakesynth datasets are 'CW')")
         dtypes = {c: d for c, d in self.info.get("columns", {}).items()}
         dtypes.update({c: d for c, d in METADATA_COLUMNS.items() if c != "trace_name"})
-        meta = pd.read_csv(path / METADATA_FILE, dtype={c: ("string" if d in ("string", "str", "object") else d)
-                                                       for c, d in dtypes.items() if d != "bool"},
+        meta = pd.read_csv(path / METADATA_FILE, dtype={c: d for c, d in dtypes.items() if d != "bool"},
                            keep_default_na=True, low_memory=False)
         loc = meta["trace_name"].astype("string").str.extract(_LOCATION)
         if loc["bucket"].isna().any():  # one HDF5 dataset per trace (SeisBench allows it)

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesynth.evaluate.harness import COND_COLUMNS, DATA, FLOOR, Collection, mr_bin_index, mr_bin_labels
+from quakesynth.evaluate.harness import (
+    COND_COLUMNS,
+    DATA,
+    FLOOR,
+    Collection,
+    mr_bin_index,
+    mr_bin_labels,
+)
 
 LN10 = math.log(10.0)
 
@@ -153,38 +160,66 @@ def gmm_component_tag(gmm: Any) -> str:
     return "RotD50"
 
 
+def gmm_validity(gmm: Any, cond: pd.DataFrame) -> np.ndarray:
+    """Rows of ``cond`` inside the GMM's stated range of applicability (its ``validity``:
+    magnitude, its own distance from Rhyp and depth for a point source, Vs30, depth)."""
+    M = cond["magnitude"].to_numpy(float)
+    R = cond["distance_km"].to_numpy(float)
+    D = cond["depth_km"].to_numpy(float)
+    V = cond["vs30_mps"].to_numpy(float)
+    ok = np.isfinite(M) & np.isfinite(R) & np.isfinite(D) & np.isfinite(V) & (V > 0) & (R > 0) & (D >= 0)
+    validity = dict(getattr(gmm, "validity", {}) or {})
+    metric = getattr(gmm, "distance_metric", "")
+    values = {"magnitude": M, "vs30_mps": V, "depth_km": D}
+    if metric in ("rjb", "rrup") and f"{metric}_km" in validity and ok.any():
+        from quakesynth.gmm.distance import rhyp_to_rjb, rhyp_to_rrup
+
+        convert = rhyp_to_rjb if metric == "rjb" else rhyp_to_rrup
+        dist = np.full(len(M), np.nan)
+        dist[ok] = convert(np.maximum(R[ok], D[ok]), D[ok], magnitude=M[ok], method="point")
+        values[f"{metric}_km"] = dist
+    for key, x in values.items():
+        if key in validity:
+            lo, hi = validity[key]
+            with np.errstate(invalid="ignore"):
+                ok &= (x >= lo) & (x <= hi)
+    return ok
+
+
 def gmm_predict(gmm: Any, imt: str, cond: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """log10 median (g or cm/s) and log10 sigma of a GMM for each row of ``cond``.
 
-    Rows the GMM rejects (conditioning outside its validity, missing values) are NaN: the GMM
-    is first called on all rows at once, then row by row if that fails.
+    Rows outside the GMM's range of applicability (:func:`gmm_validity`) are NaN: a GMM is
+    compared only where it is defined.
     """
-    kw = dict(magnitude=cond["magnitude"].to_numpy(float), rhyp_km=cond["distance_km"].to_numpy(float),
-              depth_km=cond["depth_km"].to_numpy(float), vs30_mps=cond["vs30_mps"].to_numpy(float))
     n = len(cond)
+    mu, sig = np.full(n, np.nan), np.full(n, np.nan)
+    ok = gmm_validity(gmm, cond)
+    if not ok.any():
+        return mu, sig
+    kw = dict(magnitude=cond["magnitude"].to_numpy(float)[ok], rhyp_km=cond["distance_km"].to_numpy(float)[ok],
+              depth_km=cond["depth_km"].to_numpy(float)[ok], vs30_mps=cond["vs30_mps"].to_numpy(float)[ok])
     try:
-        mu, sig = gmm.predict(imt, **kw)
-        mu = np.broadcast_to(np.asarray(mu, float), (n,)).copy()
-        sig = np.broadcast_to(np.asarray(sig, float), (n,)).copy()
-    except ValueError:
-        mu, sig = np.full(n, np.nan), np.full(n, np.nan)
-        for i in range(n):
+        m, s = gmm.predict(imt, **kw)
+        mu[ok], sig[ok] = np.asarray(m, float), np.asarray(s, float)
+    except ValueError:  # a range the validity table does not describe: row by row
+        for j, i in enumerate(np.flatnonzero(ok)):
             try:
-                m, s = gmm.predict(imt, **{k: v[i:i + 1] for k, v in kw.items()})
-                mu[i], sig[i] = float(np.asarray(m).ravel()[0]), float(np.asarray(s).ravel()[0])
+                m, s = gmm.predict(imt, **{k: v[j:j + 1] for k, v in kw.items()})
+                mu[i], sig[i] = float(np.ravel(m)[0]), float(np.ravel(s)[0])
             except ValueError:
                 continue
     return mu / LN10, sig / LN10
 
 
 def supports(gmm: Any, imt: str) -> bool:
-    """Whether the GMM predicts ``imt`` (tries one scenario)."""
-    one = pd.DataFrame({"magnitude": [6.0], "distance_km": [50.0], "depth_km": [10.0], "vs30_mps": [400.0]})
+    """Whether the GMM predicts ``imt`` (its ``supports`` method, else a trial scenario)."""
+    if callable(getattr(gmm, "supports", None)):
+        return bool(gmm.supports(imt))
     try:
-        gmm_predict(gmm, imt, one)
-    except (KeyError, NotImplementedError, TypeError):
-        return False
-    except ValueError:
+        gmm.predict(imt, magnitude=np.array([6.0]), rhyp_km=np.array([50.0]), depth_km=np.array([10.0]),
+                    vs30_mps=np.array([400.0]))
+    except (KeyError, NotImplementedError, TypeError, ValueError):
         return False
     return True
 

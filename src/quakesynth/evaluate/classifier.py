@@ -48,10 +48,10 @@ class ClassifierAdapter:
     @classmethod
     def load(cls, path: str | Path, weights: str = "ema") -> ClassifierAdapter:
         """From a classifier model directory (or its ``train classifier`` run folder)."""
+        from quakesynth.config import from_dict
         from quakesynth.models.checkpoint import load_model_dir
         from quakesynth.models.classifier import ClassifierConfig, SpectrogramClassifier
         from quakesynth.repr.spectrogram import LogSpectrogram, SpectrogramConfig
-        from quakesynth.config import from_dict
 
         p = Path(path)
         if not p.exists():

@@ -27,11 +27,30 @@ def _plt():
     return plt
 
 
-def _layout(fig, top: float = 0.9) -> None:
-    """Fixed margins (tight_layout costs seconds per figure on a busy machine)."""
+def _layout(fig) -> None:
+    """Fixed margins and gaps in inches (tight_layout costs seconds per figure on a busy
+    machine), with room for a suptitle when the figure has one."""
     w, h = fig.get_size_inches()
-    fig.subplots_adjust(left=min(0.2, 0.75 / w), right=0.98, bottom=min(0.25, 0.55 / h),
-                        top=1 - min(0.25, (1 - top) * 4 / h), wspace=0.35, hspace=0.45)
+    gs = fig.axes[0].get_subplotspec().get_gridspec() if fig.axes else None
+    nrows, ncols = (gs.nrows, gs.ncols) if gs is not None else (1, 1)
+    left, right, bottom = 0.7, 0.15, 0.5  # inches
+    top = 0.75 if fig._suptitle is not None else 0.35
+    gap_h, gap_w = 0.6, 0.75  # between axes, inches
+    ax_h = max(0.5, (h - top - bottom) / nrows - gap_h)
+    ax_w = max(0.5, (w - left - right) / ncols - gap_w)
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
+                        hspace=gap_h / ax_h, wspace=gap_w / ax_w)
+
+
+def _log(ax, which: str = "x") -> None:
+    """Log scale with plain tick labels at 1-2-5 x 10^k (no 3x10^1-style clutter)."""
+    from matplotlib import ticker
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
 
 
 class Colors:
@@ -77,14 +96,14 @@ def binned_curve_figures(section: dict, axis_name: str, colors: Colors, max_bins
                 ax.fill_between(x, m - s, m + s, color=colors(src), alpha=0.15, lw=0)
             ax.set_title(f"{b} | {comp}")
             if logx:
-                ax.set_xscale("log")
+                _log(ax, "x")
             if c == 0:
                 ax.set_ylabel(ylabel)
                 ax.legend()
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
     fig.suptitle(f"{title}: mean +/- 1 std per magnitude-distance bin and component")
-    _layout(fig, top=0.93)
+    _layout(fig)
     return [(f"{title}: mean +/- one standard deviation per magnitude-distance bin (rows) and component (columns)", fig)]
 
 
@@ -107,7 +126,7 @@ def bias_figure(section: dict, colors: Colors) -> list[tuple[str, Any]]:
                 ax.errorbar(centres * (1 + 0.03 * i), y, yerr=np.nan_to_num(se), color=colors(src), marker="o",
                             ms=3, capsize=2, label=src)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_xscale("log")
+        _log(ax, "x")
         ax.set_xlabel("hypocentral distance (km)")
         ax.set_ylabel(f"bias log10({im.split('_')[0]} / data)")
         ax.set_title(f"{im}: bias vs distance")
@@ -163,7 +182,7 @@ def duration_figure(section: dict, table, colors: Colors) -> list[tuple[str, Any
         x = centres + 0.04 * (i - 1)
         ax.errorbar(x, med, yerr=[np.nan_to_num(med - p16), np.nan_to_num(p84 - med)], color=colors(src),
                     marker="o", ms=4, capsize=2, label=src, zorder=2)
-    ax.set_yscale("log")
+    _log(ax, "y")
     ax.set_xlabel("magnitude")
     ax.set_ylabel("D5-95 (s), horizontal geometric mean")
     ax.legend()
@@ -221,9 +240,9 @@ def scenario_figures(section: dict, extras: dict, colors: Colors) -> list[tuple[
                 ax.plot(x, med, color="grey", ls=ls, label=f"{g} median +/- sigma")
                 ax.plot(x, med / 10 ** sig, color="grey", ls=ls, lw=0.6)
                 ax.plot(x, med * 10 ** sig, color="grey", ls=ls, lw=0.6)
-            ax.set_yscale("log")
+            _log(ax, "y")
             if e["vary"] in ("distance", "vs30"):
-                ax.set_xscale("log")
+                _log(ax, "x")
             ax.set_xlabel({"distance": "hypocentral distance (km)", "vs30": "Vs30 (m/s)",
                            "magnitude": "magnitude"}[e["vary"]])
             ax.set_ylabel(f"{k} (g)")
@@ -289,7 +308,7 @@ def frechet_figure(section: dict, colors: Colors) -> list[tuple[str, Any]]:
                color="lightgrey" if src == "floor" else colors(src), edgecolor="k", lw=0.5,
                label="real-data floor" if src == "floor" else src)
     ax.set_xticks(np.arange(len(comps)) + 0.4 - w / 2, comps)
-    ax.set_yscale("log")
+    _log(ax, "y")
     ax.set_ylabel("Frechet distance, log10 FAS (eq. 14)")
     ax.legend()
     _layout(fig)
@@ -325,8 +344,8 @@ def hvsr_figure(section: dict, colors: Colors, max_stations: int = 6) -> list[tu
             if src == "n":
                 continue
             ax.plot(f, 10 ** _arr(s["curve_log10"]), color=colors(src), label=f"{src} f0={s['f0_Hz']}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log(ax, "x")
+        _log(ax, "y")
         ax.set_title(f"{sta} ({e['n']} records)")
         ax.set_xlabel("frequency (Hz)")
         ax.set_ylabel("H/V")

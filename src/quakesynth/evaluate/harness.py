@@ -31,7 +31,12 @@ import numpy as np
 import pandas as pd
 
 from quakesynth.evaluate.config import EvaluateConfig
-from quakesynth.evaluate.features import COMPONENT_LABELS, compute_unit, envelope_times, fas_frequencies
+from quakesynth.evaluate.features import (
+    COMPONENT_LABELS,
+    compute_unit,
+    envelope_times,
+    fas_frequencies,
+)
 from quakesynth.evaluate.pipeline import OrderedPipeline
 from quakesynth.generate import VARIABLES, Generator, waveform_seed
 from quakesynth.records import Records

@@ -168,7 +168,7 @@ def _sections(m: dict) -> dict[str, str]:
             continue
         rows = []
         for b, be in sec["per_bin"].items():
-            for comp, ce in be.items():
+            for comp in be:
                 row: list[Any] = [b, comp, Num(m, key, "per_bin", b, comp, "data", "n")]
                 for mod in models:
                     row += [Num(m, key, "per_bin", b, comp, mod, "mean_abs_diff"), Num(m, key, "per_bin", b, comp, mod, "std_diff")]

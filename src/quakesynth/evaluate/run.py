@@ -271,6 +271,7 @@ def write_report(output: str | Path, metrics: dict, figures: dict, coll: Collect
     from quakesynth.evaluate.report import build_html
 
     with atomic_path(output, overwrite=overwrite, directory=True) as tmp:
+        tmp.chmod(0o755)
         files = [_write_table(coll.table, tmp / "ims")]
         if len(coll.scenario_table):
             files.append(_write_table(coll.scenario_table, tmp / "scenarios"))

@@ -127,19 +127,7 @@ def single_peaks(acc, coefs, inner, bounds, rs, out):
                 out[i, b, q] = peak[b]
 
 
-@njit(nogil=True, cache=True, inline="always")
-def _pair_bound(u1, v1, u2, v2, h1, h2, k, b, bp):
-    """Upper bounds of |u1|, |u2| and sqrt(u1^2 + u2^2) inside interval k of lane b."""
-    x0, x1, xa, xb = _decompose(u1[k, b], v1[k, b], h1[k, b], h1[k + 1, b], bp)
-    y0, y1, ya, yb = _decompose(u2[k, b], v2[k, b], h2[k, b], h2[k + 1, b], bp)
-    ub1 = max(abs(x0), abs(x1)) + np.sqrt(xa * xa + xb * xb)
-    ub2 = max(abs(y0), abs(y1)) + np.sqrt(ya * ya + yb * yb)
-    ubn = (np.sqrt(max(x0 * x0 + y0 * y0, x1 * x1 + y1 * y1))
-           + np.sqrt(xa * xa + xb * xb + ya * ya + yb * yb))
-    return ub1, ub2, ubn
-
-
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, fastmath=True)
 def _angle_peaks(px, py, k, cos_t, sin_t, peaks):
     """peaks[j] = max over the k points of |x cos_j + y sin_j|."""
     na = cos_t.shape[0]
@@ -153,6 +141,39 @@ def _angle_peaks(px, py, k, cos_t, sin_t, peaks):
 
 
 @njit(nogil=True, cache=True)
+def _raise_level(px, py, n_c, lev2, need, cos_t, sin_t, peaks):
+    """Drop candidates that cannot matter, using a cheap lower bound (exact pruning).
+
+    The angle peaks over every 8th candidate are lower bounds of the true ones, so their
+    ``need``-th order statistic (ascending) bounds the needed true order statistics from
+    below; candidates with a norm below it are dropped. Returns the new candidate count
+    (the kept points are compacted to the front of px, py).
+    """
+    if n_c < 64:
+        return n_c
+    sub = 0
+    for i in range(0, n_c, 8):
+        px[n_c + sub] = px[i]
+        py[n_c + sub] = py[i]
+        sub += 1
+    _angle_peaks(px[n_c:], py[n_c:], sub, cos_t, sin_t, peaks)
+    s = np.sort(peaks)
+    lb = s[need]
+    lb2 = lb * lb * (1.0 - 1e-9)
+    if lb2 <= lev2:
+        return n_c
+    k = 0
+    for i in range(n_c):
+        x = px[i]
+        y = py[i]
+        if x * x + y * y >= lb2:
+            px[k] = x
+            py[k] = y
+            k += 1
+    return k
+
+
+@njit(nogil=True, cache=True)
 def _percentile_sorted(s, q):
     """np.percentile(..., method='linear') of an ascending array ``s`` at ``q`` in [0, 100]."""
     n = s.shape[0]
@@ -161,6 +182,66 @@ def _percentile_sorted(s, q):
     hi = min(lo + 1, n - 1)
     frac = pos - lo
     return s[lo] + frac * (s[hi] - s[lo])
+
+
+#: Samples per block of the block maxima used to skip quiet stretches.
+BLOCK = 32
+
+
+@njit(nogil=True, cache=True, fastmath=True)
+def _pair_scan(u1, v1, u2, v2, a1, a2, bp, with_bounds, nrm, ubn, blk_nrm, blk_ubn,
+               pk1, pk2, rr):
+    """Vectorised pass over the samples of LANES pairs.
+
+    Fills the squared vector norms ``nrm`` (T, LANES) and their block maxima, the peaks on
+    the samples ``pk1, pk2`` and ``rr`` (largest squared norm) and, if ``with_bounds``, the
+    bound of the vector norm inside each interval ``ubn`` (T - 1, LANES) and its block
+    maxima. ``ubn`` also bounds |u1| and |u2|.
+    """
+    t = u1.shape[0]
+    nb = u1.shape[1]
+    for b in range(nb):
+        pk1[b] = 0.0
+        pk2[b] = 0.0
+        rr[b] = 0.0
+    nblk = blk_nrm.shape[0]
+    for kb in range(nblk):
+        for b in range(nb):
+            blk_nrm[kb, b] = 0.0
+            blk_ubn[kb, b] = 0.0
+    for k in range(t):
+        kb = k // BLOCK
+        for b in range(nb):
+            x = u1[k, b]
+            y = u2[k, b]
+            n2 = x * x + y * y
+            nrm[k, b] = n2
+            pk1[b] = max(pk1[b], abs(x))
+            pk2[b] = max(pk2[b], abs(y))
+            rr[b] = max(rr[b], n2)
+            blk_nrm[kb, b] = max(blk_nrm[kb, b], n2)
+    if not with_bounds:
+        return
+    for k in range(t - 1):
+        kb = k // BLOCK
+        for b in range(nb):
+            x0, x1, xa, xb = _decompose(u1[k, b], v1[k, b], a1[k, b], a1[k + 1, b], bp)
+            y0, y1, ya, yb = _decompose(u2[k, b], v2[k, b], a2[k, b], a2[k + 1, b], bp)
+            en = (np.sqrt(max(x0 * x0 + y0 * y0, x1 * x1 + y1 * y1))
+                  + np.sqrt(xa * xa + xb * xb + ya * ya + yb * yb))
+            ubn[k, b] = en
+            blk_ubn[kb, b] = max(blk_ubn[kb, b], en)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _single_bound(u, v, a, k, b, bp):
+    x0, x1, xa, xb = _decompose(u[k, b], v[k, b], a[k, b], a[k + 1, b], bp)
+    return max(abs(x0), abs(x1)) + np.sqrt(xa * xa + xb * xb)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _interior(ci, j, u, v, a, k, b):
+    return ci[j, 0] * u[k, b] + ci[j, 1] * v[k, b] + ci[j, 2] * a[k, b] + ci[j, 3] * a[k + 1, b]
 
 
 @njit(nogil=True, cache=True)
@@ -191,14 +272,26 @@ def pair_peaks(h1, h2, coefs, inner, bounds, rs, percentiles, cos_delta, cos_t, 
     rmax = 1
     for q in range(p):
         rmax = max(rmax, rs[q])
+    nblk = (t + BLOCK - 1) // BLOCK
     u1 = np.empty((t, nb))
     v1 = np.empty((t, nb))
     u2 = np.empty((t, nb))
     v2 = np.empty((t, nb))
-    ubn = np.empty(t)
-    px = np.empty(t * rmax)
-    py = np.empty(t * rmax)
+    nrm = np.empty((t, nb))
+    ubn = np.empty((t, nb))
+    blk_nrm = np.empty((nblk, nb))
+    blk_ubn = np.empty((nblk, nb))
+    pk1 = np.empty(nb)
+    pk2 = np.empty(nb)
+    rr = np.empty(nb)
+    px = np.empty(t * rmax + t * rmax // 8 + 1)
+    py = np.empty(t * rmax + t * rmax // 8 + 1)
     peaks = np.empty(cos_t.shape[0])
+    m = 1.0 + _MARGIN
+    # rank (ascending) of the lowest order statistic any requested percentile needs
+    need = cos_t.shape[0] - 1
+    for m2 in range(nq):
+        need = min(need, int(np.floor(percentiles[m2] / 100.0 * (cos_t.shape[0] - 1))))
     for i in range(g):
         a1 = h1[i]
         a2 = h2[i]
@@ -208,61 +301,56 @@ def pair_peaks(h1, h2, coefs, inner, bounds, rs, percentiles, cos_delta, cos_t, 
             r = rs[q]
             ci = inner[q]
             bp = bounds[q]
+            _pair_scan(u1, v1, u2, v2, a1, a2, bp, r > 1, nrm, ubn, blk_nrm, blk_ubn,
+                       pk1, pk2, rr)
             for b in range(nb):
-                # peaks on the samples
-                pk1 = 0.0
-                pk2 = 0.0
-                rr = 0.0
-                for k in range(t):
-                    x = u1[k, b]
-                    y = u2[k, b]
-                    pk1 = max(pk1, abs(x))
-                    pk2 = max(pk2, abs(y))
-                    rr = max(rr, x * x + y * y)
-                big = np.sqrt(rr)
+                p1 = pk1[b]
+                p2 = pk2[b]
+                big = np.sqrt(rr[b])
                 # interior points where the bounds exceed the running peaks
                 if r > 1:
-                    for k in range(t - 1):
-                        ub1, ub2, un = _pair_bound(u1, v1, u2, v2, a1, a2, k, b, bp)
-                        ubn[k] = un
-                        m = 1.0 + _MARGIN
-                        if ub1 * m <= pk1 and ub2 * m <= pk2 and un * m <= big:
+                    for kb in range(nblk):
+                        if blk_ubn[kb, b] * m <= min(p1, p2):
                             continue
-                        for j in range(r - 1):
-                            x = (ci[j, 0] * u1[k, b] + ci[j, 1] * v1[k, b]
-                                 + ci[j, 2] * a1[k, b] + ci[j, 3] * a1[k + 1, b])
-                            y = (ci[j, 0] * u2[k, b] + ci[j, 1] * v2[k, b]
-                                 + ci[j, 2] * a2[k, b] + ci[j, 3] * a2[k + 1, b])
-                            pk1 = max(pk1, abs(x))
-                            pk2 = max(pk2, abs(y))
-                            big = max(big, np.sqrt(x * x + y * y))
-                peak1[i, b, q] = pk1
-                peak2[i, b, q] = pk2
+                        for k in range(kb * BLOCK, min((kb + 1) * BLOCK, t - 1)):
+                            un = ubn[k, b] * m
+                            if un <= min(p1, p2):
+                                continue
+                            if (un <= big and _single_bound(u1, v1, a1, k, b, bp) * m <= p1
+                                    and _single_bound(u2, v2, a2, k, b, bp) * m <= p2):
+                                continue
+                            for j in range(r - 1):
+                                x = _interior(ci, j, u1, v1, a1, k, b)
+                                y = _interior(ci, j, u2, v2, a2, k, b)
+                                p1 = max(p1, abs(x))
+                                p2 = max(p2, abs(y))
+                                big = max(big, np.sqrt(x * x + y * y))
+                peak1[i, b, q] = p1
+                peak2[i, b, q] = p2
                 vec[i, b, q] = big
                 # candidate points for the rotated peaks
                 level = big * cos_delta
                 lev2 = level * level
                 n_c = 0
-                for k in range(t):
-                    x = u1[k, b]
-                    y = u2[k, b]
-                    if x * x + y * y >= lev2:
-                        px[n_c] = x
-                        py[n_c] = y
-                        n_c += 1
-                if r > 1:
-                    for k in range(t - 1):
-                        if ubn[k] * (1.0 + _MARGIN) < level:
-                            continue
-                        for j in range(r - 1):
-                            x = (ci[j, 0] * u1[k, b] + ci[j, 1] * v1[k, b]
-                                 + ci[j, 2] * a1[k, b] + ci[j, 3] * a1[k + 1, b])
-                            y = (ci[j, 0] * u2[k, b] + ci[j, 1] * v2[k, b]
-                                 + ci[j, 2] * a2[k, b] + ci[j, 3] * a2[k + 1, b])
-                            if x * x + y * y >= lev2:
-                                px[n_c] = x
-                                py[n_c] = y
+                for kb in range(nblk):
+                    if blk_nrm[kb, b] >= lev2:
+                        for k in range(kb * BLOCK, min((kb + 1) * BLOCK, t)):
+                            if nrm[k, b] >= lev2:
+                                px[n_c] = u1[k, b]
+                                py[n_c] = u2[k, b]
                                 n_c += 1
+                    if r > 1 and blk_ubn[kb, b] * m >= level:
+                        for k in range(kb * BLOCK, min((kb + 1) * BLOCK, t - 1)):
+                            if ubn[k, b] * m < level:
+                                continue
+                            for j in range(r - 1):
+                                x = _interior(ci, j, u1, v1, a1, k, b)
+                                y = _interior(ci, j, u2, v2, a2, k, b)
+                                if x * x + y * y >= lev2:
+                                    px[n_c] = x
+                                    py[n_c] = y
+                                    n_c += 1
+                n_c = _raise_level(px, py, n_c, lev2, need, cos_t, sin_t, peaks)
                 _angle_peaks(px, py, n_c, cos_t, sin_t, peaks)
                 s = np.sort(peaks)
                 for m2 in range(nq):

@@ -248,24 +248,27 @@ def load_default(**kwargs: Any) -> HighFEMGenerator:
 # -- random-weight models and the benchmark ------------------------------------------------
 def random_model(preset: str = "paper", seed: int = 0, cond_features: int = 5) -> tuple[dict, dict]:
     """(config, states) of a HighFEM generator with random weights and the architecture of a
-    training preset (``tiny``, ``small``, ``paper``); every parameter, including the ones
+    preset (``configs/highfem_<preset>.yaml``: ``tiny``, ``small``, ``paper``); every parameter, including the ones
     initialised to zero, is random, so timings reflect real arithmetic."""
     import dataclasses
 
-    from quakesynth.config import to_dict
+    from quakesynth.config import from_dict, to_dict
+    from quakesynth.diffusion.sampler import SamplerConfig
+    from quakesynth.models.checkpoint import highfem_preset
     from quakesynth.models.conditioning import TQDNE_VARIABLES
-    from quakesynth.models.edm import EDMPrecond
-    from quakesynth.models.unet import UNet
-    from quakesynth.models.vae import VAE
-    from quakesynth.train.run import resolve_config
+    from quakesynth.models.edm import EDMConfig, EDMPrecond
+    from quakesynth.models.unet import UNet, UNetConfig
+    from quakesynth.models.vae import VAE, VAEConfig
+    from quakesynth.repr.spectrogram import SpectrogramConfig
 
-    v = resolve_config("vae", preset)
-    e = resolve_config("edm", preset)
-    spec, vae_cfg = v.spectrogram, v.vae
+    arch = highfem_preset(preset)
+    spec, vae_cfg = from_dict(SpectrogramConfig, arch["spectrogram"]), from_dict(VAEConfig, arch["vae"])
+    edm_cfg, sampler = from_dict(EDMConfig, arch["edm"]), from_dict(SamplerConfig, arch["sampler"])
     lat = vae_cfg.latent_shape((vae_cfg.in_channels, *spec.shape))
-    unet_cfg = dataclasses.replace(e.unet, in_channels=lat[0], out_channels=lat[0], cond_features=cond_features)
+    unet_cfg = dataclasses.replace(from_dict(UNetConfig, arch["unet"]), in_channels=lat[0], out_channels=lat[0],
+                                   cond_features=cond_features)
     g = torch.Generator().manual_seed(seed)
-    vae, net = VAE(vae_cfg), EDMPrecond(UNet(unet_cfg), e.edm.sigma_data)
+    vae, net = VAE(vae_cfg), EDMPrecond(UNet(unet_cfg), edm_cfg.sigma_data)
     with torch.no_grad():
         for m in (vae, net):
             for p in m.parameters():
@@ -273,8 +276,8 @@ def random_model(preset: str = "paper", seed: int = 0, cond_features: int = 5) -
                     p.copy_(torch.randn(p.shape, generator=g) * 0.02)
     variables = TQDNE_VARIABLES[:cond_features]
     config = {"model": "highfem", "name": f"random-{preset}", "spectrogram": to_dict(spec),
-              "vae": to_dict(vae_cfg), "unet": to_dict(unet_cfg), "edm": to_dict(e.edm),
-              "sampler": to_dict(e.sampler), "sampler_sigma_dtype": "float64",
+              "vae": to_dict(vae_cfg), "unet": to_dict(unet_cfg), "edm": to_dict(edm_cfg),
+              "sampler": to_dict(sampler), "sampler_sigma_dtype": "float64",
               "conditioning": {"variables": list(variables), "transforms": ["none"] * len(variables),
                                "shift": [0.0] * len(variables), "scale": [1.0] * len(variables),
                                "ranges": {}, "normalisation": "fixed"},

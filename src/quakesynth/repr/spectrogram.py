@@ -24,11 +24,18 @@ the reference calls per record with 128 iterations.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+
+#: Largest representation value :meth:`LogSpectrogram.inverse` accepts before clipping (with a
+#: warning): |S| = exp(log_clip + 2 (log_max - log_clip)) ~ 4e10 x the waveform unit keeps every
+#: float32 sum of squares in Griffin-Lim finite. Trained models stay near [-1, 1].
+SPEC_MAX = 3.0
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,10 @@ class LogSpectrogram:
 
     __call__ = forward
 
+    def _log(self, r: float) -> float:
+        """ln|S| of a representation value."""
+        return (r + 1) / 2 * (self.cfg.log_max - self.cfg.log_clip) + self.cfg.log_clip
+
     def to_magnitude(self, spec) -> torch.Tensor | np.ndarray:
         """|S| (linear, waveform unit) of a representation: the inverse of the scaling."""
         R, numpy = _as_tensor(spec)
@@ -202,6 +213,14 @@ class LogSpectrogram:
         R, numpy = _as_tensor(spec)
         if R.shape[-2:] != self.cfg.shape:
             raise ValueError(f"spec must end with shape {self.cfg.shape}; got {tuple(R.shape)}")
+        if not bool(torch.isfinite(R).all()):
+            raise ValueError("spec has NaN or infinite values")
+        peak = float(R.max()) if R.numel() else 0.0
+        if peak > SPEC_MAX:
+            warnings.warn(f"representation values up to {peak:.3g} (expected <= 1; |S| up to "
+                          f"{math.exp(self._log(peak)):.3g}) clipped at {SPEC_MAX} to keep Griffin-Lim finite",
+                          stacklevel=2)
+            R = R.clamp(max=SPEC_MAX)
         mag = self.to_magnitude(R.float() if R.dtype != torch.float64 else R)
         if self.cfg.drop_nyquist:
             mag = torch.cat([mag, torch.zeros_like(mag[..., :1, :])], dim=-2)

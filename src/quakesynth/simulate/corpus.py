@@ -28,7 +28,12 @@ import pandas as pd
 
 from quakesynth.records import Records
 from quakesynth.simulate.site import STATION_COLUMNS, km_to_latlon, make_station_table
-from quakesynth.simulate.stochastic import StochasticConfig, load_config, median_stress_drop, simulate
+from quakesynth.simulate.stochastic import (
+    StochasticConfig,
+    load_config,
+    median_stress_drop,
+    simulate,
+)
 
 
 @dataclass(frozen=True)

@@ -129,8 +129,8 @@ def layer_transfer_function(freqs_hz: np.ndarray, f0_hz: np.ndarray, impedance_r
     if len(rows):
         alpha = np.broadcast_to(np.asarray(impedance_ratio, dtype=np.float64), f0.shape)[rows, None]
         xi = np.broadcast_to(np.asarray(damping, dtype=np.float64), f0.shape)[rows, None]
-        kh = (0.5 * np.pi * f / f0[rows, None]) / (1.0 + 1j * xi)
-        out[rows] = 1.0 / np.abs(np.cos(kh) + 1j * alpha * np.sin(kh))
+        kh = ((0.5 * np.pi * f / f0[rows, None]) / (1.0 + 1j * xi)).astype(np.complex64)
+        out[rows] = 1.0 / np.abs(np.cos(kh) + 1j * alpha.astype(np.float32) * np.sin(kh))
     return out
 
 

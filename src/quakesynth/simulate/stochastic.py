@@ -82,6 +82,7 @@ class SourceConfig:
     alpha_kms: float = 6.0  # P-wave velocity at the source, km/s
     density_gcc: float = 2.8  # density at the source, g/cm^3
     radiation_p: float = 0.52  # average P radiation coefficient (S: pyrvt's 0.55)
+    p_corner_ratio: float = 1.5  # fc_P / fc_S (Madariaga 1976)
     two_corner: bool = True  # Atkinson & Silva (2000) two-corner shape at the Brune high-frequency level
     fa_a: float = 2.181  # log10 fa = fa_a + fa_b M, lower corner (Atkinson & Silva 2000), Hz
     fa_b: float = -0.496  # magnitude slope of log10 fa
@@ -140,6 +141,7 @@ class WaveformConfig:
     window_eps: float = 0.2  # Saragoni-Hart: time of the peak as a fraction of f_tgm * Tgm
     window_eta: float = 0.05  # Saragoni-Hart: amplitude at f_tgm * Tgm
     window_ftgm: float = 2.0  # Saragoni-Hart: window length in units of Tgm
+    peak_delay_s: float = 1.0  # P and S envelopes peak at most this long after 1/fc, s
     antialias_hz: float = 30.0  # corner of the recorder's anti-alias low-pass, Hz
     antialias_order: int = 8  # its Butterworth order (magnitude response)
     highpass_hz: float = 0.1  # causal Butterworth high-pass of the processing, Hz
@@ -274,7 +276,14 @@ def two_corner_factor(freqs: np.ndarray, magnitude: float, fc: float, cfg: Sourc
 
 
 # -- windows -------------------------------------------------------------------------------
-def saragoni_hart_window(t: np.ndarray, tgm: np.ndarray, eps: float = 0.2, eta: float = 0.05,
+def _sh_shape(eps, eta: float):
+    """Saragoni-Hart exponents b, c and ln a for peak position ``eps`` (array or scalar)."""
+    eps = np.asarray(eps, dtype=np.float64)
+    b = -eps * np.log(eta) / (1.0 + eps * (np.log(eps) - 1.0))
+    return b, b / eps, b * (1.0 - np.log(eps))
+
+
+def saragoni_hart_window(t: np.ndarray, tgm: np.ndarray, eps: float | np.ndarray = 0.2, eta: float = 0.05,
                          f_tgm: float = 2.0) -> np.ndarray:
     """Saragoni & Hart (1974) window in Boore's (2003, eq. 7) parameterisation.
 
@@ -286,32 +295,39 @@ def saragoni_hart_window(t: np.ndarray, tgm: np.ndarray, eps: float = 0.2, eta: 
     ----------
     t : (..., T) time since the window start, s.
     tgm : duration Tgm (s), broadcastable against ``t``.
+    eps : peak position as a fraction of ``t_eta`` (scalar or broadcastable against ``t``).
 
     >>> w = saragoni_hart_window(np.array([0.4, 1.0, 2.0]), 1.0)
     >>> np.round(w, 3).tolist()
-    [1.0, 0.399, 0.05]
+    [1.0, 0.481, 0.05]
     """
-    b = -eps * np.log(eta) / (1.0 + eps * (np.log(eps) - 1.0))
-    c = b / eps
-    ln_a = b * (1.0 - np.log(eps))
+    b, c, ln_a = _sh_shape(eps, eta)
     t = np.asarray(t)
     dtype = np.float32 if t.dtype == np.float32 else np.float64
     x = (t / (f_tgm * np.asarray(tgm, dtype=dtype))).astype(dtype, copy=False)
     inside = (x > 0) & (x <= 1)
     xs = np.where(inside, x, dtype(0.5))
-    return np.where(inside, np.exp(dtype(ln_a) + dtype(b) * np.log(xs) - dtype(c) * xs), dtype(0.0))
+    arg = ln_a.astype(dtype) + b.astype(dtype) * np.log(xs) - c.astype(dtype) * xs
+    return np.where(inside, np.exp(arg), dtype(0.0))
 
 
-def saragoni_hart_energy(tgm: np.ndarray, eps: float = 0.2, eta: float = 0.05, f_tgm: float = 2.0) -> np.ndarray:
+def saragoni_hart_energy(tgm: np.ndarray, eps: float | np.ndarray = 0.2, eta: float = 0.05,
+                         f_tgm: float = 2.0) -> np.ndarray:
     """Integral of the squared Saragoni-Hart window over its whole support, s (closed form
     with the regularised lower incomplete gamma function)."""
     from scipy.special import gamma, gammainc
 
-    b = -eps * np.log(eta) / (1.0 + eps * (np.log(eps) - 1.0))
-    c = b / eps
-    a = (np.e / eps) ** b
+    b, c, ln_a = _sh_shape(eps, eta)
     k = 2.0 * b + 1.0
-    return a**2 * f_tgm * np.asarray(tgm) * gamma(k) * gammainc(k, 2.0 * c) / (2.0 * c) ** k
+    return np.exp(2.0 * ln_a) * f_tgm * np.asarray(tgm) * gamma(k) * gammainc(k, 2.0 * c) / (2.0 * c) ** k
+
+
+def window_peak_fraction(tgm: np.ndarray, source_duration: np.ndarray, cfg: WaveformConfig) -> np.ndarray:
+    """Peak position ``eps`` of a packet's Saragoni-Hart window: Boore's ``window_eps``, but
+    the envelope peaks no later than ``peak_delay_s`` after the source duration (a direct
+    wave arrives sharply; the path duration goes into the decay)."""
+    t_pk = np.minimum(cfg.window_eps * cfg.window_ftgm * tgm, source_duration + cfg.peak_delay_s)
+    return np.clip(t_pk / (cfg.window_ftgm * tgm), 0.02, cfg.window_eps)
 
 
 # -- per-record parameters -----------------------------------------------------------------
@@ -420,8 +436,8 @@ def fourier_spectra(p: dict[str, np.ndarray], cfg: StochasticConfig, freqs: np.n
                     ) -> dict[str, np.ndarray]:
     """Rock (Vs30 = 760 m/s, with the station's kappa0) Fourier amplitude spectra of S and P.
 
-    Returns ``S``, ``P`` (B, F) in m/s, and per record ``fc``, ``fc_p`` (Hz), ``Tgm_s``,
-    ``Tgm_p`` (s), ``r_eff`` (km), ``pga_rock_g`` (pyrvt RVT peak of the rock S spectrum, g).
+    Returns ``S``, ``P`` (B, F) in m/s, and per record ``fc``, ``fc_p`` (Hz), ``Tgm_s`` (s),
+    ``r_eff`` (km), ``pga_rock_g`` (pyrvt RVT peak of the rock S spectrum, g).
     """
     from pyrvt.motions import StaffordEtAl22Motion
 
@@ -431,7 +447,7 @@ def fourier_spectra(p: dict[str, np.ndarray], cfg: StochasticConfig, freqs: np.n
     amp_s = _crustal_amplification(1.0)
     amp_p = _crustal_amplification(cfg.site.vertical_site_exponent)
     n = len(p["magnitude"])
-    out = {k: np.empty(n) for k in ("fc", "fc_p", "Tgm_s", "Tgm_p", "r_eff", "pga_rock_g")}
+    out = {k: np.empty(n) for k in ("fc", "fc_p", "Tgm_s", "r_eff", "pga_rock_g")}
     S = np.empty((n, len(freqs)))
     P = np.empty((n, len(freqs)))
     p_scale = np.sqrt(2.0) * src.radiation_p / 0.55  # no horizontal partition, P radiation
@@ -442,6 +458,8 @@ def fourier_spectra(p: dict[str, np.ndarray], cfg: StochasticConfig, freqs: np.n
                     stress_drop=float(p["stress_drop_bar"][i]), density=src.density_gcc, q0=path.q0,
                     q_eta=path.q_eta, spreading=spreading, kappa=float(p["kappa0_s"][i]), freqs=freqs)
         ms = motion(velocity=src.beta_kms, site_amp=amp_s, **args)
+        # P: corner p_corner_ratio * fc (pyrvt's fc scales with the velocity it is given)
+        args["stress_drop"] *= (src.p_corner_ratio * src.beta_kms / src.alpha_kms) ** 3
         mp = motion(velocity=src.alpha_kms, site_amp=amp_p, **args)
         r_eff = ms.hypo_distance
         dur = StaffordEtAl22Motion.calc_duration(ms.corner_freq, r_eff)
@@ -451,7 +469,6 @@ def fourier_spectra(p: dict[str, np.ndarray], cfg: StochasticConfig, freqs: np.n
         P[i] = mp.fourier_amps * G * p_scale * two_corner_factor(freqs, m, mp.corner_freq, src)
         out["fc"][i], out["fc_p"][i], out["r_eff"][i] = ms.corner_freq, mp.corner_freq, r_eff
         out["Tgm_s"][i] = dur
-        out["Tgm_p"][i] = 1.0 / mp.corner_freq + (dur - 1.0 / ms.corner_freq) * src.beta_kms / src.alpha_kms
         out["pga_rock_g"][i] = ms.calc_peak() if (cfg.site.nonlinear and p["vs30"][i] < 760.0) else 0.0
     out["S"], out["P"] = S, P
     return out
@@ -499,18 +516,21 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     t_p = np.full(B, wcfg.p_onset_s)
     t_s = wcfg.p_onset_s + tt["tS"] - tt["tP"]
     spec = fourier_spectra(p, cfg)
+    spec["Tgm_p"] = 1.0 / spec["fc_p"] + (t_s - t_p)  # P and its coda fill the S-P interval
     sin_i = np.clip(tt["pP"] * scfg.surface_vp_kms, 0.0, 1.0)
     cos_i = np.sqrt(1.0 - sin_i**2)
 
     # -- windows (B, n_fft) and their energy over the full support -----------------------
     f32 = np.float32
-    sh = dict(eps=wcfg.window_eps, eta=wcfg.window_eta, f_tgm=wcfg.window_ftgm)
+    sh = dict(eta=wcfg.window_eta, f_tgm=wcfg.window_ftgm)
+    eps_p = window_peak_fraction(spec["Tgm_p"], 1.0 / spec["fc_p"], wcfg)
+    eps_s = window_peak_fraction(spec["Tgm_s"], 1.0 / spec["fc"], wcfg)
     t32 = t.astype(f32)[None, :]
     keep = (t < t_trunc)[None, :]
-    w_p = saragoni_hart_window(t32 - t_p[:, None].astype(f32), spec["Tgm_p"][:, None], **sh) * keep
-    w_s = saragoni_hart_window(t32 - t_s[:, None].astype(f32), spec["Tgm_s"][:, None], **sh) * keep
-    e_p = saragoni_hart_energy(spec["Tgm_p"], **sh)
-    e_s = saragoni_hart_energy(spec["Tgm_s"], **sh)
+    w_p = saragoni_hart_window(t32 - t_p[:, None].astype(f32), spec["Tgm_p"][:, None], eps_p[:, None], **sh) * keep
+    w_s = saragoni_hart_window(t32 - t_s[:, None].astype(f32), spec["Tgm_s"][:, None], eps_s[:, None], **sh) * keep
+    e_p = saragoni_hart_energy(spec["Tgm_p"], eps_p, **sh)
+    e_s = saragoni_hart_energy(spec["Tgm_s"], eps_s, **sh)
     path = cfg.path
     f_ref = 3.0
     tau = path.coda_q0 * f_ref**path.coda_eta / (np.pi * f_ref)  # amplitude decay time of the coda, s
@@ -524,15 +544,21 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
                    * np.exp(-np.clip(x, 0, None) / f32(tau)), f32(0.0))
     e_c = np.full(B, 0.5 * tau * (1.0 - np.exp(-2.0 * length / tau)) - 0.5 * rise)
 
-    # -- per-record randomness: path term and noise ----------------------------------------
-    n_series = 11  # P: ZR, T; S: R, T, Z; coda: R, T, Z; ambient: Z, R, T
+    # -- per-record randomness: path term and noise (only where the windows are non-zero) ---
+    # The S packet and its coda share one noise series per component: a sum of independent
+    # Gaussian noises under envelopes w1, w2 is Gaussian noise under sqrt(w1^2 + w2^2).
+    i_p = np.floor(t_p * fs).astype(int)
+    i_s = np.floor(t_s * fs).astype(int)
+    i_end = int(np.ceil(t_trunc * fs))
     path_nodes = np.empty((B, 3))
-    noise = np.empty((B, n_series, n_fft), dtype=f32)
+    noise = np.zeros((B, 8, n_fft), dtype=f32)  # P: ZR, T; S+coda: R, T, Z; ambient: Z, R, T
     for i, s in enumerate(seeds):
         rng = np.random.default_rng([int(s), 0])
         path_nodes[i] = site_node_terms(rng, 1, cfg.variability.path_sigma_ln,
                                         cfg.variability.path_node_correlation)[0]
-        noise[i] = rng.standard_normal((n_series, n_fft), dtype=f32)
+        noise[i, 0:2, i_p[i]:i_end] = rng.standard_normal((2, max(i_end - i_p[i], 0)), dtype=f32)
+        noise[i, 2:5, i_s[i]:i_end] = rng.standard_normal((3, max(i_end - i_s[i], 0)), dtype=f32)
+        noise[i, 5:8, :n_out] = rng.standard_normal((3, n_out), dtype=f32)
 
     # -- smooth spectral terms on the coarse grid, then one interpolation (B, F) -----------
     fc_grid = _FREQS_COARSE
@@ -545,7 +571,8 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     idx, wgt = _interp_weights(freqs, fc_grid)
     aa = 1.0 / np.sqrt(1.0 + (freqs / wcfg.antialias_hz) ** (2 * wcfg.antialias_order))
     aa[0] = 0.0  # no static offset
-    fine = {k: (np.exp(_interp_rows(v, idx, wgt)) * aa[None, :]).astype(f32) for k, v in {
+    aa32, wgt32 = aa.astype(f32), wgt.astype(f32)
+    fine = {k: np.exp(_interp_rows(v.astype(f32), idx, wgt32)) * aa32[None, :] for k, v in {
         "SH": ln_s + ln_h, "SV": ln_s + ln_vh[None, :] + ln_v, "PH": ln_p + ln_h, "PV": ln_p + ln_v}.items()}
     res = np.isfinite(p["f0_hz"])
     if res.any():  # sharp resonances on the fine grid, only for the rows that have one
@@ -561,24 +588,23 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     noise_shape = noise_shape / np.sqrt(np.mean(noise_shape**2))
 
     # -- windowed, normalised noise spectra (Boore 2003) ---------------------------------
+    # unit-energy envelopes (full support); the S envelope carries the coda's extra energy
+    w_p = w_p / np.sqrt(e_p)[:, None].astype(f32)
+    w_sc = np.sqrt(w_s**2 / e_s[:, None].astype(f32) + f32(path.coda_energy_ratio) * w_c**2 / e_c[:, None].astype(f32))
     noise[:, 0:2] *= w_p[:, None]
-    noise[:, 2:5] *= w_s[:, None]
-    noise[:, 5:8] *= w_c[:, None]
-    X = sfft.rfft(noise[:, :8], axis=-1)  # (B, 8, F); the factor dt cancels in the normalisation
-    ms = np.mean(X.real**2 + X.imag**2, axis=-1, dtype=np.float64)  # realised mean square
-    e_trunc = np.stack([np.sum(w.astype(np.float64) ** 2, axis=-1) * dt for w in (w_p, w_s, w_c)], axis=1)
-    e_full = np.stack([e_p, e_s, e_c], axis=1)
-    ratio = np.sqrt(np.clip(e_trunc, 0.0, None) / np.clip(e_full, 1e-30, None))[:, [0, 0, 1, 1, 1, 2, 2, 2]]
-    scale = np.where(ms > 0, ratio / np.sqrt(np.clip(ms, 1e-300, None)), 0.0).astype(f32)
-    X *= scale[:, :, None]
-    coda = f32(np.sqrt(path.coda_energy_ratio))
-    Pz = X[:, 0]
-    Z = fine["PV"] * cos_i[:, None].astype(f32) * Pz + fine["SV"] * (X[:, 4] + coda * X[:, 7])
-    R = fine["PH"] * sin_i[:, None].astype(f32) * Pz + fine["SH"] * (X[:, 2] + coda * X[:, 5])
-    T = fine["PH"] * f32(scfg.p_transverse_ratio) * X[:, 1] + fine["SH"] * (X[:, 3] + coda * X[:, 6])
+    noise[:, 2:5] *= w_sc[:, None]
+    X = sfft.rfft(noise, axis=-1)  # (B, 8, F); the factor dt cancels in the normalisation
+    ms = np.mean(X[:, :5].real ** 2 + X[:, :5].imag ** 2, axis=-1, dtype=np.float64)  # realised mean square
+    # Boore's unit-rms normalisation times the share of the window's energy inside the buffer
+    e_kept = np.stack([np.sum(w.astype(np.float64) ** 2, axis=-1) * dt for w in (w_p, w_sc)], axis=1)[:, [0, 0, 1, 1, 1]]
+    scale = np.where(ms > 0, np.sqrt(e_kept / np.clip(ms, 1e-300, None)), 0.0).astype(f32)
+    Xn = X[:, :5] * scale[:, :, None]
+    Pz = Xn[:, 0]
+    Z = fine["PV"] * cos_i[:, None].astype(f32) * Pz + fine["SV"] * Xn[:, 4]
+    R = fine["PH"] * sin_i[:, None].astype(f32) * Pz + fine["SH"] * Xn[:, 2]
+    T = fine["PH"] * f32(scfg.p_transverse_ratio) * Xn[:, 1] + fine["SH"] * Xn[:, 3]
     Y = np.stack([Z, R, T], axis=1)  # (B, 3, F), m/s
-    Y += sfft.rfft(noise[:, 8:], axis=-1) * (noise_shape[None, None, :].astype(f32)
-                                             * (p["noise_rms_mps2"][:, None, None] * dt).astype(f32))
+    Y += X[:, 5:8] * (noise_shape[None, None, :].astype(f32) * (p["noise_rms_mps2"][:, None, None] * dt).astype(f32))
     y = sfft.irfft(Y, n=n_fft, axis=-1)[..., :n_out].astype(np.float64) / dt  # (B, 3, T) m/s^2
     y = highpass(y, fs, freq=wcfg.highpass_hz, order=wcfg.highpass_order, causal=True)
     if wcfg.components == "ZNE":

@@ -113,7 +113,7 @@ def first_arrival(depth_km: np.ndarray, epicentral_km: np.ndarray, model: Veloci
         below = offset(mid) < x
         lo = np.where(below, mid, lo)
         hi = np.where(below, hi, mid)
-    u = 0.5 * (lo + hi)
+    u = np.where(x > 0, 0.5 * (lo + hi), 0.0)
     p_dir = u / vmax
     s = p_dir[:, None] * v[None, :]
     t_dir = (h / (v[None, :] * np.sqrt(np.clip(1.0 - s**2, 1e-300, None)))).sum(axis=1)

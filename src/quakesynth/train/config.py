@@ -1,8 +1,28 @@
-"""Training configuration shared by every model kind (optimiser, schedule, EMA, checkpoints)."""
+"""Training configurations: optimisation shared by every model kind, and the run
+configuration of each kind (``vae``, ``edm``, ``classifier``) with its presets.
+
+A run configuration is resolved (:func:`resolve_config`) from, in increasing priority: the
+dataclass defaults; the architecture preset ``configs/highfem_<preset>.yaml`` (representation,
+VAE, U-Net, EDM and sampler sections, :func:`quakesynth.models.checkpoint.highfem_preset`);
+the training preset ``configs/train_<kind>_<preset>.yaml`` (schedule, data, latent handling,
+classifier architecture); an optional YAML file; ``section.key=value`` overrides.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quakesynth.config import apply_overrides, from_dict, load_preset, to_dict
+from quakesynth.diffusion.sampler import SamplerConfig
+from quakesynth.models.classifier import ClassifierConfig
+from quakesynth.models.conditioning import ConditioningConfig
+from quakesynth.models.edm import EDMConfig
+from quakesynth.models.unet import UNetConfig
+from quakesynth.models.vae import VAEConfig
+from quakesynth.repr.spectrogram import SpectrogramConfig
+from quakesynth.train.data import DataConfig
 
 PRECISIONS = ("32", "bf16-mixed", "16-mixed", "64")
 
@@ -44,3 +64,86 @@ class TrainConfig:
             raise ValueError(f"need 0 <= lr_min <= lr and lr > 0; got lr={self.lr}, lr_min={self.lr_min}")
         if str(self.precision) not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}; got {self.precision!r}")
+
+
+@dataclass(frozen=True)
+class LatentConfig:
+    """How the latent diffusion model sees the VAE latents."""
+
+    cache: bool = True  # encode the training split once before training (posterior means) instead of every step
+    auto_sigma_data: bool = True  # set edm.sigma_data to the std of the training latents (the resolved value is saved)
+    cond_dropout: float = 0.1  # probability of dropping a sample's conditioning (classifier-free guidance); 0 disables
+    encode_batch_size: int = 64  # records per encoder call when caching latents
+
+
+KINDS = ("vae", "edm", "classifier")
+PRESETS = ("tiny", "small", "paper")
+
+
+@dataclass(frozen=True)
+class VAERunConfig:
+    """Run configuration of ``quakesynth train vae``."""
+
+    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
+    vae: VAEConfig = field(default_factory=VAEConfig)  # autoencoder architecture and KL weight
+    data: DataConfig = field(default_factory=DataConfig)  # records used
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
+
+
+@dataclass(frozen=True)
+class EDMRunConfig:
+    """Run configuration of ``quakesynth train edm`` (representation and VAE come from --vae)."""
+
+    unet: UNetConfig = field(default_factory=UNetConfig)  # denoiser backbone (in/out channels and cond_features are derived)
+    edm: EDMConfig = field(default_factory=EDMConfig)  # noise distribution and schedule
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)  # default sampler of the exported generator
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)  # scenario variables
+    latent: LatentConfig = field(default_factory=LatentConfig)  # latent caching, sigma_data, CFG dropout
+    data: DataConfig = field(default_factory=DataConfig)  # records used
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
+
+
+@dataclass(frozen=True)
+class ClassifierRunConfig:
+    """Run configuration of ``quakesynth train classifier``."""
+
+    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # architecture and bins
+    data: DataConfig = field(default_factory=DataConfig)  # records used
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
+
+
+RUN_CONFIGS: dict[str, type] = {"vae": VAERunConfig, "edm": EDMRunConfig, "classifier": ClassifierRunConfig}
+
+
+def _merge(base: dict, new: dict, where: str = "") -> dict:
+    out = dict(base)
+    for k, v in (new or {}).items():
+        if k not in out:
+            raise ValueError(f"unknown config key {where + k!r}; known: {sorted(out)}")
+        out[k] = _merge(out[k], v, f"{where}{k}.") if isinstance(out[k], dict) and isinstance(v, dict) else v
+    return out
+
+
+def resolve_config(kind: str, preset: str | None = "small", config: str | Path | None = None,
+                   overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """The run configuration of ``kind``: defaults < architecture preset < training preset <
+    config file < ``key=value`` overrides (see the module docstring)."""
+    from quakesynth.models.checkpoint import highfem_preset
+
+    if kind not in RUN_CONFIGS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    cls = RUN_CONFIGS[kind]
+    d = to_dict(cls())
+    if preset:
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}; got {preset!r}")
+        arch = highfem_preset(preset)
+        d = _merge(d, {k: v for k, v in arch.items() if k in d})
+        d = _merge(d, load_preset(f"train_{kind}_{preset}"))
+    if config:
+        if not Path(config).exists():
+            raise FileNotFoundError(f"config file {str(config)!r} not found")
+        d = _merge(d, load_preset(Path(config)))
+    d = apply_overrides(d, list(overrides))
+    return from_dict(cls, d)

@@ -190,5 +190,6 @@ def fit(module: pl.LightningModule, data: StepDataModule, run_dir: str | Path, t
         warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
         warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")
         warnings.filterwarnings("ignore", message=".*You are using a CUDA device.*")
+        warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the frozen VAE
         trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if resume else None, weights_only=True)
     return trainer, ema

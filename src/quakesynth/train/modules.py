@@ -8,25 +8,14 @@ batch's device inside the step, so data loading stays cheap and identical for ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from quakesynth.train.config import TrainConfig
+from quakesynth.train.config import LatentConfig, TrainConfig
 from quakesynth.train.module import TrainModule
-
-
-@dataclass(frozen=True)
-class LatentConfig:
-    """How the latent diffusion model sees the VAE latents."""
-
-    cache: bool = True  # encode the training split once before training (posterior means) instead of every step
-    auto_sigma_data: bool = True  # set edm.sigma_data to the std of the training latents (the resolved value is saved)
-    cond_dropout: float = 0.1  # probability of dropping a sample's conditioning (classifier-free guidance); 0 disables
-    encode_batch_size: int = 64  # records per encoder call when caching latents
 
 
 class VAEModule(TrainModule):

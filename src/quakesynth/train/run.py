@@ -2,9 +2,8 @@
 ``classifier`` -- from a dataset store into a run folder, and export a self-describing model
 directory at the end.
 
-Configuration = the kind's defaults, overlaid by the preset ``configs/train_<kind>_<preset>.yaml``,
-then by an optional YAML file, then by ``key=value`` overrides; the resolved configuration is
-written to ``RUN/config.yaml``. Resuming reads it back (overrides still apply, e.g. a longer
+Configuration: see :func:`quakesynth.train.config.resolve_config`; the resolved configuration
+is written to ``RUN/config.yaml``. Resuming reads it back (overrides still apply, e.g. a longer
 ``train.max_steps``) and continues from ``RUN/checkpoints/last.ckpt`` at the exact step.
 
 Model directories (``RUN/model``, written with :func:`quakesynth.models.checkpoint.save_model_dir`):
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,84 +29,17 @@ import torch
 import yaml
 
 from quakesynth._atomic import atomic_path
-from quakesynth.config import apply_overrides, from_dict, load_preset, to_dict
-from quakesynth.diffusion.sampler import SamplerConfig
-from quakesynth.models.classifier import ClassifierConfig
-from quakesynth.models.conditioning import ConditioningConfig
-from quakesynth.models.edm import EDMConfig
-from quakesynth.models.unet import UNetConfig
+from quakesynth.config import apply_overrides, from_dict, to_dict
 from quakesynth.models.vae import VAEConfig
 from quakesynth.repr.spectrogram import SpectrogramConfig
-from quakesynth.train.config import TrainConfig
-from quakesynth.train.data import DataConfig
-from quakesynth.train.modules import LatentConfig
-
-KINDS = ("vae", "edm", "classifier")
-PRESETS = ("tiny", "small", "paper")
-
-
-@dataclass(frozen=True)
-class VAERunConfig:
-    """Run configuration of ``quakesynth train vae``."""
-
-    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
-    vae: VAEConfig = field(default_factory=VAEConfig)  # autoencoder architecture and KL weight
-    data: DataConfig = field(default_factory=DataConfig)  # records used
-    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
-
-
-@dataclass(frozen=True)
-class EDMRunConfig:
-    """Run configuration of ``quakesynth train edm`` (representation and VAE come from --vae)."""
-
-    unet: UNetConfig = field(default_factory=UNetConfig)  # denoiser backbone (in/out channels and cond_features are derived)
-    edm: EDMConfig = field(default_factory=EDMConfig)  # noise distribution and schedule
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)  # default sampler of the exported generator
-    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)  # scenario variables
-    latent: LatentConfig = field(default_factory=LatentConfig)  # latent caching, sigma_data, CFG dropout
-    data: DataConfig = field(default_factory=DataConfig)  # records used
-    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
-
-
-@dataclass(frozen=True)
-class ClassifierRunConfig:
-    """Run configuration of ``quakesynth train classifier``."""
-
-    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # architecture and bins
-    data: DataConfig = field(default_factory=DataConfig)  # records used
-    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
-
-
-RUN_CONFIGS: dict[str, type] = {"vae": VAERunConfig, "edm": EDMRunConfig, "classifier": ClassifierRunConfig}
-
-
-def _merge(base: dict, new: dict, where: str = "") -> dict:
-    out = dict(base)
-    for k, v in (new or {}).items():
-        if k not in out:
-            raise ValueError(f"unknown config key {where + k!r}; known: {sorted(out)}")
-        out[k] = _merge(out[k], v, f"{where}{k}.") if isinstance(out[k], dict) and isinstance(v, dict) else v
-    return out
-
-
-def resolve_config(kind: str, preset: str | None = "small", config: str | Path | None = None,
-                   overrides: list[str] | tuple[str, ...] = ()) -> Any:
-    """The run configuration: defaults < preset < config file < ``key=value`` overrides."""
-    if kind not in RUN_CONFIGS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-    cls = RUN_CONFIGS[kind]
-    d = to_dict(cls())
-    if preset:
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {PRESETS}; got {preset!r}")
-        d = _merge(d, load_preset(f"train_{kind}_{preset}"))
-    if config:
-        if not Path(config).exists():
-            raise FileNotFoundError(f"config file {str(config)!r} not found")
-        d = _merge(d, load_preset(Path(config)))
-    d = apply_overrides(d, list(overrides))
-    return from_dict(cls, d)
+from quakesynth.train.config import (
+    KINDS,
+    RUN_CONFIGS,
+    ClassifierRunConfig,
+    EDMRunConfig,
+    VAERunConfig,
+    resolve_config,
+)
 
 
 def _is_primary() -> bool:
@@ -193,7 +124,6 @@ def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "sm
         raise ValueError("training an edm needs the trained VAE: --vae RUN_OR_MODEL")
 
     torch.manual_seed(run_cfg.train.seed)
-    np.random.seed(run_cfg.train.seed % 2**32)
     builder = {"vae": _prepare_vae, "edm": _prepare_edm, "classifier": _prepare_classifier}[kind]
     module, dm, run_cfg, export = builder(run_cfg, Path(data), vae, progress)
 
@@ -209,7 +139,7 @@ def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "sm
     if not trainer.is_global_zero:
         return None
     provenance = {"kind": kind, "dataset": str(data), "run": str(out), "steps": int(trainer.global_step),
-                  "quakesynth_version": _version(), "weights": "EMA (decay %g)" % run_cfg.train.ema_decay}
+                  "quakesynth_version": _version(), "weights": f"EMA (decay {run_cfg.train.ema_decay:g})"}
     config_dict, states = export(module, ema.averaged_state_dict(), provenance)
     from quakesynth.models.checkpoint import save_model_dir
 

@@ -1,0 +1,372 @@
+"""quakesynth evaluate end to end on a tiny dataset with toy models.
+
+One module-scoped run writes a full report (toy generators, a toy paired model, a toy GMM and
+a toy classifier); the tests check its tidy table, that the HTML's numbers are those of
+metrics.json, that every section is rendered, determinism, one worker == two workers, and
+one-line errors for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quakesynth.cli.main import main
+from quakesynth.evaluate.config import (
+    EvaluateConfig,
+    FeatureConfig,
+    ScenarioConfig,
+    config_from_dict,
+)
+from quakesynth.evaluate.harness import RecordSet, mr_bin_index
+from quakesynth.evaluate.report import SECTIONS, fmt
+from quakesynth.evaluate.run import evaluate, open_data
+from quakesynth.generate import Generator, register_model, waveform_seed
+from quakesynth.records import Records
+
+FS, T = 100.0, 1024
+RANGES = {"magnitude": (3.0, 8.0), "distance": (1.0, 400.0), "vs30": (100.0, 2000.0), "depth": (0.0, 100.0),
+          "gap": (0.0, 360.0)}
+
+
+class Toy(Generator):
+    """Noise in a Gaussian envelope; amplitude from magnitude and distance; ``amp`` scales it."""
+
+    ranges = RANGES
+    n_samples = T
+    fs = FS
+
+    def __init__(self, amp: float = 1.0, name: str = "toy") -> None:
+        self.amp, self.name = amp, name
+
+    def _generate(self, cond, seeds, device="cpu"):
+        t = np.arange(self.n_samples) / self.fs
+        env = np.exp(-(((t - 3.0) / 1.5) ** 2))
+        out = np.empty((len(seeds), 3, self.n_samples), np.float32)
+        for i, s in enumerate(seeds):
+            a = self.amp * 10 ** (0.5 * cond[i, 0] - 1.3 * np.log10(cond[i, 1]) - 2.0)
+            out[i] = np.random.default_rng(int(s)).standard_normal((3, self.n_samples)) * env * a
+        return out
+
+
+class ToyRefiner:
+    """A paired model: the record plus 10 % seeded noise."""
+
+    name = "refiner"
+    variables = ()
+
+    def reproduce(self, records: Records, seeds: np.ndarray) -> Records:
+        noise = np.stack([np.random.default_rng(int(s)).standard_normal(records.data.shape[1:]) for s in seeds])
+        scale = np.abs(records.data).max(axis=-1, keepdims=True)
+        return records.replace(data=records.data + 0.1 * scale * noise.astype(np.float32))
+
+
+class ToyGMM:
+    """ln PGA (g) = -5 + M - 1.3 ln R, sigma 0.6; PGV and SA alike."""
+
+    component = "RotD50"
+
+    def predict(self, imt, magnitude, rhyp_km, depth_km, vs30_mps):
+        if imt not in ("PGA", "PGV") and not imt.startswith("SA("):
+            raise KeyError(imt)
+        mu = -5.0 + np.asarray(magnitude, float) - 1.3 * np.log(np.asarray(rhyp_km, float))
+        return mu, np.full_like(mu, 0.6)
+
+
+class ToyClassifier:
+    """Embedding: log peak and log energy per component; class: M-R bin from log PGA."""
+
+    def embed_predict(self, records):
+        x = np.abs(records.data).astype(np.float64)
+        e = np.concatenate([np.log10(x.max(-1)), np.log10((x ** 2).mean(-1))], axis=1).astype(np.float32)
+        pred = np.clip(((np.log10(x.max(-1).max(-1)) + 3) * 2).astype(int), 0, 3)
+        return e, pred
+
+    def labels(self, meta):
+        return mr_bin_index(meta["source_magnitude"].to_numpy(float), meta["path_hyp_distance_km"].to_numpy(float),
+                            [3, 5, 8], [0, 50, 400])
+
+
+def _config(**kw) -> EvaluateConfig:
+    """A tiny configuration: 3 realisations, short grids, one scenario curve, 2 x 2 M-R bins."""
+    import dataclasses
+
+    from quakesynth.evaluate.config import BinsConfig
+
+    base = dict(realizations=3, batch_size=8, hvsr_min_records=2, max_bins_plotted=2,
+                features=FeatureConfig(periods_s=(0.1, 1.0), fas_fmin_hz=0.5, fas_fmax_hz=30.0, fas_points=24,
+                                       envelope_points=32, envelope_duration_s=10.24),
+                scenarios=(ScenarioConfig(name="M5.5 vs distance", values=(10.0, 40.0, 120.0), magnitude=5.5,
+                                          realizations=3),),
+                bins=BinsConfig(magnitude_edges=(3.0, 5.0, 8.0), distance_edges_km=(0.0, 50.0, 400.0)))
+    base.update(kw)
+    return dataclasses.replace(EvaluateConfig(), **base)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """24 records of 'truth' (= Toy amp 1, other seeds): 12 test, 12 train; 4 stations."""
+    from quakesynth.data.store import DatasetWriter
+
+    rng = np.random.default_rng(5)
+    n = 24
+    scen = pd.DataFrame({"magnitude": rng.uniform(4.0, 7.0, n), "distance": 10 ** rng.uniform(1.0, 2.3, n),
+                         "vs30": rng.uniform(200, 800, n), "depth": rng.uniform(5, 20, n),
+                         "gap": rng.uniform(30, 200, n)})
+    rec = Toy(1.0, "truth").generate_table(scen, seed=1234)
+    meta = rec.metadata.copy()
+    meta["station_network_code"] = "XX"
+    meta["station_code"] = [f"ST{i % 4}" for i in range(n)]
+    meta["station_location_code"] = ""
+    meta["source_id"] = [f"ev{i // 2}" for i in range(n)]
+    meta["trace_name"] = [f"rec{i:03d}" for i in range(n)]
+    meta["split"] = ["test" if (i // 2) % 2 == 0 else "train" for i in range(n)]
+    rec.metadata = meta
+    path = tmp_path_factory.mktemp("eval") / "toyds"
+    with DatasetWriter(path, fs=FS, components=rec.components) as w:
+        w.add(rec)
+    return path
+
+
+@pytest.fixture(scope="module")
+def models():
+    register_model("toyA", lambda **kw: Toy(1.0, "toyA"), "test toy")
+    register_model("toyB", lambda **kw: Toy(2.0, "toyB"), "test toy x2")
+    return {"toyA": Toy(1.0, "toyA"), "toyB": Toy(2.0, "toyB"), "refiner": ToyRefiner()}
+
+
+@pytest.fixture(scope="module")
+def report(dataset, models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep") / "report"
+    res = evaluate(f"{dataset}:test", models, {"ToyGMM": ToyGMM()}, out, _config(), classifier=ToyClassifier())
+    return res, out
+
+
+# -- the tidy table ------------------------------------------------------------------------
+def test_tidy_table_shape_and_content(report, dataset):
+    from quakesynth.data.store import Dataset
+    from quakesynth.metrics import ims_of_records
+
+    res, out = report
+    table = pd.read_parquet(out / "ims.parquet")
+    pd.testing.assert_frame_equal(table, res.collection.table, check_dtype=False)
+    test = Dataset(dataset).split("test")
+    n, N = len(test), 3
+    assert len(table) == n * (1 + 3 * N)
+    counts = table.groupby("source").size().to_dict()
+    assert counts == {"data": n, "toyA": n * N, "toyB": n * N, "refiner": n * N}
+    for col in ("source", "record", "realization", "trace_name", "event", "station", "magnitude",
+                "distance_km", "vs30_mps", "depth_km", "gap_deg", "PGA_RotD50_g", "PGV_RotD50_cm/s", "f0_HVSR_Hz"):
+        assert col in table
+    # data rows: the IMs of the stored records
+    recs = test.get(np.arange(n))
+    ref = ims_of_records(recs, periods=[0.1, 1.0])
+    d = table[table.source == "data"].sort_values("record")
+    np.testing.assert_allclose(d["PGA_RotD50_g"].to_numpy(), ref["PGA_RotD50_g"].to_numpy(), rtol=1e-12)
+    assert d["trace_name"].tolist() == recs.metadata["trace_name"].tolist()
+    np.testing.assert_allclose(d["magnitude"], recs.metadata["source_magnitude"])
+    # model rows: realisation k of record i is the waveform of seed waveform_seed(0, i, k)
+    i, k = 5, 2
+    row = table[(table.source == "toyB") & (table.record == i) & (table.realization == k)]
+    wf = Toy(2.0)._generate(recs.conditioning()[[i]], np.array([waveform_seed(0, i, k)]))
+    one = ims_of_records(Records(wf, fs=FS, components="ZNE"), periods=[0.1, 1.0])
+    np.testing.assert_allclose(row["PGA_RotD50_g"].to_numpy(), one["PGA_RotD50_g"].to_numpy(), rtol=1e-12)
+
+
+def test_bias_of_scaled_model_is_log10_2(report):
+    """toyB is toyA x 2 with the same seeds: its PGA bias exceeds toyA's by exactly log10(2)."""
+    res, _ = report
+    s = res.metrics["summary"]
+    assert s["toyB"]["PGA_RotD50_bias_log10"] - s["toyA"]["PGA_RotD50_bias_log10"] == pytest.approx(math.log10(2), abs=1e-5)
+    assert abs(s["toyA"]["PGA_RotD50_bias_log10"]) < 0.15  # the true model is nearly unbiased
+    fr = res.metrics["frechet"]["per_component"]["H1"]
+    assert fr["toyB"]["eq14"] > fr["toyA"]["eq14"]
+    # the true model's residual sigma matches the data's
+    r = res.metrics["residuals"]["PGA_RotD50"]["sources"]
+    assert r["toyA"]["sigma"] == pytest.approx(r["data"]["sigma"], rel=0.6)
+
+
+# -- the HTML page against metrics.json ----------------------------------------------------
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cells, self.sections, self.imgs, self._cur, self._sec = [], {}, 0, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self._sec = a["id"]
+            self.sections[self._sec] = {"img": 0, "table": 0, "note": 0}
+        if tag == "img" and a.get("src", "").startswith("data:image/png;base64,"):
+            self.sections[self._sec]["img"] += 1
+        if tag == "table" and self._sec:
+            self.sections[self._sec]["table"] += 1
+        if tag == "p" and a.get("class") == "note" and self._sec:
+            self.sections[self._sec]["note"] += 1
+        if tag == "td" and "data-key" in a:
+            self._cur = [json.loads(a["data-key"]), json.loads(a["data-value"]), ""]
+
+    def handle_data(self, data):
+        if self._cur is not None:
+            self._cur[2] += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cur is not None:
+            self.cells.append(tuple(self._cur))
+            self._cur = None
+
+
+def _parse(out: Path) -> _Cells:
+    p = _Cells()
+    p.feed((out / "index.html").read_text(encoding="utf-8"))
+    return p
+
+
+def test_html_numbers_equal_metrics_json(report):
+    _, out = report
+    metrics = json.loads((out / "metrics.json").read_text())
+    cells = _parse(out).cells
+    assert len(cells) > 100
+    for path, value, text in cells:
+        node = metrics
+        for key in path:
+            node = node[key]
+        assert node == value, path
+        assert text == fmt(node), path
+        if isinstance(node, float):
+            assert float(text) == pytest.approx(node, rel=1e-3)
+
+
+def test_every_section_rendered(report):
+    _, out = report
+    sections = _parse(out).sections
+    assert list(sections) == list(SECTIONS)
+    with_figures = ["envelopes", "log-fas", "bias", "residuals", "duration", "convergence", "scenarios",
+                    "model-probability", "frechet", "classifier", "hvsr"]
+    for sid in with_figures:
+        assert sections[sid]["img"] >= 1, sid
+    for sid in SECTIONS:
+        assert sections[sid]["table"] >= 1, sid
+    html = (out / "index.html").read_text()
+    assert "src=\"http" not in html and "<script" not in html  # self-contained
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["config.yaml", "ims.parquet", "index.html", "metrics.json", "paired.parquet",
+                     "scenarios.parquet", "summary.txt"]
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["paired"]["refiner"]) >= {"n_records", "EG_H1", "PG_H1", "Anderson_H1"}
+    assert m["classifier"]["embedding_fd"]["floor"] is not None
+    assert m["frechet"]["floor_method"] == "train split vs evaluation split"
+    assert m["hvsr"]["stations"]
+
+
+# -- determinism, workers ------------------------------------------------------------------
+def _strip(metrics: dict) -> dict:
+    m = json.loads(json.dumps(metrics))
+    m["run"].pop("timing")
+    return m
+
+
+def test_deterministic_and_workers_agree(dataset, models):
+    """Two runs give identical numbers; two local worker processes give the one-worker numbers."""
+    from quakesynth.evaluate.pipeline import process_pool
+
+    data, floor, _ = open_data(f"{dataset}:test")
+    cfg = _config(realizations=2, scenarios=())
+    sub = {k: models[k] for k in ("toyA", "refiner")}
+    one = evaluate(data, sub, {"ToyGMM": ToyGMM()}, None, cfg, floor=floor)
+    again = evaluate(data, sub, {"ToyGMM": ToyGMM()}, None, cfg, floor=floor)
+    assert _strip(one.metrics) == _strip(again.metrics)
+    with process_pool(2) as pool:
+        two = evaluate(data, sub, {"ToyGMM": ToyGMM()}, None, cfg, floor=floor, executor=pool)
+    assert _strip(one.metrics) == _strip(two.metrics)
+    pd.testing.assert_frame_equal(one.collection.table, two.collection.table)
+    for src, a in one.collection.logfas.items():
+        np.testing.assert_array_equal(a, two.collection.logfas[src])
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_cli_runs_and_prints_summary(dataset, models, tmp_path, capsys):
+    out = tmp_path / "r"
+    bins = tmp_path / "bins.yaml"
+    bins.write_text("bins:\n  magnitude_edges: [3, 5, 8]\n  distance_edges_km: [0, 50, 400]\n"
+                    "scenarios: []\nperiods_s: [1.0]\nfas_points: 16\nenvelope_points: 16\n"
+                    "envelope_duration_s: 10.24\nfas_fmin_hz: 0.5\nmax_bins_plotted: 1\n")
+    rc = main(["evaluate", "--data", f"{dataset}:test", "--model", "toyA", "--realizations", "2",
+               "--bins", str(bins), "-o", str(out), "--no-progress"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "toyA" in printed and "PGA_bias" in printed and "report:" in printed
+    assert (out / "summary.txt").read_text().strip() in printed
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["run"]["realizations"] == 2 and m["run"]["config"]["features"]["periods_s"] == [1.0]
+    # an existing report is not replaced without --overwrite
+    rc = main(["evaluate", "--data", f"{dataset}:test", "--model", "toyA", "-o", str(out), "--no-progress"])
+    assert rc == 2 and "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--model", "no-such-model"], "unknown model 'no-such-model'"),
+    (["--model", "toyA", "--gmm", "NoSuchGMM2099"], "NoSuchGMM2099"),
+    (["--model", "toyA", "--data-split", "dev"], "no split 'dev'"),
+])
+def test_bad_input_is_one_line_exit_2(dataset, models, tmp_path, capsys, args, match):
+    data = f"{dataset}:test"
+    if "--data-split" in args:
+        args = [a for a in args if a not in ("--data-split", "dev")]
+        # the tiny dataset has no dev split
+        data = f"{dataset}:dev"
+    rc = main(["evaluate", "--data", data, *args, "-o", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith("quakesynth: error:") and "\n" not in err and match in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_config_file_errors_name_the_key(tmp_path):
+    with pytest.raises(ValueError, match="unknown BinsConfig field"):
+        config_from_dict({"bins": {"magnitude_edge": [1, 2]}})
+    with pytest.raises(ValueError, match="increasing"):
+        config_from_dict({"bins": {"magnitude_edges": [5, 4]}})
+    with pytest.raises(ValueError, match="vary must be one of"):
+        config_from_dict({"scenarios": [{"vary": "depth"}]})
+    cfg = config_from_dict({"periods_s": [0.2], "scenarios": [{"name": "x", "values": [5.0, 6.0], "vary": "magnitude"}]})
+    assert cfg.features.periods_s == (0.2,) and cfg.scenarios[0].values == (5.0, 6.0)
+
+
+def test_in_memory_record_set(models):
+    """The library call takes any RecordSet (no dataset on disk needed)."""
+    scen = pd.DataFrame({"magnitude": [5.0, 6.0, 6.5, 5.5, 4.5, 6.2], "distance": [20, 40, 80, 30, 15, 60],
+                         "vs30": 400.0, "depth": 10.0, "gap": 90.0})
+    rec = Toy(1.0, "truth").generate_table(scen, seed=7)
+    res = evaluate(RecordSet.from_records(rec), {"toyA": models["toyA"]}, {}, None, _config(scenarios=()))
+    assert res.metrics["run"]["n_records"] == 6
+    assert res.metrics["frechet"]["floor_method"] == "two random halves of the evaluation split"
+    assert "toyA" in res.summary
+
+
+# -- a look in a real browser (skipped where Chromium is absent) ---------------------------
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    _, out = report
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           f"--screenshot={shot}", "--window-size=1280,2400", (out / "index.html").as_uri()],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-500:]
+    from PIL import Image
+
+    img = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert img.shape[0] >= 2000 and img.std() > 10  # a rendered page, not a blank one
+    assert re.search(r"chromium|chrome", exe, re.I)

@@ -1,0 +1,109 @@
+"""U-Net backbone: shapes, gradients, conditioning and its null embedding, the paper preset."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from quakesynth.config import from_dict, load_preset
+from quakesynth.models.unet import UNet, UNetConfig
+
+TINY = UNetConfig(in_channels=4, out_channels=4, model_channels=8, channel_mult=(1, 2), num_res_blocks=1,
+                  attention_resolutions=(2,), num_heads=1, num_groups=4, dropout=0.0, cond_features=5)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _randomise(module: torch.nn.Module, seed: int = 0) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+
+
+def test_shapes_and_downsampling():
+    for cfg in (TINY, UNetConfig(in_channels=2, out_channels=3, model_channels=8, channel_mult=(1, 2, 2),
+                                 num_res_blocks=2, attention_resolutions=(2, 4), num_heads=2, num_groups=4,
+                                 cond_features=3)):
+        net = UNet(cfg)
+        x = torch.randn(2, cfg.in_channels, 16, 8)
+        out = net(x, torch.randn(2), torch.randn(2, cfg.cond_features))
+        assert out.shape == (2, cfg.out_channels, 16, 8)
+    with pytest.raises(ValueError, match="divisible"):
+        UNet(TINY)(torch.randn(1, 4, 15, 16), torch.zeros(1), torch.zeros(1, 5))
+    with pytest.raises(ValueError, match="cond must have shape"):
+        UNet(TINY)(torch.randn(1, 4, 16, 16), torch.zeros(1), torch.zeros(1, 4))
+
+
+def test_paper_preset_is_the_published_size():
+    cfg = from_dict(UNetConfig, load_preset("unet_paper"))
+    assert cfg == UNetConfig()
+    with torch.device("meta"):
+        net = UNet(cfg)
+    n = sum(p.numel() for p in net.parameters())
+    assert n == 101_399_048  # "101.4 M parameters" of the issue
+    for name in ("small", "tiny"):
+        from_dict(UNetConfig, load_preset(f"unet_{name}"))
+
+
+def test_every_parameter_gets_a_gradient():
+    cfg = UNetConfig(**{**TINY.__dict__, "null_cond": "learned"})
+    net = UNet(cfg)
+    _randomise(net)
+    x = torch.randn(4, 4, 8, 8)
+    drop = torch.tensor([True, False, False, True])
+    net(x, torch.randn(4), torch.randn(4, 5), drop_cond=drop).square().mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    # the Fourier frequencies are a fixed buffer saved with the weights
+    assert "time_embed.W" in net.state_dict() and "time_embed.W" not in dict(net.named_parameters())
+
+
+def test_null_embedding_and_dropout():
+    net = UNet(TINY)
+    _randomise(net)
+    x, t, c = torch.randn(3, 4, 8, 8), torch.randn(3), torch.randn(3, 5)
+    with torch.no_grad():
+        cond = net(x, t, c)
+        uncond = net(x, t, None)
+        mixed = net(x, t, c, drop_cond=torch.tensor([False, True, False]))
+    assert torch.allclose(mixed[[0, 2]], cond[[0, 2]], atol=1e-6)
+    assert torch.allclose(mixed[1], uncond[1], atol=1e-6)
+    assert not torch.allclose(cond[1], uncond[1], atol=1e-4)
+    # zero null: the conditioning embedding is absent
+    emb = net.embedding(t, None)
+    assert torch.allclose(emb, net.time_mlp(net.time_embed(t)))
+
+
+def test_unconditional_model_refuses_cond():
+    net = UNet(UNetConfig(**{**TINY.__dict__, "cond_features": 0}))
+    assert net.cond_mlp is None
+    assert net(torch.randn(1, 4, 8, 8), torch.zeros(1)).shape == (1, 4, 8, 8)
+    with pytest.raises(ValueError, match="unconditional"):
+        net(torch.randn(1, 4, 8, 8), torch.zeros(1), torch.zeros(1, 5))
+
+
+def test_scalar_noise_label_broadcasts_and_batch_independence():
+    net = UNet(TINY).eval()
+    _randomise(net)
+    x, c = torch.randn(3, 4, 8, 8), torch.randn(3, 5)
+    with torch.no_grad():
+        a = net(x, torch.tensor(0.3), c)
+        b = net(x, torch.full((3,), 0.3), c)
+        one = net(x[1:2], torch.tensor([0.3]), c[1:2])
+    assert torch.allclose(a, b)
+    assert torch.allclose(a[1:2], one, atol=1e-5)
+
+
+def test_positional_noise_embedding_and_1d():
+    cfg = UNetConfig(**{**TINY.__dict__, "noise_embedding": "positional", "dims": 1})
+    net = UNet(cfg)
+    assert net(torch.randn(2, 4, 32), torch.randn(2), torch.randn(2, 5)).shape == (2, 4, 32)
+    with pytest.raises(ValueError, match="noise_embedding"):
+        UNetConfig(noise_embedding="sinus")

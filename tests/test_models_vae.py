@@ -1,0 +1,116 @@
+"""VAE: shapes derived from the config, gradients, loss, presets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from quakesynth.config import from_dict, load_preset
+from quakesynth.models.vae import VAE, VAEConfig
+
+TINY = VAEConfig(model_channels=8, channel_mult=(1, 2), num_res_blocks=1, num_groups=4, latent_channels=4,
+                 dropout=0.0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _randomise(module: torch.nn.Module, seed: int = 0) -> None:
+    """Random values for every parameter (zero-initialised output convolutions included)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+
+
+@pytest.mark.parametrize("cfg", [TINY, VAEConfig(model_channels=8, channel_mult=(1, 2, 4), num_res_blocks=1,
+                                                 num_groups=4, attention_resolutions=(2,), mid_attention=True)])
+def test_shapes_follow_config(cfg):
+    vae = VAE(cfg)
+    x = torch.randn(2, 3, 32, 64)
+    assert cfg.latent_shape((3, 32, 64)) == (cfg.latent_channels, 32 // cfg.downsampling, 64 // cfg.downsampling)
+    mean, log_std = vae.encode(x)
+    assert mean.shape == log_std.shape == (2, *cfg.latent_shape((3, 32, 64)))
+    recon, m2, s2 = vae(x)
+    assert recon.shape == x.shape and m2.shape == mean.shape
+    assert vae.decode(mean).shape == x.shape
+
+
+def test_paper_preset_latent_is_8x32x32():
+    cfg = from_dict(VAEConfig, load_preset("vae_paper"))
+    assert cfg == VAEConfig()  # the dataclass defaults are the published architecture
+    assert cfg.latent_shape((3, 128, 128)) == (8, 32, 32)
+    with torch.device("meta"):
+        n = sum(p.numel() for p in VAE(cfg).parameters())
+    assert n == 7_083_347
+    for name in ("small", "tiny"):
+        from_dict(VAEConfig, load_preset(f"vae_{name}"))
+
+
+def test_every_parameter_gets_a_gradient():
+    cfg = VAEConfig(model_channels=8, channel_mult=(1, 2), num_res_blocks=1, num_groups=4, latent_channels=4,
+                    attention_resolutions=(1,), mid_attention=True, dropout=0.0)
+    vae = VAE(cfg)
+    _randomise(vae)
+    loss, parts = vae.loss(torch.randn(2, 3, 16, 16))
+    loss.backward()
+    for name, p in vae.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+    assert set(parts) == {"loss", "recon", "kl"}
+
+
+def test_kl_and_loss_definitions():
+    vae = VAE(TINY)
+    mean, log_std = torch.zeros(2, 4, 3, 3), torch.zeros(2, 4, 3, 3)
+    assert torch.equal(vae.kl_divergence(mean, log_std), torch.zeros(2, 3, 3))
+    mean = torch.ones(2, 4, 3, 3)
+    assert torch.allclose(vae.kl_divergence(mean, log_std), torch.full((2, 3, 3), 2.0))  # 0.5 * 4 channels
+    x = torch.randn(2, 3, 16, 16)
+    noise = torch.randn(2, 4, 8, 8)
+    total, parts = vae.loss(x, noise)
+    recon, m, s = vae(x, noise)
+    assert torch.allclose(parts["recon"], ((x - recon) ** 2).mean())
+    assert torch.allclose(total, parts["recon"] + TINY.kl_weight * vae.kl_divergence(m, s).mean())
+
+
+def test_loss_falls_in_a_few_steps():
+    torch.manual_seed(0)
+    vae = VAE(TINY)
+    x = torch.tanh(torch.randn(4, 3, 16, 16))
+    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
+    first = None
+    for _ in range(25):
+        loss, _ = vae.loss(x)
+        first = float(loss.detach()) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(vae.loss(x, torch.zeros(4, 4, 8, 8))[0].detach()) < 0.8 * first
+
+
+def test_invalid_inputs_raise():
+    vae = VAE(TINY)
+    with pytest.raises(ValueError, match="x must have shape"):
+        vae.encode(torch.zeros(1, 2, 16, 16))
+    with pytest.raises(ValueError, match="divisible"):
+        vae.encode(torch.zeros(1, 3, 15, 16))
+    with pytest.raises(ValueError, match="z must have shape"):
+        vae.decode(torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="kernel_size"):
+        VAEConfig(kernel_size=4)
+    with pytest.raises(ValueError, match="num_groups"):
+        VAE(VAEConfig(model_channels=8, num_groups=3))
+
+
+def test_one_dimensional_variant():
+    cfg = VAEConfig(in_channels=6, model_channels=8, channel_mult=(1, 2), num_res_blocks=1, num_groups=4,
+                    latent_channels=4, dims=1)
+    vae = VAE(cfg)
+    recon, mean, _ = vae(torch.randn(2, 6, 64))
+    assert recon.shape == (2, 6, 64) and mean.shape == (2, 4, 32)
