@@ -249,3 +249,17 @@ def test_counts_and_rotated_components_are_stored_as_such(tmp_path):
     assert r.unit == "counts" and r.components == "ZRT"
     with pytest.raises(ValueError, match="counts"):
         r.to_unit("g")
+
+
+def test_reads_a_seisbench_dataset_written_by_others():
+    import h5py
+
+    from conftest import shared_path
+
+    path = shared_path("fixtures", "seisbench_dummy")
+    ds = Dataset(path)
+    assert (len(ds), ds.fs, ds.components, ds.unit) == (100, 20.0, "ZNE", "counts")
+    with h5py.File(path / "waveforms.hdf5", "r") as f:
+        ref = np.concatenate([f[f"data/bucket{k}"][()] for k in range(3)]).astype(np.float32)
+    np.testing.assert_array_equal(ds.get(np.arange(100)).data, ref)
+    assert len(ds.split("dev")) == 10 and ds.metadata["trace_name"][0] == "2007_01_01 01_42_45_08"

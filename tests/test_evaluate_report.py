@@ -102,7 +102,7 @@ def _config(**kw) -> EvaluateConfig:
 
     from quakesynth.evaluate.config import BinsConfig
 
-    base = dict(realizations=3, batch_size=8, hvsr_min_records=2, max_bins_plotted=2,
+    base = dict(realizations=3, batch_size=8, hvsr_min_records=2, max_bins_plotted=1,
                 features=FeatureConfig(periods_s=(0.1, 1.0), fas_fmin_hz=0.5, fas_fmax_hz=30.0, fas_points=24,
                                        envelope_points=32, envelope_duration_s=10.24),
                 scenarios=(ScenarioConfig(name="M5.5 vs distance", values=(10.0, 40.0, 120.0), magnitude=5.5,

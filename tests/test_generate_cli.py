@@ -95,8 +95,9 @@ def test_missing_variable_is_named(tmp_path, capsys):
 
 def test_extrapolation_when_allowed(tmp_path, capsys):
     out = tmp_path / "out.npz"
-    with pytest.warns(UserWarning, match="gap=400 deg is outside .* extrapolating"):
-        assert run(*SCEN[:-2], "--gap", "400", "-o", str(out), "--allow-extrapolation") == 0
+    assert run(*SCEN[:-2], "--gap", "400", "-o", str(out), "--allow-extrapolation") == 0
+    err = capsys.readouterr().err
+    assert "quakesynth: warning: gap=400 deg is outside the range of model 'toy-cli'" in err
     assert read_records(out).metadata["path_azimuthal_gap_deg"].eq(400).all()
 
 
@@ -151,3 +152,22 @@ def test_stochastic_model_to_sac_end_to_end(tmp_path):
         assert h.az == pytest.approx((h.baz + 180) % 360, abs=1e-3)
         assert np.hypot(h.dist, h.evdp) == pytest.approx(30.0, rel=1e-5)
         assert h.mag == 6.5 and h.imagtyp == 55  # imw
+
+
+@pytest.mark.slow
+def test_two_workers_through_the_cli_equal_one(tmp_path):
+    pytest.importorskip("quakesynth.simulate.stochastic")
+    args = ["generate", "--model", "stochastic", *SCEN, "-n", "3", "--seed", "4", "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "one.npz")]) == 0
+    assert main([*args, "-o", str(tmp_path / "two.npz"), "--workers", "2", "--batch-size", "1"]) == 0
+    a, b = read_records(tmp_path / "one.npz"), read_records(tmp_path / "two.npz")
+    np.testing.assert_array_equal(a.data, b.data)
+    assert a.metadata["trace_name"].tolist() == b.metadata["trace_name"].tolist()
+
+
+def test_a_failing_worker_is_one_line_exit_1(tmp_path, capsys):
+    # the toy model is registered only in this process, so spawned workers cannot load it
+    assert run(*SCEN, "-n", "2", "-o", str(tmp_path / "o.h5"), "--workers", "2") == 1
+    err = capsys.readouterr().err.strip()
+    assert "data-parallel generation failed" in err and "unknown model 'toy-cli'" in err
+    assert list(tmp_path.iterdir()) == []

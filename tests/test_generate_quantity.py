@@ -55,7 +55,9 @@ def test_integration_uses_the_metrics_routine(acc):
     from quakesynth.metrics import integrate
 
     np.testing.assert_array_equal(to_quantity(acc, "velocity").data,
-                                  integrate(acc.data.astype(np.float64), FS).astype(np.float32))
+                                  integrate(acc.data.astype(np.float64), FS)[0].astype(np.float32))
+    np.testing.assert_array_equal(to_quantity(acc, "displacement").data,
+                                  integrate(acc.data.astype(np.float64), FS)[1].astype(np.float32))
 
 
 def test_generator_quantity_equals_converting_afterwards():

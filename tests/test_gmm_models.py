@@ -13,6 +13,7 @@ are copied here):
 
 from __future__ import annotations
 
+import importlib.util
 import io
 
 import numpy as np
@@ -21,7 +22,9 @@ import pytest
 
 from quakesynth.gmm import available_gmms, get_gmm, parse_imt
 
-pytest.importorskip("openquake.hazardlib", reason="needs the gmm extra (OpenQuake hazardlib)")
+# checked without importing OpenQuake (its import takes ~5 CPU-s; the first test pays it)
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("openquake") is None,
+                                reason="needs the gmm extra (OpenQuake hazardlib): pip install 'quakesynth[gmm]'")
 
 _PERIOD_COLS = ("0.010,0.020,0.050,0.100,0.150,0.200,0.210,0.220,0.230,0.240,0.250,0.300,0.400,0.500,0.600,"
                 "0.700,0.800,0.900,1.000,1.500,2.000,2.500,3.000,3.500,4.000,4.500,5.000,5.500,6.000,6.500,"
@@ -214,3 +217,15 @@ def test_out_of_validity_and_nan_raise_unless_extrapolating():
         kanno.predict("PGA", 4.5, 60.0, 10.0, 400.0)
     with pytest.raises(ValueError, match="depth_km is required"):
         get_gmm("Kanno2006").predict_native("PGA", 6.5, 60.0, 400.0)
+
+
+def test_missing_openquake_is_an_importerror_with_the_install_hint(monkeypatch):
+    import quakesynth.gmm.models as models
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(models.importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith("openquake") else real(name, *a))
+    with pytest.raises(ImportError, match=r"quakesynth\[gmm\]"):
+        get_gmm("BooreEtAl2014")
+    with pytest.raises(ValueError, match="unknown GMM"):  # names are checked first
+        get_gmm("NoSuchModel")

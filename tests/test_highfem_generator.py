@@ -122,3 +122,26 @@ def test_bench_cli(capsys):
     assert main(["bench", "--preset", "tiny", "--steps", "2", "--gl-iters", "2", "-b", "2"]) == 0
     out = capsys.readouterr().out
     assert "end to end" in out and "GFLOP/s" in out
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_converted_published_model_reproduces_the_reference_through_the_generator(tqdne_dir, tmp_path):
+    """The tqdne 0.2.2 checkpoints, converted and saved as a model directory, generate through
+    HighFEMGenerator exactly what the reference sampler and decoder produced for the same noise."""
+    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.models.tqdne_import import convert_tqdne
+
+    config, states = convert_tqdne(tqdne_dir / "edm.ckpt", tqdne_dir / "autoencoder.ckpt")
+    save_model_dir(tmp_path / "published", config, states)
+    gen = load_generator(tmp_path / "published")
+    ref = np.load(tqdne_dir / "reference.npz")
+    assert gen.variables == ("distance", "magnitude", "vs30", "depth", "gap") and gen.components == "NEZ"
+    noise = torch.from_numpy(ref["sampler_init_noise"] / gen.edm_config.sigma_max)
+    z = gen.sample_latents(torch.from_numpy(ref["sampler_cond"]), [0, 1], noise=noise)
+    torch.testing.assert_close(z, torch.from_numpy(ref["sampler_latent_out"]), rtol=1e-4, atol=1e-4)
+    spec = gen.decode(z)
+    torch.testing.assert_close(spec, torch.from_numpy(ref["decoded_representation_out"]), rtol=1e-3, atol=1e-3)
+    # physical conditioning is normalised with the reference statistics
+    phys = gen.conditioning.denormalise(ref["sampler_cond"])
+    np.testing.assert_allclose(gen.conditioning(phys), ref["sampler_cond"], atol=1e-5)

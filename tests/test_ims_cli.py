@@ -54,7 +54,7 @@ def test_table_matches_direct_metric_calls(dataset, tmp_path):
     from quakesynth.metrics.response import rotd50_psa
 
     out = tmp_path / "ims.csv"
-    assert _run([dataset, "-o", out, "--periods", "0.3,1", "--workers", "1", "--batch-size", "3", "--no-progress"]) [0] == 0
+    assert _run([dataset, "-o", out, "--periods", "0.3,1", "--workers", "1", "--batch-size", "3", "--no-progress"])[0] == 0
     table = pd.read_csv(out)
     rec = Dataset(dataset).get(np.arange(N))
     assert len(table) == N
@@ -74,10 +74,16 @@ def test_table_matches_direct_metric_calls(dataset, tmp_path):
 
 @pytest.mark.slow
 def test_workers_and_batch_size_do_not_change_the_table(dataset, tmp_path):
-    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    from quakesynth.cli.ims import ims_table
+
+    one, two, three = tmp_path / "one.csv", tmp_path / "two.csv", tmp_path / "three.csv"
     assert _run([dataset, "-o", one, "--workers", "1", "--batch-size", "10", "--no-progress"])[0] == 0
     assert _run([dataset, "-o", two, "--workers", "2", "--batch-size", "3"])[0] == 0  # progress bar on
-    pd.testing.assert_frame_equal(pd.read_csv(one), pd.read_csv(two))
+    # a process pool of 2 spawned workers, each opening the dataset itself
+    assert ims_table(dataset, three, workers=2, batch_size=3, min_records_per_worker=1) == N
+    ref = pd.read_csv(one)
+    pd.testing.assert_frame_equal(ref, pd.read_csv(two))
+    pd.testing.assert_frame_equal(ref, pd.read_csv(three))
 
 
 def test_split_and_component_selection(dataset, tmp_path):

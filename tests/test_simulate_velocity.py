@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from quakesynth.simulate.velocity_model import AK135_CRUST, VelocityModel, first_arrival, travel_times
+from quakesynth.simulate.velocity_model import (
+    AK135_CRUST,
+    VelocityModel,
+    first_arrival,
+    travel_times,
+)
 
 
 def test_vertical_ray_is_the_sum_of_layer_times():

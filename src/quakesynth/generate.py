@@ -241,10 +241,13 @@ class Generator:
 
 
 def to_quantity(records: Records, quantity: str) -> Records:
-    """Records as ``quantity``: acceleration (m/s^2) integrated once to velocity (m/s) or
-    twice to displacement (m) by :func:`quakesynth.metrics.integrate` (baseline-corrected);
-    the step is added to every record's processing history. Returns ``records`` itself when
-    it already is that quantity.
+    """Records as ``quantity``, by integration with baseline correction.
+
+    Acceleration (m/s^2) becomes velocity (m/s) or displacement (m) through
+    :func:`quakesynth.metrics.integrate` (its default quadratic baseline correction of velocity
+    and displacement; displacement is its corrected second integral); velocity becomes
+    displacement through the same routine's first integral. The step is added to every
+    record's processing history. Returns ``records`` itself when it already is ``quantity``.
     """
     if quantity not in QUANTITY_UNITS:
         raise ValueError(f"quantity must be one of {list(QUANTITY_UNITS)}; got {quantity!r}")
@@ -258,11 +261,11 @@ def to_quantity(records: Records, quantity: str) -> Records:
                          f"(acceleration -> velocity -> displacement) is supported")
     from quakesynth.metrics import integrate
 
-    data = records.data.astype(np.float64)
-    for _ in range(order):
-        data = integrate(data, records.fs)
-    out = records.replace(data=data, quantity=quantity, unit=QUANTITY_UNITS[quantity])
-    out.add_processing("integrate", to=quantity, times=order, routine="quakesynth.metrics.integrate")
+    first, second = integrate(records.data.astype(np.float64), records.fs)
+    out = records.replace(data=first if order == 1 else second, quantity=quantity,
+                          unit=QUANTITY_UNITS[quantity])
+    out.add_processing("integrate", to=quantity, times=order, routine="quakesynth.metrics.integrate",
+                       baseline="polynomial", order=2)
     return out
 
 

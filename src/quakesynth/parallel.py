@@ -17,8 +17,8 @@ rank runs ``generate_rank(model, table, "parts/", rank, world_size)``; once all 
 process runs ``merge_parts("parts/", "out.h5")``.
 
 Workers are started with the ``spawn`` method (safe with CUDA and threads); ``model`` is a
-registered name or a saved-model path (each worker loads it), or a picklable Generator class /
-zero-argument factory.
+registered name or a saved-model path (each worker loads it), a picklable Generator class /
+factory (called with ``model_kwargs``), or a Generator instance (pickled to every worker).
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def generate_parallel(model: ModelSpec, scenarios: pd.DataFrame | str | Path, ou
 
     Parameters
     ----------
-    model : registered name, saved-model path, or a picklable Generator class / factory.
+    model : registered name, saved-model path, a picklable Generator class / factory, or a
+        Generator instance (pickled to each worker).
     scenarios : DataFrame or CSV path (see :meth:`Generator.generate_table`).
     output : output path (format from the suffix unless ``format``).
     workers : number of processes (ranks); rank ``r`` uses ``devices[r % len(devices)]``
@@ -185,8 +186,6 @@ def generate_parallel(model: ModelSpec, scenarios: pd.DataFrame | str | Path, ou
     gen = _load(model, model_kwargs)
     table = gen.check_table(scenarios, allow_extrapolation)  # one clear error, before any process
     total = int(table["n"].sum())
-    if isinstance(model, Generator):
-        model = type(model)
     kw = dict(seed=seed, batch_size=batch_size, quantity=quantity, allow_extrapolation=allow_extrapolation)
     import multiprocessing as mp
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -78,28 +79,35 @@ def command(magnitude, distance, vs30, depth, gap, n, scenarios, output, model, 
       quakesynth generate --scenarios scenarios.csv --model stochastic -o out.mseed --quantity velocity
       quakesynth generate --scenarios big.csv -o big.h5 --workers 2 --device cuda:0,cuda:1
     """
-    from quakesynth.formats import infer_format
+    from quakesynth.formats import infer_format, open_writer
 
     table = scenario_table(scenarios, n, magnitude=magnitude, distance=distance, vs30=vs30, depth=depth, gap=gap)
     fmt = fmt or infer_format(output)
     devices = [d.strip() for d in device.split(",") if d.strip()] or ["cpu"]
-    if workers > 1:
-        from quakesynth.parallel import generate_parallel
+    if workers == 1 and len(devices) > 1:
+        raise ValueError(f"--device lists {len(devices)} devices; use --workers {len(devices)} to use them all")
+    open_writer(output, format=fmt, overwrite=overwrite)  # fail on an existing output before loading
+    gen = load_generator(model)
+    # validate once, here: errors and extrapolation warnings as one line each, before any work
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gen.check_table(table, allow_extrapolation)
+    for w in caught:
+        click.echo(f"quakesynth: warning: {w.message}", err=True)
+    kw = dict(format=fmt, overwrite=overwrite, seed=seed, batch_size=batch_size, quantity=quantity,
+              allow_extrapolation=allow_extrapolation, progress=progress)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*extrapolating", category=UserWarning)
+        if workers > 1:
+            from quakesynth.parallel import generate_parallel
 
-        load_generator(model)  # a clear error for unknown models before any process starts
-        count = generate_parallel(model, table, output, workers=workers, devices=devices, format=fmt,
-                                  overwrite=overwrite, seed=seed, batch_size=batch_size, quantity=quantity,
-                                  allow_extrapolation=allow_extrapolation, progress=progress)
-    else:
-        from quakesynth.formats import open_writer
-        from quakesynth.generate import generate_to_file
+            try:
+                count = generate_parallel(model, table, output, workers=workers, devices=devices, **kw)
+            except RuntimeError as e:  # a worker failed: one line, exit 1
+                raise click.ClickException(str(e).splitlines()[0]) from e
+        else:
+            from quakesynth.generate import generate_to_file
 
-        if len(devices) > 1:
-            raise ValueError(f"--device lists {len(devices)} devices; use --workers {len(devices)} to use them all")
-        open_writer(output, format=fmt, overwrite=overwrite)  # fail on an existing output before loading
-        gen = load_generator(model)
-        count = generate_to_file(gen, table, output, format=fmt, overwrite=overwrite, seed=seed,
-                                 batch_size=batch_size, device=devices[0], quantity=quantity,
-                                 allow_extrapolation=allow_extrapolation, progress=progress)
+            count = generate_to_file(gen, table, output, device=devices[0], **kw)
     unit = {"acceleration": "m/s^2", "velocity": "m/s", "displacement": "m"}[quantity]
     click.echo(f"wrote {count} waveforms ({quantity} in {unit}) to {output} [{fmt}]")

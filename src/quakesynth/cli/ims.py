@@ -21,6 +21,11 @@ from typing import Any
 import click
 
 DEFAULT_PERIODS = "0.1,0.3,1,3"
+#: A worker process costs about 2.5 CPU-s to start (imports, compiled-kernel cache), the IMs of
+#: a 3 x 4096-sample record about 4 CPU-ms (2-core machine, 4 periods): a pool is used only when
+#: every worker gets at least this many records; smaller tables are computed in this process,
+#: whose IM kernels are threaded over all cores anyway.
+MIN_RECORDS_PER_WORKER = 1000
 
 # per-process cache of the opened dataset view, so that a worker opens it once
 _OPEN: dict[tuple[str, str | None], Any] = {}
@@ -109,7 +114,8 @@ def _select(frame, keep: list[str] | None, meta_columns: set[str]):
 
 def ims_table(dataset: str | Path, output: str | Path, periods=(0.1, 0.3, 1.0, 3.0),
               components: list[str] | None = None, split: str | None = None, batch_size: int = 64,
-              workers: int = 2, overwrite: bool = False, progress: bool = False) -> int:
+              workers: int = 2, overwrite: bool = False, progress: bool = False,
+              min_records_per_worker: int = MIN_RECORDS_PER_WORKER) -> int:
     """Write the IM table of a dataset to a CSV file; returns the number of rows written.
 
     Parameters
@@ -122,17 +128,13 @@ def ims_table(dataset: str | Path, output: str | Path, periods=(0.1, 0.3, 1.0, 3
     split : ``train``, ``dev`` or ``test`` (None: every record).
     batch_size : records per work unit.
     workers : processes (1 computes in this process).
+    min_records_per_worker : use the process pool only if every worker gets at least this
+        many records (see :data:`MIN_RECORDS_PER_WORKER`).
     overwrite : replace an existing ``output``.
     progress : show a progress bar (stderr).
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from quakesynth._atomic import atomic_path, check_writable
+    from quakesynth._atomic import check_writable
     from quakesynth.data.store import SPLITS
-    from quakesynth.evaluate.pipeline import OrderedPipeline, process_pool
-    from quakesynth.metrics.response import default_workers
-    from quakesynth.records import METADATA_COLUMNS
 
     periods = [float(T) for T in periods]
     if any(not (math.isfinite(T) and T > 0) for T in periods) or not periods:
@@ -144,7 +146,26 @@ def ims_table(dataset: str | Path, output: str | Path, periods=(0.1, 0.3, 1.0, 3
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     check_writable(output, overwrite)  # before any work
-    ds = _dataset(str(dataset), split)
+    _OPEN.pop((str(dataset), split), None)  # never a stale view of a rewritten dataset
+    try:
+        return _write_table(str(dataset), output, periods, components, split, batch_size, workers,
+                            overwrite, progress, min_records_per_worker)
+    finally:
+        _OPEN.pop((str(dataset), split), None)  # close the HDF5 file
+
+
+def _write_table(dataset, output, periods, components, split, batch_size, workers, overwrite, progress,
+                 min_records_per_worker) -> int:
+    """The streaming part of :func:`ims_table` (arguments already validated)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from quakesynth._atomic import atomic_path
+    from quakesynth.evaluate.pipeline import OrderedPipeline, process_pool
+    from quakesynth.metrics.response import default_workers
+    from quakesynth.records import METADATA_COLUMNS
+
+    ds = _dataset(dataset, split)
     if ds.quantity != "acceleration":
         raise ValueError(f"dataset {str(dataset)!r} holds {ds.quantity}; intensity measures need acceleration records")
     n = len(ds)
@@ -152,6 +173,8 @@ def ims_table(dataset: str | Path, output: str | Path, periods=(0.1, 0.3, 1.0, 3
         raise ValueError(f"dataset {str(dataset)!r} has no records" + (f" in split {split!r}" if split else ""))
     meta_columns = set(ds.metadata.columns) | set(METADATA_COLUMNS)
     starts = list(range(0, n, batch_size))
+    if n < workers * min_records_per_worker or len(starts) < 2:
+        workers = 1
     state: dict[str, Any] = {"columns": None, "rows": 0}
     with atomic_path(output, overwrite=overwrite) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         bar = tqdm(total=n, disable=not progress, desc=f"ims ({workers} worker{'s' * (workers > 1)})",
@@ -167,13 +190,13 @@ def ims_table(dataset: str | Path, output: str | Path, periods=(0.1, 0.3, 1.0, 3
             state["rows"] += len(frame)
             bar.update(len(frame))
 
-        executor = process_pool(workers) if workers > 1 and len(starts) > 1 else None
+        executor = process_pool(workers) if workers > 1 else None
         # in a pool, each process gets its share of the CPUs for the threaded IM kernels
         threads = None if executor is None else max(1, default_workers() // workers)
         try:
             pipe = OrderedPipeline(executor, max_pending=2 * workers)
             for a in starts:
-                pipe.submit(ims_batch, str(dataset), split, a, min(a + batch_size, n), periods, threads,
+                pipe.submit(ims_batch, dataset, split, a, min(a + batch_size, n), periods, threads,
                             callback=write)
             pipe.drain()
         finally:
@@ -196,7 +219,8 @@ def ims_table(dataset: str | Path, output: str | Path, periods=(0.1, 0.3, 1.0, 3
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Records per work unit.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Worker processes (1: compute in this process).")
+              help=f"Worker processes (1: compute in this process; tables of fewer than "
+                   f"{MIN_RECORDS_PER_WORKER} records per worker are computed in this process).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def command(dataset, output, periods, components, split, batch_size, workers, overwrite, progress) -> int:

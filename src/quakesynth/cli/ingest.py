@@ -34,6 +34,8 @@ def _split(ctx, param, value: str) -> tuple[float, float, float]:
               help="P onset after the window start, s.")
 @click.option("--fs", type=click.FloatRange(min=1.0, max=10000.0), default=100.0, show_default=True,
               help="Sampling rate of the dataset, Hz.")
+@click.option("--components", default="ZNE", show_default=True,
+              help="Component order of the dataset (e.g. NE for horizontal pairs such as AT2).")
 @click.option("--rotate/--no-rotate", default=False, show_default=True,
               help="Rotate horizontals to radial/transverse (components ZRT).")
 @click.option("--split", "split", default="0.8,0.1,0.1", show_default=True, callback=_split,
@@ -58,7 +60,7 @@ def _split(ctx, param, value: str) -> tuple[float, float, float]:
 @click.option("--report", type=click.Path(dir_okay=False),
               help="Also write the report (CSV of dropped records and conflicts) here.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
-def command(inputs, output, fmt, stations, metadata_table, window, p_time, fs, rotate, split, seed,
+def command(inputs, output, fmt, stations, metadata_table, window, p_time, fs, components, rotate, split, seed,
             borehole, event_metadata, input_unit, keep_counts, quantity, require_vs30, min_snr,
             picker, overwrite, report, progress) -> int:
     """Ingest real records into a dataset (SeisBench format), preprocessed as in HighFEM.
@@ -92,7 +94,7 @@ def command(inputs, output, fmt, stations, metadata_table, window, p_time, fs, r
                                     min_snr_db=min_snr, pick_interval_s=(lo, hi)),
         read=ReadOptions(kiknet_sensor="borehole" if borehole else "surface", prefer=event_metadata,
                          input_unit=input_unit, metadata_table=metadata_table),
-        quantity=quantity, unit="counts" if keep_counts else QUANTITY_UNITS[quantity],
+        components=components, quantity=quantity, unit="counts" if keep_counts else QUANTITY_UNITS[quantity],
         require_vs30=require_vs30, picker=picker, split_fractions=split, seed=seed)
     result = ingest(list(inputs), output, cfg, format=fmt, stations=stations, overwrite=overwrite,
                     report=report, progress=progress)

@@ -276,8 +276,10 @@ class DatasetWriter:
         if dup or names.duplicated().any():
             raise ValueError(f"duplicate trace_name {(dup or names[names.duplicated()].tolist())[0]!r}")
         self._names.update(names.tolist())
-        x = records.data.astype(np.float64)
-        self._wstats.append(np.stack([x.sum(axis=2), (x * x).sum(axis=2), np.abs(x).max(axis=2)], axis=1))
+        x = records.data  # float32; sums accumulate in float64 without a float64 copy
+        self._wstats.append(np.stack([x.sum(axis=2, dtype=np.float64),
+                                      np.einsum("nct,nct->nc", x, x, dtype=np.float64),
+                                      np.maximum(x.max(axis=2), -x.min(axis=2)).astype(np.float64)], axis=1))
         self._meta_small.append(meta)
         if len(self._meta_small) >= 512:
             self._meta_parts.append(pd.concat(self._meta_small, ignore_index=True))
@@ -446,54 +448,82 @@ class _Store:
         self.unit = unit if unit in RAW_UNITS or unit == QUANTITY_UNITS.get(self.quantity) else \
             QUANTITY_UNITS.get(self.quantity, unit)
         self._h5 = None
+        self._fd = None
         self._pid = None
+        self._layout: dict[str, tuple | None] = {}
 
     def h5(self):
+        """The HDF5 file, opened on first use in each process (DataLoader workers included)."""
         import h5py
 
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = h5py.File(self.path / WAVEFORMS_FILE, "r")
+            self._fd = os.open(self.path / WAVEFORMS_FILE, os.O_RDONLY)
+            self._layout = {}
             self._pid = os.getpid()
         return self._h5
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_h5"], state["_pid"] = None, None
+        state["_h5"], state["_fd"], state["_pid"], state["_layout"] = None, None, None, {}
         return state
 
+    def _direct(self, bucket: str):
+        """``(offset, row_shape, dtype)`` of a contiguous, uncompressed block (None otherwise).
+
+        Such a block is a plain C-order array at a fixed offset of the file, so its rows are
+        read with one ``os.pread`` each, without HDF5's per-call overhead.
+        """
+        if bucket not in self._layout:
+            d = self.h5()["data"][bucket]
+            off = d.id.get_offset() if d.chunks is None and d.compression is None and d.ndim == 3 else None
+            ok = off is not None and d.dtype.isnative and d.dtype.kind in "fiu"
+            self._layout[bucket] = (int(off), d.shape[1:], d.dtype) if ok else None
+        return self._layout[bucket]
+
+    def _rows(self, bucket: str, a: int, b: int) -> np.ndarray:
+        lay = self._direct(bucket)
+        if lay is None:
+            return self.h5()["data"][bucket][a:b]
+        off, shape, dtype = lay
+        row = int(np.prod(shape)) * dtype.itemsize
+        buf = os.pread(self._fd, row * (b - a), off + row * a)
+        return np.frombuffer(buf, dtype=dtype).reshape((b - a,) + tuple(shape))
+
     def read(self, rows: np.ndarray) -> np.ndarray:
-        """Waveforms (len(rows), C, T) float32 of base rows, read block by block."""
+        """Waveforms (len(rows), C, T) float32 of base rows, one read per contiguous run."""
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             t = int(self.info.get("n_samples", 0))
             return np.zeros((0, len(self.components), t), dtype=np.float32)
-        data = self.h5()["data"]
-        out = None
-        order = np.lexsort((self.row[rows], self.bucket[rows]))
+        self.h5()
+        order = np.lexsort((self.row[rows], self.bucket[rows])) if rows.size > 1 else np.zeros(1, np.int64)
         srows = rows[order]
         buckets, rowpos = self.bucket[srows], self.row[srows]
+        out = None
         start = 0
         while start < len(srows):
             b = buckets[start]
-            end = start
+            end = start + 1
             while end < len(srows) and buckets[end] == b:
                 end += 1
-            dset = data[b]
-            if out is None:
-                shape = dset.shape[1:] if rowpos[start] >= 0 else dset.shape
-                out = np.empty((len(rows),) + tuple(shape), dtype=np.float32)
-            if rowpos[start] < 0:
-                for k in range(start, end):
-                    out[order[k]] = dset[()]
-            else:
-                k = start
-                while k < end:  # contiguous runs of rows are one read each
-                    j = k + 1
-                    while j < end and rowpos[j] == rowpos[j - 1] + 1:
-                        j += 1
-                    block = dset[rowpos[k]:rowpos[j - 1] + 1]
-                    out[order[k:j]] = block
-                    k = j
+            if rowpos[start] < 0:  # one HDF5 dataset per trace
+                x = self.h5()["data"][b][()]
+                if out is None:
+                    out = np.empty((len(rows),) + x.shape, dtype=np.float32)
+                out[order[start:end]] = x
+                start = end
+                continue
+            k = start
+            while k < end:  # contiguous runs of rows are one read each
+                j = k + 1
+                while j < end and rowpos[j] == rowpos[j - 1] + 1:
+                    j += 1
+                x = self._rows(b, int(rowpos[k]), int(rowpos[j - 1]) + 1)
+                if out is None:
+                    out = np.empty((len(rows),) + x.shape[1:], dtype=np.float32)
+                out[order[k:j]] = x
+                k = j
             start = end
         return out
 

@@ -318,8 +318,14 @@ def residuals_simple_gmm(coll, Y, specs, gmm_pred, gmm_tag, models) -> tuple[dic
         if ok.sum() < 5:
             out[spec.key] = {"note": f"only {int(ok.sum())} data records: simple GMM not fitted"}
             continue
-        sg = SimpleGMM.fit(M[ok], R[ok], V[ok], 10.0 ** yd[ok])
-        f = np.asarray(sg.predict(M, R, V), float)  # log10 median
+        try:
+            sg = SimpleGMM.fit(yd[ok], M[ok], R[ok], V[ok])
+        except ValueError as e:  # e.g. one Vs30 for all records
+            out[spec.key] = {"note": f"simple GMM not fitted: {e}"}
+            continue
+        x_ok = np.isfinite(M) & np.isfinite(R) & np.isfinite(V) & (R > 0) & (V > 0)
+        f = np.full(len(M), np.nan)
+        f[x_ok] = sg.predict(M[x_ok], R[x_ok], V[x_ok])  # log10 median
         res = {DATA: yd - f}
         for m in models:
             res[m] = Y(m, spec.column) - f[:, None]
@@ -393,7 +399,7 @@ def duration_vs_magnitude(coll, models) -> dict:
 
 # -- Fig. 7: convergence with the number of realisations -----------------------------------
 def convergence(coll, Y, specs, models) -> dict:
-    from quakesynth.metrics import shapiro_wilk
+    from quakesynth.metrics import shapiro_wilk_log
 
     N = coll.config.realizations
     spec = next((s for s in specs if s.key == "PGA_RotD50"), None)
@@ -422,8 +428,7 @@ def convergence(coll, Y, specs, models) -> dict:
         entry = {"median_minus_final_mean": dmed, "median_minus_final_rms": dmed_rms,
                  "sigma_mean": sig, "sigma_minus_final_rms": dsig, "n_records": int(len(y))}
         if N >= 3:
-            W, p = shapiro_wilk(y)
-            W, p = np.asarray(W, float), np.asarray(p, float)
+            W, p = np.array([shapiro_wilk_log(10.0 ** row) for row in y]).T
             entry["shapiro_wilk"] = {"W_median": _f(np.nanmedian(W)), "p_median": _f(np.nanmedian(p)),
                                      "fraction_p_above_0.05": _f(np.mean(p > 0.05)),
                                      "n_records": int(np.isfinite(W).sum())}
@@ -506,10 +511,18 @@ def scenario_curves(coll, specs, gmms) -> tuple[dict, dict]:
 
 # -- Fig. 10: average model probability (eq. 13) -------------------------------------------
 def model_probability(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
+    """Eq. 13 per M-R bin: a model's ln-IM distribution in a bin is normal with the median and
+    the 16-84 % half-width of all its realisations for the bin's records
+    (:func:`quakesynth.metrics.average_model_probability`); a GMM's is its own median and sigma
+    per record (:func:`~quakesynth.metrics.distribution.average_model_probability_parametric`).
+    Values are mean normal densities of the observed ln IM (per unit ln IM); higher is better.
+    """
     from quakesynth.metrics import average_model_probability
+    from quakesynth.metrics.distribution import average_model_probability_parametric
 
     b = coll.config.bins
     labels = mr_bin_labels(b.magnitude_edges, b.distance_edges_km)
+    nb = len(labels)
     mr = coll.mr_bin
     out = {"bins": labels, "magnitude_edges": _fl(b.magnitude_edges),
            "distance_edges_km": _fl(b.distance_edges_km), "ims": {}}
@@ -517,23 +530,34 @@ def model_probability(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
         if spec.key not in ("PGA_RotD50", "PGV_RotD50"):
             continue
         yd = Y(DATA, spec.column)
-        dist: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        obs = np.isfinite(yd) & (mr >= 0)
+        entry: dict[str, Any] = {"unit": "mean normal density of the observed ln IM", "sources": {},
+                                 "n": [int((obs & (mr == k)).sum()) for k in range(nb)]}
         for m in models:
-            y = Y(m, spec.column)
-            dist[m] = (yd, _nanmean(y, axis=1), _nanstd(y, axis=1))
+            ym = Y(m, spec.column)
+            rec = np.repeat(np.arange(len(yd)), ym.shape[1])
+            vals = ym.ravel()
+            ok = np.isfinite(vals) & (mr[rec] >= 0)
+            per_bin = average_model_probability(10.0 ** yd[obs], mr[obs], 10.0 ** vals[ok], mr[rec][ok], n_bins=nb)
+            # overall: every record against its own bin's model distribution, pooled
+            n_obs = np.array(entry["n"], float)
+            okb = np.isfinite(per_bin) & (n_obs > 0)
+            overall = float((per_bin[okb] * n_obs[okb]).sum() / n_obs[okb].sum()) if okb.any() else None
+            entry["sources"][m] = {"per_bin": _fl(per_bin), "overall": _f(overall)}
         for g, pred in gmm_pred.items():
-            if spec.key in pred:
-                dist[g] = (_gmm_data_column(spec, gmm_tag[g], Y), *pred[spec.key])
-        entry = {"unit": "probability density of log10 IM", "sources": {}, "n": []}
-        for src, (y, mu, sig) in dist.items():
+            if spec.key not in pred:
+                continue
+            y = _gmm_data_column(spec, gmm_tag[g], Y)
+            mu, sig = pred[spec.key][0] * LN10, pred[spec.key][1] * LN10
+            ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(sig) & (sig > 0) & (mr >= 0)
             vals = []
-            for k in range(len(labels)):
-                ok = (mr == k) & np.isfinite(y) & np.isfinite(mu) & np.isfinite(sig) & (sig > 0)
-                vals.append(_f(average_model_probability(y[ok], mu[ok], sig[ok])) if ok.any() else None)
-            ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(sig) & (sig > 0)
-            entry["sources"][src] = {"per_bin": vals,
-                                     "overall": _f(average_model_probability(y[ok], mu[ok], sig[ok])) if ok.any() else None}
-        entry["n"] = [int(((mr == k) & np.isfinite(yd)).sum()) for k in range(len(labels))]
+            for k in range(nb):
+                sel = ok & (mr == k)
+                vals.append(_f(average_model_probability_parametric(10.0 ** y[sel], mu[sel], sig[sel]))
+                            if sel.any() else None)
+            entry["sources"][g] = {"per_bin": vals, "n_valid": int(ok.sum()),
+                                   "overall": _f(average_model_probability_parametric(10.0 ** y[ok], mu[ok], sig[ok]))
+                                   if ok.any() else None}
         ratios = {}
         for m in models:
             for g in gmm_pred:
@@ -605,11 +629,16 @@ def _floor_pair(coll) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     return data[perm[: n // 2]], data[perm[n // 2:]], "two random halves of the evaluation split"
 
 
-def frechet(coll, models) -> dict:
-    from quakesynth.metrics import frechet_distance, frechet_distance_elementwise
+def _fd(a: np.ndarray, b: np.ndarray, kind: str) -> float | None:
+    """Frechet distance (eq. 14 ``diagonal``, eq. 15 ``full``) of ln-FAS from log10 features."""
+    from quakesynth.metrics import frechet_distance_samples
 
-    out: dict[str, Any] = {"feature": "log10 Konno-Ohmachi-smoothed FAS, realisation 0", "per_component": {},
-                           "per_bin": {}}
+    return _f(frechet_distance_samples(a * LN10, b * LN10, kind=kind))
+
+
+def frechet(coll, models) -> dict:
+    out: dict[str, Any] = {"feature": "ln of the Konno-Ohmachi-smoothed FAS (m/s) on the log-FAS grid, "
+                                      "realisation 0", "per_component": {}, "per_bin": {}}
     data = coll.logfas.get(DATA)
     if data is None:
         return {"note": "no log-FAS"}
@@ -625,8 +654,8 @@ def frechet(coll, models) -> dict:
             if len(a2) < 2 or len(b2) < 2 or a2.shape[1] == 0:
                 ce[src] = {"eq14": None, "eq15": None}
                 continue
-            ce[src] = {"eq14": _f(frechet_distance_elementwise(a2, b2)),
-                       "eq15": _f(frechet_distance(a2, b2)) if min(len(a2), len(b2)) > 2 else None}
+            ce[src] = {"eq14": _fd(a2, b2, "diagonal"),
+                       "eq15": _fd(a2, b2, "full") if min(len(a2), len(b2)) > 2 else None}
         out["per_component"][comp] = ce
     # per M-R bin (eq. 14), the floor from the floor sample's own bins
     b = coll.config.bins
@@ -647,44 +676,59 @@ def frechet(coll, models) -> dict:
                 if m not in coll.logfas:
                     continue
                 a2, b2 = _clean(coll.logfas[m][sel, c], data[sel, c])
-                ce[m] = _f(frechet_distance_elementwise(a2, b2)) if len(a2) > 1 and len(b2) > 1 and a2.shape[1] else None
+                ce[m] = _fd(a2, b2, "diagonal") if len(a2) > 1 and len(b2) > 1 and a2.shape[1] else None
             if floor_bins is not None:
                 fsel = floor_bins == k
                 if fsel.sum() > 1:
                     a2, b2 = _clean(coll.logfas[FLOOR][fsel, c], data[sel, c])
-                    ce["floor"] = _f(frechet_distance_elementwise(a2, b2)) if len(a2) > 1 and a2.shape[1] else None
+                    ce["floor"] = _fd(a2, b2, "diagonal") if len(a2) > 1 and len(b2) > 1 and a2.shape[1] else None
             be[comp] = ce
         out["per_bin"][label] = be
     return out
 
 
 def classifier_metrics(coll, models) -> dict:
+    """Accuracy of the classifier on each source (the true class is the record's M-R class;
+    the real-data reference is its accuracy on the real evaluation records), the embedding
+    Frechet distance to the real records (eq. 15) with its real-data floor, and the NCC of the
+    row-normalised confusion matrices of generated and real records (TimesNet-Gen)."""
     if not coll.embeddings:
         return {"note": "no classifier given (--classifier PATH)"}
-    from quakesynth.metrics import classifier_accuracy, frechet_distance
+    from quakesynth.metrics import accuracy, confusion_ncc, embedding_frechet_distance
+    from quakesynth.metrics.distribution import confusion_matrix
 
-    out: dict[str, Any] = {"accuracy": {}, "embedding_fd": {}}
-    labels = coll.labels.get(DATA)
+    out: dict[str, Any] = {"accuracy": {}, "embedding_fd": {}, "confusion_ncc": {}}
+    labels = coll.labels[DATA]
+    ok = labels >= 0
+    out["n_labelled"] = int(ok.sum())
+    if not ok.any():
+        return {"note": "no evaluation record falls inside the classifier's magnitude-distance grid"}
+    k = int(max(labels.max(), *(p.max() for p in coll.predictions.values()))) + 1
+    c_real = confusion_matrix(labels[ok], coll.predictions[DATA][ok], k, normalize="true")
     for src in [DATA, *models]:
         if src in coll.predictions:
-            out["accuracy"][src] = _f(classifier_accuracy(coll.predictions[src], labels))
-    if FLOOR in coll.predictions:
-        out["accuracy"]["floor"] = _f(classifier_accuracy(coll.predictions[FLOOR], coll.labels[FLOOR]))
+            out["accuracy"][src] = _f(accuracy(labels[ok], coll.predictions[src][ok]))
+            if src != DATA:
+                c = confusion_matrix(labels[ok], coll.predictions[src][ok], k, normalize="true")
+                try:
+                    out["confusion_ncc"][src] = _f(confusion_ncc(c, c_real))
+                except ValueError:
+                    out["confusion_ncc"][src] = None
     e_data = coll.embeddings[DATA]
     for m in models:
         if m in coll.embeddings:
             a, b = _clean(coll.embeddings[m], e_data)
-            out["embedding_fd"][m] = _f(frechet_distance(a, b))
+            out["embedding_fd"][m] = _f(embedding_frechet_distance(b, a))
     if FLOOR in coll.embeddings:
         a, b = _clean(coll.embeddings[FLOOR], e_data)
-        out["embedding_fd"]["floor"] = _f(frechet_distance(a, b))
+        out["embedding_fd"]["floor"] = _f(embedding_frechet_distance(b, a))
         out["floor_method"] = "train split vs evaluation split"
     else:
         rng = np.random.default_rng(coll.config.seed)
         perm = rng.permutation(len(e_data))
         h = len(e_data) // 2
         a, b = _clean(e_data[perm[:h]], e_data[perm[h:]])
-        out["embedding_fd"]["floor"] = _f(frechet_distance(a, b)) if min(len(a), len(b)) > 2 else None
+        out["embedding_fd"]["floor"] = _f(embedding_frechet_distance(b, a)) if min(len(a), len(b)) > 2 else None
         out["floor_method"] = "two random halves of the evaluation split"
     return out
 
@@ -708,36 +752,42 @@ def paired_summary(coll) -> dict:
 
 # -- HVSR / f0 -----------------------------------------------------------------------------
 def hvsr_summary(coll, models) -> dict:
-    from quakesynth.metrics import js_similarity
+    """Per station with several records: the mean log10 HVSR of its records and its f0, for
+    the data and for each model's realisation 0 of the same records; and the Jensen-Shannon
+    similarity of the per-record f0 histograms (log10 f0, f0 band) of models and data."""
+    from quakesynth.metrics import f0 as f0_of
+    from quakesynth.metrics.distribution import histogram_similarity
 
     recs = coll.hvsr_records
     if len(recs) == 0 or DATA not in coll.hvsr:
         return {"note": f"no station with at least {coll.config.hvsr_min_records} records"}
     freqs = coll.freqs
+    band = tuple(coll.config.features.f0_band_hz)
     stations = coll.conditioning["station"].to_numpy()[recs]
-    out: dict[str, Any] = {"f_Hz": _fl(freqs), "min_records": coll.config.hvsr_min_records, "stations": {},
-                           "js_similarity_f0": {}}
+    out: dict[str, Any] = {"f_Hz": _fl(freqs), "f0_band_Hz": list(band), "min_records": coll.config.hvsr_min_records,
+                           "stations": {}, "js_similarity_f0": {}}
     f0_all: dict[str, list[float]] = {}
     for sta in sorted(set(stations)):
         idx = np.flatnonzero(stations == sta)
-        e = {"n": int(len(idx))}
+        e: dict[str, Any] = {"n": int(len(idx))}
         for src in [DATA, *models]:
             if src not in coll.hvsr:
                 continue
-            h = coll.hvsr[src][idx]
+            h = coll.hvsr[src][idx].astype(float)
             curve = _nanmean(h, axis=0)
-            f0 = float(freqs[np.nanargmax(curve)]) if np.isfinite(curve).any() else float("nan")
-            e[src] = {"f0_Hz": _f(f0), "peak_log10": _f(np.nanmax(curve)) if np.isfinite(curve).any() else None,
+            finite = np.isfinite(curve).any()
+            e[src] = {"f0_Hz": _f(f0_of(curve, freqs, band)) if finite else None,
                       "curve_log10": _fl(curve, 4)}
-            rec_f0 = [float(freqs[np.nanargmax(r)]) for r in h if np.isfinite(r).any()]
-            f0_all.setdefault(src, []).extend(rec_f0)
+            rows = np.isfinite(h).any(axis=1)
+            if rows.any():
+                f0_all.setdefault(src, []).extend(f0_of(h[rows], freqs, band).tolist())
         out["stations"][sta] = e
-    bins = np.logspace(np.log10(freqs[0]), np.log10(freqs[-1]), 16)
-    hd = np.histogram(f0_all.get(DATA, []), bins=bins)[0].astype(float)
+    lo, hi = band
     for m in models:
-        if m in f0_all:
-            hm = np.histogram(f0_all[m], bins=bins)[0].astype(float)
-            out["js_similarity_f0"][m] = _f(js_similarity(hd, hm)) if hd.sum() and hm.sum() else None
+        a, b = np.asarray(f0_all.get(DATA, [])), np.asarray(f0_all.get(m, []))
+        if a.size and b.size:
+            out["js_similarity_f0"][m] = _f(histogram_similarity(a, b, bins=15, value_range=(np.log10(lo), np.log10(hi)),
+                                                                 log=True))
     return out
 
 

@@ -72,64 +72,85 @@ def _log10(x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, np.log10(np.maximum(x, 1e-300)), np.nan)
 
 
-def waveform_curves(x: np.ndarray, fs: float, cfg: FeatureConfig) -> dict[str, np.ndarray]:
+def waveform_curves(x: np.ndarray, fs: float, cfg: FeatureConfig, hvsr_rows: np.ndarray | None = None
+                    ) -> dict[str, np.ndarray]:
     """log10 smoothed FAS (n, 3, F), log10 envelope (n, 3, P), log10 HVSR (n, F) and f0 (n,).
 
     ``x`` is acceleration (n, 3, T) in m/s^2 in (H1, H2, V) order; FAS in m/s, envelope in
-    m/s^2, HVSR dimensionless, f0 in Hz.
+    m/s^2, HVSR dimensionless, f0 in Hz. Grid points above 0.45 fs or below twice the
+    record's frequency resolution are NaN. HVSR and f0 are computed only for ``hvsr_rows``
+    (a boolean mask; None: all) and NaN elsewhere.
     """
-    from quakesynth.metrics import f0_from_hvsr, fas, hvsr, konno_ohmachi, moving_average_envelope
+    from quakesynth.metrics import (
+        f0,
+        fourier_amplitude,
+        hvsr_curves,
+        konno_ohmachi_smooth,
+        moving_average_envelope,
+    )
 
     freqs = fas_frequencies(cfg)
-    f, A = fas(x, fs)  # (F_fft,), (n, 3, F_fft)
-    S = konno_ohmachi(f, A, freqs, b=cfg.ko_bandwidth)  # (n, 3, F)
-    resolvable = (freqs <= 0.45 * fs) & (freqs >= 2.0 * f[1])
-    logfas = _log10(S)
-    logfas[..., ~resolvable] = np.nan
-    env = moving_average_envelope(x, kernel=cfg.envelope_kernel)  # (n, 3, T)
+    x = np.asarray(x, dtype=np.float64)
+    f, A = fourier_amplitude(x, fs)  # (F_fft,), (n, 3, F_fft) in m/s
+    ok = (freqs <= 0.45 * fs) & (freqs >= 2.0 * f[1])
+    logfas = np.full((*x.shape[:2], len(freqs)), np.nan)
+    hv = np.full((x.shape[0], len(freqs)), np.nan)
+    f0s = np.full(x.shape[0], np.nan)
+    rows = np.ones(len(x), bool) if hvsr_rows is None else np.asarray(hvsr_rows, bool)
+    if ok.any():
+        logfas[..., ok] = _log10(konno_ohmachi_smooth(A, f, freqs[ok], b=cfg.ko_bandwidth))
+        if rows.any():
+            xr = x[rows]
+            _, h = hvsr_curves(xr[:, 0], xr[:, 1], xr[:, 2], fs, freqs=freqs[ok], b=cfg.ko_bandwidth)
+            hv[np.ix_(rows, ok)] = h
+            good = np.isfinite(h).any(axis=1)
+            f0s[np.flatnonzero(rows)[good]] = f0(h[good], freqs[ok], band=tuple(cfg.f0_band_hz))
+    env = moving_average_envelope(x, kernel=cfg.envelope_kernel)  # (n, 3, T), m/s^2
     logenv = _log10(_block_means(env, fs, cfg))
-    H = hvsr(x[:, 0], x[:, 1], x[:, 2], fs, freqs=freqs, b=cfg.ko_bandwidth)  # (n, F)
-    H = np.where(resolvable, H, np.nan)
-    f0 = f0_from_hvsr(freqs, H)
     return {"logfas": logfas.astype(np.float32), "logenv": logenv.astype(np.float32),
-            "hvsr": _log10(H).astype(np.float32), "f0": np.asarray(f0, dtype=np.float64)}
+            "hvsr": _log10(hv).astype(np.float32), "f0": f0s}
 
 
-def intensity_measures(data: np.ndarray, fs: float, components: str, periods) -> Any:
+def intensity_measures(data: np.ndarray, fs: float, components: str, periods, threads: int | None = None) -> Any:
     """The IM table (one row per waveform; columns ``<IM>_<comp>_<unit>``)."""
     from quakesynth.metrics import ims_of_records
     from quakesynth.records import METADATA_COLUMNS, Records
 
-    table = ims_of_records(Records(data, fs=fs, components=components), periods=list(periods))
+    table = ims_of_records(Records(data, fs=fs, components=components), periods=list(periods), workers=threads)
     keep = [c for c in table.columns if c not in METADATA_COLUMNS]
     return table[keep].reset_index(drop=True).astype(np.float64)
 
 
-def paired_measures(x: np.ndarray, ref: np.ndarray, fs: float) -> Any:
+def paired_measures(x: np.ndarray, ref: np.ndarray, fs: float, cfg: FeatureConfig) -> Any:
     """Kristekova EG/PG, Anderson GOF and frequency bias of ``x`` against ``ref`` (n, 3, T),
-    both in (H1, H2, V) order at the same ``fs``; one row per pair, one column per measure and
-    component."""
+    both in (H1, H2, V) order at the same ``fs``; one row per pair, one column per measure
+    and component (Kristekova with the three components normalised together)."""
     import pandas as pd
 
     from quakesynth.metrics import anderson_gof, frequency_bias, kristekova_gof
+    from quakesynth.metrics.gof import BIAS_BANDS
 
     T = min(x.shape[-1], ref.shape[-1])
-    x, ref = x[..., :T].astype(np.float64), ref[..., :T].astype(np.float64)
+    x, ref = np.asarray(x[..., :T], np.float64), np.asarray(ref[..., :T], np.float64)
+    fmax = min(cfg.gof_fmax_hz, 0.45 * fs)
+    kr = kristekova_gof(x, ref, fs, fmin=cfg.gof_fmin_hz, fmax=fmax, nf=cfg.gof_nf)
+    an = anderson_gof(x, ref, fs)["score"]  # (n, 3)
+    fb = frequency_bias(x, ref, fs)  # (n, 3, B)
     cols: dict[str, np.ndarray] = {}
     for j, c in enumerate(COMPONENT_LABELS):
-        eg, pg = kristekova_gof(x[:, j], ref[:, j], fs)
-        cols[f"EG_{c}"], cols[f"PG_{c}"] = np.asarray(eg), np.asarray(pg)
-        cols[f"Anderson_{c}"] = np.asarray(anderson_gof(x[:, j], ref[:, j], fs))
-        fb = frequency_bias(x[:, j], ref[:, j], fs)
-        for name, v in (fb.items() if isinstance(fb, dict) else enumerate(np.asarray(fb).T)):
-            cols[f"freqbias_{name}_{c}"] = np.asarray(v)
+        cols[f"EG_{c}"] = kr["EG"][:, j]
+        cols[f"PG_{c}"] = kr["PG"][:, j]
+        cols[f"Anderson_{c}"] = an[:, j]
+        for b, (f1, f2) in enumerate(BIAS_BANDS):
+            cols[f"freqbias_{f1:g}-{f2:g}Hz_{c}"] = fb[:, j, b]
     return pd.DataFrame(cols)
 
 
 def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfig, ims: bool = True,
                  curves: bool = True, *, ref: np.ndarray | None = None,
                  ref_fs: float | None = None, ref_components: str | None = None,
-                 ref_rows: np.ndarray | None = None) -> dict[str, Any]:
+                 ref_rows: np.ndarray | None = None, hvsr_rows: np.ndarray | None = None,
+                 threads: int | None = None) -> dict[str, Any]:
     """Everything the evaluation needs from one batch of waveforms.
 
     Parameters
@@ -142,6 +163,8 @@ def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfi
     curves : compute log-FAS, envelope and HVSR.
     ref, ref_fs, ref_components, ref_rows : paired evaluation: ``ref[i]`` is the record that
         waveform ``ref_rows[i]`` of ``data`` reproduces.
+    hvsr_rows : boolean mask of the waveforms that get HVSR and f0 (None: all).
+    threads : threads of the compiled IM kernels (None: all cores; 1 in pool workers).
 
     Returns
     -------
@@ -154,16 +177,16 @@ def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfi
     x = np.asarray(data)[:, order]
     out: dict[str, Any] = {"ims": None, "paired": None, "paired_rows": None}
     if ims:
-        out["ims"] = intensity_measures(data, fs, components, _periods(cfg))
+        out["ims"] = intensity_measures(data, fs, components, _periods(cfg), threads)
     if curves:
-        out.update(waveform_curves(x, fs, cfg))
+        out.update(waveform_curves(x, fs, cfg, hvsr_rows))
     else:
         out["f0"] = np.full(len(x), np.nan)
     if ref is not None:
         if ref_fs != fs:
             raise ValueError(f"paired records have fs={ref_fs} Hz but the model's output has fs={fs} Hz")
         r = np.asarray(ref)[:, component_order(ref_components)]
-        out["paired"] = paired_measures(x[ref_rows], r, fs)
+        out["paired"] = paired_measures(x[ref_rows], r, fs, cfg)
         out["paired_rows"] = np.asarray(ref_rows)
     out["seconds"] = time.perf_counter() - t0
     return out

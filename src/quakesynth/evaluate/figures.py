@@ -50,7 +50,7 @@ def _log(ax, which: str = "x") -> None:
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(ticker.NullFormatter())
+    axis.set_minor_locator(ticker.NullLocator())
 
 
 class Colors:
@@ -124,7 +124,7 @@ def bias_figure(section: dict, colors: Colors) -> list[tuple[str, Any]]:
                 ax.plot(centres, y, ls=style, color="grey", marker="s", ms=3, label=src)
             else:
                 ax.errorbar(centres * (1 + 0.03 * i), y, yerr=np.nan_to_num(se), color=colors(src), marker="o",
-                            ms=3, capsize=2, label=src)
+                            ms=3, capsize=0, label=src)
         ax.axhline(0, color="k", lw=0.8)
         _log(ax, "x")
         ax.set_xlabel("hypocentral distance (km)")
@@ -181,7 +181,7 @@ def duration_figure(section: dict, table, colors: Colors) -> list[tuple[str, Any
         med, p16, p84 = _arr(e["median"]), _arr(e["p16"]), _arr(e["p84"])
         x = centres + 0.04 * (i - 1)
         ax.errorbar(x, med, yerr=[np.nan_to_num(med - p16), np.nan_to_num(p84 - med)], color=colors(src),
-                    marker="o", ms=4, capsize=2, label=src, zorder=2)
+                    marker="o", ms=4, capsize=0, label=src, zorder=2)
     _log(ax, "y")
     ax.set_xlabel("magnitude")
     ax.set_ylabel("D5-95 (s), horizontal geometric mean")

@@ -305,6 +305,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
     sink.n_floor = len(floor) if floor is not None else 0
     fcfg = cfg.features
     pipe = OrderedPipeline(executor, max_pending=2 * max(1, cfg.workers))
+    threads = 1 if executor is not None else None  # pool workers: one thread each
     emb: dict[str, list] = {}
     N, bs, seed = cfg.realizations, cfg.batch_size, cfg.seed
     paired_sources = [k for k, m in models.items() if is_paired(m)]
@@ -323,15 +324,15 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         # the data
         for pos, rec in data.chunks(bs):
             classify(DATA, pos, rec)
-            pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True,
+            pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True, threads=threads, hvsr_rows=hvsr_pos[pos] >= 0,
                         callback=sink.callback(DATA, pos, np.zeros(len(pos), np.int64)))
             bar.update(len(pos))
         # the real-data floor (another split)
         if floor is not None:
             for pos, rec in floor.chunks(bs):
                 classify(FLOOR, pos, rec)
-                pipe.submit(compute_unit, *_chunk_data(rec), fcfg, False,
-                            callback=sink.callback(FLOOR, pos, np.zeros(len(pos), np.int64), kind="floor"))
+                pipe.submit(compute_unit, *_chunk_data(rec), fcfg, False, threads=threads,
+                            hvsr_rows=np.zeros(len(pos), bool), callback=sink.callback(FLOOR, pos, np.zeros(len(pos), np.int64), kind="floor"))
                 bar.update(len(pos))
         # the models
         table = cond.rename(columns={c: v for c, v in COND_COLUMNS.items()})
@@ -351,7 +352,8 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
                 if ref is not None and len(ref_rows):
                     kw = dict(ref=ref.data[ref_rows], ref_fs=ref.fs, ref_components=ref.components,
                               ref_rows=ref_rows)
-                pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True,
+                pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True, threads=threads,
+                            hvsr_rows=(k == 0) & (hvsr_pos[pos] >= 0),
                             callback=sink.callback(label, pos, k), **kw)
                 bar.update(len(pos))
         # the scenario curves
@@ -370,7 +372,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
                         k = rec.metadata["realization"].to_numpy(np.int64)
                         extra = {"source": label, "scenario": sc.name, "point": point,
                                  sc.vary: tab[sc.vary].to_numpy()[point]}
-                        pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True, curves=False,
+                        pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True, curves=False, threads=threads,
                                     callback=sink.callback(label, point, k, kind="scenario", extra=extra))
                         bar.update(len(rec))
         pipe.drain()

@@ -92,7 +92,7 @@ def figure_html(caption: str, fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
     plt.close(fig)
     b64 = base64.b64encode(buf.getvalue()).decode("ascii")
     return (f'<figure><img alt="{html.escape(caption, quote=True)}" src="data:image/png;base64,{b64}">'

@@ -88,11 +88,16 @@ def _check_range(gmm: str, name: str, values: np.ndarray, bounds: tuple[float, f
                          f"({int(bad.sum())} of {values.size} scenario(s)){tip}")
 
 
+def _check_openquake() -> None:
+    """ImportError with the install hint where OpenQuake hazardlib is absent (nothing imported)."""
+    if importlib.util.find_spec("openquake") is None or importlib.util.find_spec("openquake.hazardlib") is None:
+        raise ImportError(_INSTALL_HINT)
+
+
 @functools.cache
 def _oq_gsim(cls_name: str, **kwargs: Any):
     """An OpenQuake GSIM instance (cached); imports hazardlib on first use."""
-    if importlib.util.find_spec("openquake") is None or importlib.util.find_spec("openquake.hazardlib") is None:
-        raise ImportError(_INSTALL_HINT)
+    _check_openquake()
     from openquake.hazardlib import gsim as oq_gsim  # noqa: F401  (registers every GSIM)
     from openquake.hazardlib.gsim.base import registry
 
@@ -384,7 +389,10 @@ def get_gmm(name: str, region: str | None = None) -> GroundMotionModel:
     region : regional variant (BooreEtAl2014: global, california, china, turkey, italy, japan;
         default global). Kanno 2006 is for Japan only.
 
-    >>> get_gmm("BooreEtAl2014", region="japan").component
+    Raises ValueError for unknown names or regions and ImportError (with the install hint)
+    where OpenQuake is not installed; OpenQuake itself is imported on the first prediction.
+
+    >>> get_gmm("BooreEtAl2014", region="japan").component  # doctest: +SKIP
     'RotD50'
     """
     if not isinstance(name, str):
@@ -392,4 +400,6 @@ def get_gmm(name: str, region: str | None = None) -> GroundMotionModel:
     key = {k.lower(): k for k in _FACTORIES}.get(name.lower()) or _ALIASES.get(name.lower())
     if key is None:
         raise ValueError(f"unknown GMM {name!r}; known: {', '.join(available_gmms())}")
-    return _FACTORIES[key](region=region)
+    gmm = _FACTORIES[key](region=region)
+    _check_openquake()
+    return gmm

@@ -41,7 +41,7 @@ class EDMPrecond(nn.Module):
     """Preconditioned denoiser ``D(x, sigma, cond)`` around ``backbone``.
 
     ``forward`` computes in float32 (as NVlabs/edm and the reference do) and returns float32;
-    ``sigma`` is a scalar or one value per sample (B,).
+    ``sigma`` (> 0) is a scalar or one value per sample (B,).
     """
 
     def __init__(self, backbone: nn.Module, sigma_data: float = 0.5) -> None:
@@ -69,12 +69,7 @@ class EDMPrecond(nn.Module):
             sigma = sigma.expand(x.shape[0])
         elif sigma.numel() != x.shape[0]:
             raise ValueError(f"sigma must be a scalar or have one value per sample ({x.shape[0]}); got {sigma.numel()}")
-        if bool((sigma <= 0).any()):
-            raise ValueError("sigma must be > 0")
         c_skip, c_out, c_in, c_noise = self.coefficients(sigma)
         shape = (-1,) + (1,) * (x.ndim - 1)
         F_x = self.backbone(x * c_in.reshape(shape), c_noise, cond, **backbone_kwargs)
         return F_x.to(torch.float32) * c_out.reshape(shape) + c_skip.reshape(shape) * x
-
-    def round_sigma(self, sigma: torch.Tensor | float) -> torch.Tensor:
-        return torch.as_tensor(sigma)

@@ -154,13 +154,23 @@ class HighFEMGenerator(Generator):
         return torch.from_numpy(self.conditioning(np.asarray(cond, dtype=np.float64))).to(self.device)
 
     @torch.inference_mode()
-    def sample_latents(self, c: torch.Tensor, seeds: np.ndarray | list[int]) -> torch.Tensor:
-        """Latents (B, C_z, H, W) from normalised conditioning ``c`` (B, V), one seed per sample."""
+    def sample_latents(self, c: torch.Tensor, seeds: np.ndarray | list[int],
+                       noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents (B, C_z, H, W) from normalised conditioning ``c`` (B, V), one seed per sample.
+
+        ``noise`` (B, C_z, H, W), standard normal, replaces the seeded initial noise (the seeds
+        still drive the stochastic sampler); it is scaled by ``sigma_max`` inside the sampler.
+        """
         from quakesynth.diffusion.sampler import StackedRandomGenerator, edm_sampler, karras_sigmas
 
         s, e = self.sampler, self.edm_config
         rnd = StackedRandomGenerator(self.device, [int(x) for x in seeds])
-        latents = rnd.randn((len(seeds), *self.latent_shape), dtype=torch.float32)
+        if noise is None:
+            latents = rnd.randn((len(seeds), *self.latent_shape), dtype=torch.float32)
+        else:
+            if tuple(noise.shape) != (len(seeds), *self.latent_shape):
+                raise ValueError(f"noise must have shape {(len(seeds), *self.latent_shape)}; got {tuple(noise.shape)}")
+            latents = noise.to(self.device)
         if self.channels_last and latents.ndim == 4:
             latents = latents.contiguous(memory_format=torch.channels_last)
         sigmas = karras_sigmas(s.num_steps, e.sigma_min, e.sigma_max, e.rho, dtype=self.sigma_dtype,

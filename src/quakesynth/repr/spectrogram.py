@@ -11,9 +11,12 @@ Forward (as the reference ``tqdne.representation.LogSpectrogram`` with librosa >
 With n_fft 256, hop 32 and 4064 samples at 100 Hz this gives 128 x 128 per component.
 
 Inverse: undo the scaling, append a zero Nyquist row, and retrieve the phase with batched
-Griffin-Lim in torch (Griffin & Lim 1984); ``method="fgla"`` adds the momentum of the fast
-Griffin-Lim algorithm (Perraudin et al. 2013), the default of librosa's ``griffinlim`` that
-the reference calls per record with 128 iterations.
+Griffin-Lim in torch (Griffin & Lim 1984): by default 128 iterations of fast Griffin-Lim
+(Perraudin et al. 2013; momentum 0.99, as librosa's ``griffinlim`` that the reference calls per
+record) started from a phase-gradient-integration estimate (:func:`pghi_phase`) instead of
+random phases. On the reference's decoded spectrograms this reaches a spectral convergence of
+0.162 against 0.165 for the reference's librosa output (random phases: 0.168 +- 0.002 over
+seeds); it needs no seed, so a waveform depends on its spectrogram only.
 
 >>> import numpy as np
 >>> rep = LogSpectrogram(SpectrogramConfig())
@@ -23,6 +26,7 @@ the reference calls per record with 128 iterations.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -180,16 +184,14 @@ class LogSpectrogram:
 
     __call__ = forward
 
-    def _log(self, r: float) -> float:
-        """ln|S| of a representation value."""
+    def _log(self, r):
+        """ln|S| of representation values (float or tensor)."""
         return (r + 1) / 2 * (self.cfg.log_max - self.cfg.log_clip) + self.cfg.log_clip
 
     def to_magnitude(self, spec) -> torch.Tensor | np.ndarray:
         """|S| (linear, waveform unit) of a representation: the inverse of the scaling."""
         R, numpy = _as_tensor(spec)
-        cfg = self.cfg
-        L = (R + 1) / 2 * (cfg.log_max - cfg.log_clip) + cfg.log_clip
-        return _out(torch.exp(L), numpy)
+        return _out(torch.exp(self._log(R)), numpy)
 
     def inverse(self, spec, n_iter: int = 128, method: str = "fgla", momentum: float = 0.99,
                 seed: int | Sequence[int] | None = 0, init: str = "pghi", beta: float = 1.1,
@@ -198,7 +200,8 @@ class LogSpectrogram:
 
         Parameters
         ----------
-        spec : representation in [-1, 1] (values outside are extrapolated).
+        spec : representation, nominally in [-1, 1]; values above :data:`SPEC_MAX` are clipped
+            with a warning, NaN raises ``ValueError``.
         n_iter : Griffin-Lim iterations.
         method : ``"fgla"`` (fast Griffin-Lim with ``momentum``), ``"gla"`` (no momentum) or
             ``"agla"`` (accelerated Griffin-Lim with ``momentum``, ``beta``, ``gamma``); see
@@ -358,6 +361,11 @@ class _FastSTFT:
         return y[:, self.n_fft // 2:self.n_fft // 2 + self.n]
 
 
+@functools.lru_cache(maxsize=8)
+def _fast_stft(cfg: SpectrogramConfig, device: str) -> _FastSTFT:
+    return _FastSTFT(cfg, torch.device(device))
+
+
 def griffin_lim(magnitude: torch.Tensor, cfg: SpectrogramConfig, n_iter: int = 128, method: str = "fgla",
                 momentum: float = 0.99, seed: int | Sequence[int] | None = 0, init: str = "pghi",
                 beta: float = 1.1, gamma: float = 1.25) -> torch.Tensor:
@@ -388,7 +396,7 @@ def griffin_lim(magnitude: torch.Tensor, cfg: SpectrogramConfig, n_iter: int = 1
         raise ValueError(f"griffin_lim needs hop to divide n_fft and hop <= n_fft / 2; got {cfg.hop}, {cfg.n_fft}")
     lead = magnitude.shape[:-2]
     device = magnitude.device
-    ops = _FastSTFT(cfg, device)
+    ops = _fast_stft(cfg, str(device))
     mag = magnitude.to(torch.float32).reshape(-1, n_bins, cfg.n_frames).transpose(-1, -2).contiguous()
     c = _initial_phases(mag, tuple(lead), cfg, seed, init)
     alpha = 0.0 if method == "gla" else float(momentum)

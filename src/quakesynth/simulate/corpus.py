@@ -227,9 +227,11 @@ def _run_chunk(args: tuple[int, int, int, int]) -> Records:
 
 
 def iter_corpus(n_events: int, stations_per_event: int, seed: int = 0, cfg: CorpusConfig = CorpusConfig(),
-                sim: StochasticConfig = StochasticConfig(), workers: int = 1,
+                sim: StochasticConfig | None = None, workers: int = 1,
                 stations: pd.DataFrame | None = None) -> Iterator[Records]:
-    """Yield the corpus as Records chunks, in event order (``workers`` processes)."""
+    """Yield the corpus as Records chunks, in event order (``workers`` processes; the
+    simulator config ``sim`` defaults to :class:`StochasticConfig`)."""
+    sim = sim if sim is not None else StochasticConfig()
     if int(n_events) != n_events or n_events <= 0:
         raise ValueError(f"n_events must be a positive whole number; got {n_events!r}")
     if int(stations_per_event) != stations_per_event or stations_per_event <= 0:

@@ -144,9 +144,9 @@ class StationConfig:
     vs30_sigma_ln: float = 0.5  # standard deviation of ln Vs30
     vs30_min_mps: float = 100.0  # lower clip of Vs30, m/s
     vs30_max_mps: float = 2000.0  # upper clip of Vs30, m/s
-    kappa0_median_s: float = 0.016  # median kappa0 at Vs30 = 760 m/s (calibrated; see stochastic.py), s
-    kappa0_sigma_ln: float = 0.3  # station-to-station standard deviation of ln kappa0
-    site_sigma_ln: float = 0.35  # station-to-station sd of the smooth ln amplification (delta S2S)
+    kappa0_median_s: float = 0.022  # median kappa0 at Vs30 = 760 m/s (calibrated; see stochastic.py), s
+    kappa0_sigma_ln: float = 0.4  # station-to-station standard deviation of ln kappa0
+    site_sigma_ln: float = 0.42  # station-to-station sd of the smooth ln amplification (delta S2S)
     site_node_correlation: float = 0.5  # correlation of delta S2S between its three frequency nodes
     resonance_fraction: float = 0.5  # fraction of soil stations (Vs30 < 760) with a resonant layer
     layer_thickness_min_m: float = 5.0  # resonant layer thickness H, lower bound (log-uniform), m

@@ -10,38 +10,62 @@ accelerograms:
   :class:`pyrvt.motions.SourceTheoryMotion` -- Brune omega-squared source (radiation 0.55,
   free surface 2, partition 1/sqrt 2) with corner frequency ``fc = 4.9e6 beta (dsigma/M0)^(1/3)``,
   piece-wise geometric spreading, ``Q(f) = Q0 f^eta`` and ``exp(-pi kappa0 f)`` -- with
-  Japan parameters set on its attributes (pyrvt offers only the 'wna'/'cena' presets).
+  regional parameters set on its attributes (pyrvt offers only its 'wna'/'cena' presets).
   The crustal amplification is pyrvt's Al Atik & Abrahamson (2021) function for
   Vs30 = 760 m/s (``StaffordEtAl22Motion.site_amp``), the reference of BSSA14's site term.
   The P-wave FAS is the same pyrvt model evaluated with the P velocity (far-field P
-  amplitude ``R_P M0 / (4 pi rho alpha^3 r)``, corner frequency scaling with alpha, travel
-  time R/alpha in the attenuation), radiation 0.52 (Boore & Boatwright 1984), no partition.
+  amplitude ``R_P M0 / (4 pi rho alpha^3 r)``, travel time R/alpha in the attenuation), its
+  corner at ``p_corner_ratio * fc`` (Madariaga 1976), radiation 0.52 (Boore & Boatwright
+  1984), no partition, crustal amplification to the power ``vertical_site_exponent``.
+* **Two-corner shape (not in pyrvt).** The Brune spectrum is multiplied by the ratio of an
+  Atkinson & Silva (2000) two-corner spectrum with the same M0 and high-frequency level
+  (:func:`two_corner_factor`): the spectral sag of moderate and large earthquakes, without
+  which a single-corner point source overpredicts 1-3 s motions by a factor ~1.5-2 relative
+  to short periods for M 5.5-7.5 (found against BSSA14; Boore et al. 2014 report the same).
 * **Finite-fault saturation.** The point source sits at ``R_eff = sqrt(Rhyp^2 + h(M)^2)``
   with ``log10 h = -0.405 + 0.235 M`` (Yenier & Atkinson 2015, BSSA 105(4)).
 * **Durations.** The S excitation duration is source ``1/fc`` plus the Boore & Thompson
-  (2014, BSSA 104(5)) path duration (pyrvt's ``StaffordEtAl22Motion.calc_duration``); the
-  P window lasts ``1/fc_P`` plus the path duration scaled by beta/alpha; the coda decays
-  exponentially with the coda Q at 3 Hz (single back-scattering, Aki & Chouet 1975).
-  Each packet is Gaussian noise under a Saragoni & Hart (1974) window (Boore 2003 eq. 7
-  with eps = 0.2, eta = 0.05, f_Tgm = 2) or the coda envelope.
+  (2014, BSSA 104(5)) path duration (pyrvt's ``StaffordEtAl22Motion.calc_duration``); the P
+  packet lasts ``1/fc_P`` plus the S-P time (P and P coda fill the interval). Each is
+  Gaussian noise under a Saragoni & Hart (1974) window (Boore 2003 eq. 7: eps = 0.2,
+  eta = 0.05, f_Tgm = 2) whose peak comes no later than ``peak_delay_s`` after ``1/fc`` (a
+  sharp direct arrival; the path duration goes into the decay). The coda follows the single
+  back-scattering envelope ``t^-1 exp(-pi f t / Qc)`` in lapse time (Aki & Chouet 1975) at
+  3 Hz, from half the S duration on; it shares the S noise series (the sum of independent
+  Gaussian noises under envelopes w1, w2 is Gaussian noise under ``sqrt(w1^2 + w2^2)``).
+* **Normalisation.** Boore's: the windowed noise spectrum is divided by its realised rms
+  and multiplied by the target FAS; where a window runs past the simulated buffer the
+  spectrum is scaled by the square root of the share of the window's energy that is kept,
+  so a truncated packet is the cut-off part of the full one.
 * **Timing.** The P onset is at ``p_onset_s`` (5 s) after the window start; the S onset
   follows at the S-P time of a 1-D layered model (:mod:`quakesynth.simulate.velocity_model`).
 * **Components.** Radial, transverse and vertical: P is polarised along the ray (vertical
-  and radial share one noise series, split by the incidence angle at the surface); S and
-  coda go to R and T with independent noise and to Z through a frequency-dependent V/H
-  ratio. Records are returned as ZNE (rotated with the back azimuth) or ZRT.
+  and radial share one noise series, split by the incidence angle at the surface, plus a
+  scattered transverse part); S and coda go to R and T with independent noise and to Z
+  through a frequency-dependent V/H ratio. Records are returned as ZNE (rotated with the
+  back azimuth) or ZRT.
 * **Site.** :mod:`quakesynth.simulate.site`: BSSA14 Vs30 term (linear and nonlinear, with the
   rock PGA from pyrvt's random-vibration peak of the rock FAS), station kappa0 and delta
   S2S, an optional resonant layer (SH on horizontals, P on the vertical), a vertical site
   term reduced to ``A_h ** vertical_site_exponent``.
 * **Variability.** Event term (log-normal stress drop), site terms (kappa0, delta S2S),
-  path term (smooth in frequency, per record) and the noise realisation.
+  path term (smooth in frequency, per record) and the noise realisation; together a total
+  sigma of ln PGA of ~0.65 (see ``benchmarks/results/simulate.md``).
 * **Recording.** Pre-event (ambient + instrument) noise at the station's level, an 8-pole
   30 Hz anti-alias response, and the causal 0.1 Hz order-2 Butterworth high-pass of the real
   data (:func:`quakesynth.data.preprocess.highpass`).
 
-What pyrvt does not provide and is implemented here: the time-domain synthesis (windows,
-noise, normalisation), P and coda packets, components, the site terms and the noise.
+Regional parameters (``configs/simulator.yaml``) were chosen within published ranges for
+Japan and then adjusted so that the simulator's medians sit between BooreEtAl2014 (Japan)
+and Kanno et al. (2006): Q(f) = 160 f^0.65 (Japanese crustal Q is 85-160 f^0.6-0.7, e.g.
+Zhang et al. 2016 for Kyushu: 120 f^0.64), geometric spreading R^-1.08 to 50 km and R^-0.5
+beyond, kappa0 = 0.022 s at the Vs30 = 760 m/s reference (the Vs30 dependence is in the
+BSSA14 site term), stress parameter 45 / 95 / 75 bar at M 4 / 5.5 / 7.5 for crustal events
+and 2.5 times that for intraslab depths (Oth et al. 2011; Kanno et al. 2006's deep model).
+
+What pyrvt does not provide and is implemented here: the two-corner factor, the
+time-domain synthesis (windows, noise, normalisation), P and coda packets, components, the
+site terms and the noise.
 """
 
 from __future__ import annotations
@@ -74,7 +98,7 @@ class SourceConfig:
 
     stress_magnitudes: tuple[float, ...] = (4.0, 5.5, 7.5)  # magnitudes of the stress-drop nodes
     stress_drops_bar: tuple[float, ...] = (45.0, 95.0, 75.0)  # median stress parameter at those nodes (shallow), bar
-    stress_sigma_ln: float = 0.5  # event-to-event sd of ln stress drop (event term)
+    stress_sigma_ln: float = 0.6  # event-to-event sd of ln stress drop (event term)
     deep_stress_factor: float = 2.5  # stress multiplier reached at depth >= deep_depth_max_km (slab events)
     deep_depth_min_km: float = 25.0  # depth where the deep increase starts, km
     deep_depth_max_km: float = 60.0  # depth where it is complete, km
@@ -125,7 +149,7 @@ class SiteResponseConfig:
 class VariabilityConfig:
     """Within-event (path-to-path) variability, per record."""
 
-    path_sigma_ln: float = 0.35  # sd of the smooth ln path term (nodes at 0.2, 2, 20 Hz)
+    path_sigma_ln: float = 0.45  # sd of the smooth ln path term (nodes at 0.2, 2, 20 Hz)
     path_node_correlation: float = 0.5  # correlation between the three nodes
 
 
@@ -328,6 +352,18 @@ def window_peak_fraction(tgm: np.ndarray, source_duration: np.ndarray, cfg: Wave
     wave arrives sharply; the path duration goes into the decay)."""
     t_pk = np.minimum(cfg.window_eps * cfg.window_ftgm * tgm, source_duration + cfg.peak_delay_s)
     return np.clip(t_pk / (cfg.window_ftgm * tgm), 0.02, cfg.window_eps)
+
+
+def coda_envelope(x: np.ndarray, lapse_start: np.ndarray, tau: float, length: float, rise: float = 1.0) -> np.ndarray:
+    """Coda amplitude envelope ``(t_c / t) exp(-(t - t_c) / tau)`` at time ``x`` after the coda
+    start (lapse time ``t = lapse_start + x``), with a cosine onset of ``rise`` s, zero
+    outside ``[0, length]`` (single back-scattering, Aki & Chouet 1975)."""
+    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    lapse_start = np.asarray(lapse_start, dtype=dtype)
+    xp = np.clip(x, 0, None)
+    onset = np.where(x < rise, 0.5 - 0.5 * np.cos(dtype(np.pi / rise) * np.clip(x, 0, rise)), dtype(1.0))
+    env = onset * lapse_start / (lapse_start + xp) * np.exp(-xp / dtype(tau))
+    return np.where((x >= 0) & (x <= length), env, dtype(0.0))
 
 
 # -- per-record parameters -----------------------------------------------------------------
@@ -534,15 +570,14 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     path = cfg.path
     f_ref = 3.0
     tau = path.coda_q0 * f_ref**path.coda_eta / (np.pi * f_ref)  # amplitude decay time of the coda, s
+    # single back-scattering (Aki & Chouet 1975): amplitude ~ t^-1 exp(-pi f t / Qc) in lapse
+    # time t since the origin, from the coda start t_c (a 1 s cosine onset) to 3 tau later
     t_c = t_s + path.coda_start * spec["Tgm_s"]
-    x = t32 - t_c[:, None].astype(f32)
-    rise = 1.0  # s, cosine onset of the coda
-    length = 3.0 * tau
-    xc = np.clip(x, 0, rise)
-    w_c = np.where((x >= 0) & (x <= length) & keep,
-                   np.where(x < rise, 0.5 - 0.5 * np.cos(f32(np.pi / rise) * xc), f32(1.0))
-                   * np.exp(-np.clip(x, 0, None) / f32(tau)), f32(0.0))
-    e_c = np.full(B, 0.5 * tau * (1.0 - np.exp(-2.0 * length / tau)) - 0.5 * rise)
+    lapse_c = (t_c - t_p + tt["tP"])[:, None]  # lapse time of the coda start, s
+    length, rise = 3.0 * tau, 1.0
+    w_c = coda_envelope(t32 - t_c[:, None].astype(f32), lapse_c, tau, length, rise) * keep
+    xs = np.linspace(0.0, length, 2049)[None, :]
+    e_c = np.trapezoid(coda_envelope(xs, lapse_c, tau, length, rise) ** 2, xs, axis=-1)  # full energy, s
 
     # -- per-record randomness: path term and noise (only where the windows are non-zero) ---
     # The S packet and its coda share one noise series per component: a sum of independent

@@ -1,0 +1,140 @@
+"""HighFEM generation benchmarks: stage timings and the fast-sampler quality check.
+
+Timing (random weights, the ``quakesynth bench`` measurement for several settings)::
+
+    python benchmarks/bench_highfem.py timing --preset paper --batch-sizes 1 32 --steps 25 5 \
+        --threads 2 --out timing.json
+
+Quality of a faster sampler (HighFEM issue: "show on a trained small model that the Frechet
+distance (log-FAS) between the fast outputs and the 25-step Heun outputs (same conditions) is
+no larger than that between two 25-step Heun sets with different seeds")::
+
+    python benchmarks/bench_highfem.py fd-check --model runs/edm/model --data corpus20k \
+        --n 256 --steps 5 4 3 --out fd.json
+
+For each component the script reports (diagonal Frechet distance of ln FAS, HighFEM eq. 14):
+
+- ``floor``: FD(Heun-25 seed A, Heun-25 seed B), the sampling-noise floor;
+- ``fast_same_noise``: FD(Heun-N seed A, Heun-25 seed A): the same initial noise;
+- ``fast_new_noise``: FD(Heun-N seed C, Heun-25 seed A): independent noise, comparable with
+  the floor.
+
+A faster sampler passes when ``fast_new_noise <= floor`` (within the spread of the floor over
+seed pairs, also reported) for every component.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def timing(args: argparse.Namespace) -> list[dict]:
+    import torch
+
+    from quakesynth.cli.bench import format_table
+    from quakesynth.models.highfem import benchmark
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = []
+    for b in args.batch_sizes:
+        for steps in args.steps:
+            r = benchmark(args.preset, batch_size=b, num_steps=steps, device=args.device,
+                          gl_iters=args.gl_iters, repeats=args.repeats, channels_last=args.channels_last)
+            r["load_average"] = _load()
+            print(format_table(r), flush=True)
+            print(flush=True)
+            out.append(r)
+    return out
+
+
+def fd_check(args: argparse.Namespace) -> dict:
+    import torch
+
+    from quakesynth.data.store import Dataset
+    from quakesynth.metrics.distribution import log_fas_frechet_distance
+    from quakesynth.models.highfem import load_generator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = Dataset(args.data).split(args.split)
+    meta = ds.metadata
+    gen = load_generator(args.model, gl_iters=args.gl_iters)
+    table = meta.rename(columns={"source_magnitude": "magnitude", "path_hyp_distance_km": "distance",
+                                 "station_vs30_mps": "vs30", "source_depth_km": "depth",
+                                 "path_azimuthal_gap_deg": "gap"})
+    table = table[list(gen.variables)].dropna()
+    for v, (lo, hi) in gen.ranges.items():
+        table = table[(table[v] >= lo) & (table[v] <= hi)]
+    table = table.iloc[:args.n].reset_index(drop=True)
+    if len(table) < 16:
+        raise SystemExit(f"only {len(table)} usable scenarios in split {args.split!r}")
+
+    def run(steps: int, seed: int) -> np.ndarray:
+        gen.sampler = dataclasses.replace(gen.sampler, num_steps=steps)
+        t0 = time.perf_counter()
+        rec = gen.generate_table(table, seed=seed, batch_size=args.batch_size)
+        print(f"  {steps:>2} steps, seed {seed}: {time.perf_counter() - t0:.1f} s", flush=True)
+        return rec.data
+
+    def fd(x: np.ndarray, y: np.ndarray) -> list[float]:
+        return [log_fas_frechet_distance(x[:, c], y[:, c], gen.fs) for c in range(x.shape[1])]
+
+    ref_a, ref_b, ref_d = run(25, 0), run(25, 1), run(25, 3)
+    result = {"model": str(args.model), "data": str(args.data), "n": len(table), "components": gen.components,
+              "gl_iters": args.gl_iters, "floor": fd(ref_b, ref_a), "floor_2": fd(ref_d, ref_a), "fast": {}}
+    for steps in args.steps:
+        same, new = run(steps, 0), run(steps, 2)
+        result["fast"][steps] = {"fast_same_noise": fd(same, ref_a), "fast_new_noise": fd(new, ref_a)}
+    return result
+
+
+def _load() -> list[float]:
+    try:
+        return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+    except OSError:
+        return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("timing")
+    t.add_argument("--preset", default="paper")
+    t.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    t.add_argument("--steps", type=int, nargs="+", default=[25])
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--gl-iters", type=int, default=128)
+    t.add_argument("--repeats", type=int, default=1)
+    t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--channels-last", action="store_true")
+    t.add_argument("--out", default=None)
+    f = sub.add_parser("fd-check")
+    f.add_argument("--model", required=True)
+    f.add_argument("--data", required=True)
+    f.add_argument("--split", default="test")
+    f.add_argument("--n", type=int, default=256)
+    f.add_argument("--steps", type=int, nargs="+", default=[5])
+    f.add_argument("--gl-iters", type=int, default=128)
+    f.add_argument("--batch-size", type=int, default=32)
+    f.add_argument("--threads", type=int, default=None)
+    f.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    res = timing(args) if args.what == "timing" else fd_check(args)
+    text = json.dumps(res, indent=1, default=float)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
