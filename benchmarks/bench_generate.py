@@ -29,10 +29,12 @@ from pathlib import Path
 SCENARIO = dict(magnitude=6.5, distance=30.0, vs30=400.0, depth=10.0, gap=120.0)
 
 
-def _rss_mib() -> float:
+def _rss_mib(who: str = "self") -> float:
+    """Peak resident memory (MiB) of this process, or of its largest terminated child."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    flag = resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN
+    return resource.getrusage(flag).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def measure(model: str, n: int, fmt: str, batch_size: int | None, device: str, workers: int) -> dict:
@@ -49,7 +51,7 @@ def measure(model: str, n: int, fmt: str, batch_size: int | None, device: str, w
     rss_before = _rss_mib()
     table = pd.DataFrame([{**SCENARIO, "n": n}])
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"bench.{fmt}"
+        out = Path(tmp) / ("bench_dataset" if fmt == "seisbench" else f"bench.{fmt}")
         t0 = time.perf_counter()
         if workers > 1:
             from quakesynth.parallel import generate_parallel
@@ -61,7 +63,8 @@ def measure(model: str, n: int, fmt: str, batch_size: int | None, device: str, w
         size = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
     return {"model": model, "n": count, "format": fmt, "batch_size": bs, "device": device,
             "workers": workers, "load_s": t_load, "wall_s": wall, "s_per_waveform": wall / count,
-            "rss_before_mib": rss_before, "peak_rss_mib": _rss_mib(), "output_mib": size / 2**20,
+            "rss_before_mib": rss_before, "peak_rss_mib": _rss_mib(),
+            "peak_rss_worker_mib": _rss_mib("children") if workers > 1 else float("nan"), "output_mib": size / 2**20,
             "samples": gen.n_samples, "components": gen.components, "fs": gen.fs}
 
 
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="stochastic")
     p.add_argument("-n", type=int, nargs="+", default=[1000, 10000], help="waveform counts, one run each")
-    p.add_argument("--format", default="h5", help="output suffix: h5, npz, mseed, sac, at2")
+    p.add_argument("--format", default="h5", help="output suffix: h5, npz, mseed, sac, at2, or seisbench")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=1)
@@ -95,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     print("command: python benchmarks/bench_generate.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     print()
     print("| model | n | format | batch | device | workers | load (s) | wall (s) | s / waveform | "
-          "peak RSS before (MiB) | peak RSS (MiB) | output (MiB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "peak RSS before (MiB) | peak RSS (MiB) | peak RSS per worker (MiB) | output (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['n']} | {r['format']} | {r['batch_size']} | {r['device']} | {r['workers']} | "
               f"{r['load_s']:.2f} | {r['wall_s']:.1f} | {r['s_per_waveform']:.4f} | {r['rss_before_mib']:.0f} | "
-              f"{r['peak_rss_mib']:.0f} | {r['output_mib']:.0f} |")
+              f"{r['peak_rss_mib']:.0f} | {r['peak_rss_worker_mib']:.0f} | {r['output_mib']:.0f} |")
     return 0
 
 

@@ -29,7 +29,6 @@ def report_rows(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def real_dataset(tmp_path_factory):
     """The README's main job, run once for this module."""
-    knet = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
     from conftest import shared_path
 
     knet, table = shared_path("real", "knet-kiknet"), shared_path("real", "stations_vs30_japan.csv")

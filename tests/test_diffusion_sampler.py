@@ -67,7 +67,7 @@ def test_deterministic_sampler_matches_the_probability_flow_ode():
     exact solution, a second-order error that falls 4x per doubling), and with 100 steps its
     output variance is SD^2."""
     exact = SD / math.sqrt(80.0**2 + SD**2)
-    latents = torch.randn(2000, 1, 5, 5, generator=torch.Generator().manual_seed(0))
+    latents = torch.randn(1000, 1, 4, 4, generator=torch.Generator().manual_seed(0))
     net = GaussianDenoiser()
     out = edm_sampler(net, latents, None, num_steps=25)
     assert out.dtype == torch.float64
@@ -77,7 +77,7 @@ def test_deterministic_sampler_matches_the_probability_flow_ode():
     assert _scalar_heun(25) / exact == pytest.approx(1.027, abs=1e-3)
     assert _scalar_heun(100) / exact == pytest.approx(1.0, abs=2e-3)
     out = edm_sampler(GaussianDenoiser(), latents, None, num_steps=100)
-    assert float(out.var()) == pytest.approx(SD**2, rel=0.02)
+    assert float(out.var()) == pytest.approx(SD**2, rel=0.04)  # 16000 values: ~1.1% sampling error
 
 
 def _variance_recursion(num_steps: int, S_churn: float, S_min: float, S_max: float) -> float:
@@ -102,10 +102,10 @@ def _variance_recursion(num_steps: int, S_churn: float, S_min: float, S_max: flo
 def test_stochastic_sampler_keeps_the_data_variance():
     """S_churn=40 on 128 steps: the output variance follows the closed-form recursion (1.015
     SD^2; 1.001 SD^2 at 512 steps: it converges to the data variance)."""
-    g = StackedRandomGenerator("cpu", range(2000))
-    latents = g.randn((2000, 1, 4, 4))
+    g = torch.Generator().manual_seed(3)
+    latents = torch.randn(2000, 1, 4, 4, generator=g)
     out = edm_sampler(GaussianDenoiser(), latents, None, num_steps=128, S_churn=40, S_min=0.05, S_max=50,
-                      S_noise=1.0, randn_like=g.randn_like)
+                      S_noise=1.0, randn_like=lambda x: torch.randn(x.shape, generator=g, dtype=x.dtype))
     expected = _variance_recursion(128, 40, 0.05, 50)
     assert expected == pytest.approx(1.015, abs=1e-3)
     assert _variance_recursion(512, 40, 0.05, 50) == pytest.approx(1.0, abs=2e-3)

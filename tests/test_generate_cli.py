@@ -156,18 +156,21 @@ def test_stochastic_model_to_sac_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_through_the_cli_equal_one(tmp_path):
-    pytest.importorskip("quakesynth.simulate.stochastic")
-    args = ["generate", "--model", "stochastic", *SCEN, "-n", "3", "--seed", "4", "--no-progress"]
-    assert main([*args, "-o", str(tmp_path / "one.npz")]) == 0
-    assert main([*args, "-o", str(tmp_path / "two.npz"), "--workers", "2", "--batch-size", "1"]) == 0
+    args = [*SCEN, "-n", "5", "--seed", "4"]
+    assert run(*args, "-o", str(tmp_path / "one.npz")) == 0
+    assert run(*args, "-o", str(tmp_path / "two.npz"), "--workers", "2", "--batch-size", "1") == 0
     a, b = read_records(tmp_path / "one.npz"), read_records(tmp_path / "two.npz")
     np.testing.assert_array_equal(a.data, b.data)
     assert a.metadata["trace_name"].tolist() == b.metadata["trace_name"].tolist()
 
 
 def test_a_failing_worker_is_one_line_exit_1(tmp_path, capsys):
-    # the toy model is registered only in this process, so spawned workers cannot load it
-    assert run(*SCEN, "-n", "2", "-o", str(tmp_path / "o.h5"), "--workers", "2") == 1
+    register_model("toy-cli-lambda", lambda: ToyGen())  # not picklable: workers cannot load it
+    try:
+        assert main(["generate", "--model", "toy-cli-lambda", "--no-progress", *SCEN, "-n", "2",
+                     "-o", str(tmp_path / "o.h5"), "--workers", "2"]) == 1
+    finally:
+        _REGISTRY.pop("toy-cli-lambda", None)
     err = capsys.readouterr().err.strip()
-    assert "data-parallel generation failed" in err and "unknown model 'toy-cli'" in err
+    assert "data-parallel generation failed" in err and "unknown model 'toy-cli-lambda'" in err
     assert list(tmp_path.iterdir()) == []

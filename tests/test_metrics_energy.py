@@ -11,6 +11,7 @@ from quakesynth.metrics.energy import (
     cav,
     d5_75,
     d5_95,
+    energy_measures,
     husid,
     rotd_arias,
     significant_duration,
@@ -49,6 +50,11 @@ def test_batching_and_zero_trace(rng):
     with pytest.warns(RuntimeWarning, match="zero"):
         d = d5_95(np.zeros((2, 100)), 50.0)
     assert np.isnan(d).all()
+    en = energy_measures(acc, 50.0)
+    np.testing.assert_allclose(en["AI"], arias_intensity(acc, 50.0), rtol=1e-12)
+    np.testing.assert_allclose(en["CAV"], cav(acc, 50.0), rtol=1e-12)
+    np.testing.assert_array_equal(en["D5-75"], d5_75(acc, 50.0))
+    np.testing.assert_array_equal(en["D5-95"], d5_95(acc, 50.0))
 
 
 def test_rotd_arias_is_a_rotation_of_the_components(rng):
@@ -76,7 +82,7 @@ def test_bad_input_raises():
 @pytest.mark.shared
 def test_cross_check_against_eqsig(knet_dir):
     """Same numbers as eqsig on real records (its g = 9.81 m/s^2 is passed explicitly)."""
-    eqsig = pytest.importorskip("eqsig")
+    pytest.importorskip("eqsig")
     import eqsig.im
     import obspy
 

@@ -129,7 +129,7 @@ def grid_response(acc: np.ndarray, fs: float, period: float, points_per_period: 
     out = np.empty((n - 1) * r + 1)
     out[::r] = u
     for j in range(1, r):
-        ci = _transition((float(period),), j * dt / r, dt, damping)[0]
+        ci = _transition(np.array([period]), np.array([j * dt / r]), dt, damping)[0, 0]
         out[j::r] = ci[0] * u[:-1] + ci[1] * v[:-1] + ci[4] * acc[:-1] + ci[5] * acc[1:]
     return out
 
@@ -188,6 +188,18 @@ def test_static_limit_and_coefficients():
     # constant ground acceleration a: static solution u = -a / omega^2 is a fixed point
     u_s = -1.0 / omega**2
     assert c[0] * u_s + c[4] + c[5] == pytest.approx(u_s, rel=1e-10)
+    # all coefficients against the matrix exponential of the augmented system [u, v, a, a']
+    from scipy.linalg import expm
+
+    for period in (0.002, 0.05, 1.0, 30.0, 500.0):
+        for step in (0.001, 0.01):
+            w = 2 * np.pi / period
+            e = expm(np.array([[0, 1, 0, 0], [-w * w, -2 * zeta * w, -1, 0], [0, 0, 0, 1],
+                               [0, 0, 0, 0.0]]) * step)
+            ref = [e[0, 0], e[0, 1], e[1, 0], e[1, 1], e[0, 2] - e[0, 3] / step, e[0, 3] / step,
+                   e[1, 2] - e[1, 3] / step, e[1, 3] / step]
+            np.testing.assert_allclose(nigam_jennings_coefficients([period], step, zeta)[0], ref,
+                                       rtol=1e-8, atol=1e-300)
 
 
 def test_shapes_batching_and_default_periods(rng):

@@ -62,6 +62,7 @@ def test_smoothing_matrix_matches_brute_force(rng):
     assert m.nnz < 0.2 * m.shape[0] * m.shape[1]  # sparse, not O(n^2)
 
 
+@pytest.mark.slow
 def test_smoothing_against_hvsrpy(rng):
     """Same operator as hvsrpy's konno_and_ohmachi (which truncates at |b log10| <= 3)."""
     if "IPython.display" not in sys.modules:  # hvsrpy's plotting module imports IPython
@@ -89,6 +90,8 @@ def test_moving_average_envelope_equals_convolution(rng, kernel):
         for j in range(3):
             ref = np.convolve(np.abs(x[i, j]), np.ones(kernel) / kernel, mode="same")
             np.testing.assert_allclose(env[i, j], ref, rtol=1e-10, atol=1e-12)
+    inside = moving_average_envelope(np.ones(50), kernel, edges="inside")
+    np.testing.assert_allclose(inside, 1.0)
 
 
 def test_log_spectrum_and_errors():

@@ -152,6 +152,33 @@ def test_resume_after_crash_equals_uninterrupted_run(tmp_path):
     assert la == lb  # one continuous curve, the crashed segment replaced
 
 
+class Payload:
+    """An arbitrary class: a weights-only load must refuse to unpickle it."""
+
+
+def test_resume_refuses_pickled_objects(tmp_path):
+    import pickle
+
+    _run(tmp_path / "r", 3)
+    ckpt_path = tmp_path / "r" / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    ckpt["payload"] = Payload()
+    torch.save(ckpt, ckpt_path)
+    with pytest.raises(pickle.UnpicklingError):
+        _run(tmp_path / "r", 6, resume=True)
+
+
+def test_bf16_mixed_precision_trains(tmp_path):
+    cfg = TrainConfig(max_steps=4, batch_size=8, lr=1e-2, checkpoint_every=4, log_every=1, precision="bf16-mixed")
+    torch.manual_seed(0)
+    module = Regression(cfg)
+    x, y = _data()
+    trainer, _ = fit(module, StepDataModule(ArrayDataset(x=x, y=y), None, 8, 0, 4), tmp_path / "bf16", cfg,
+                     progress=False)
+    assert trainer.global_step == 4
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
 def test_resume_needs_a_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="cannot resume"):
         _run(tmp_path / "none", 5, resume=True)

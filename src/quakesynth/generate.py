@@ -9,6 +9,11 @@ shared here, so the simulator, HighFEM models and later models answer the same c
 Seeds: waveform ``k`` of scenario row ``i`` of a call with ``seed=s`` is generated from
 ``waveform_seed(s, i, k)``, whatever the batch it is computed in.
 
+Products on top of the API: :func:`generate_to_file` streams a table to any output format
+(:mod:`quakesynth.formats`) chunk by chunk; :func:`to_quantity` gives velocity or
+displacement; :func:`synthetic_codes` names the records (network ``QS``);
+:mod:`quakesynth.parallel` shares a table between processes, GPUs or nodes.
+
 >>> import quakesynth
 >>> gen = quakesynth.load_model("stochastic")                      # doctest: +SKIP
 >>> rec = gen.generate(magnitude=6.5, distance=30, vs30=400, depth=10, gap=120, n=5, seed=1)  # doctest: +SKIP
@@ -307,22 +312,32 @@ def register_model(name: str, factory: Callable[..., Generator], summary: str = 
     _REGISTRY[name] = (factory, summary)
 
 
+def _load_stochastic(**kw: Any) -> Generator:
+    from quakesynth.simulate.stochastic import StochasticGenerator
+
+    return StochasticGenerator(**kw)
+
+
+def _load_default(**kw: Any) -> Generator:
+    from quakesynth.models.highfem import load_default
+
+    return load_default(**kw)
+
+
 def _builtin() -> None:
-    """Register the models that ship with the package (imports are lazy)."""
+    """Register the models that ship with the package (imports are lazy; the factories are
+    module-level functions, so they can be pickled to data-parallel workers)."""
     if "stochastic" not in _REGISTRY:
-        def stochastic(**kw: Any) -> Generator:
-            from quakesynth.simulate.stochastic import StochasticGenerator
-
-            return StochasticGenerator(**kw)
-
-        register_model("stochastic", stochastic, "stochastic method (Boore 2003) on pyrvt source/path models")
+        register_model("stochastic", _load_stochastic, "stochastic method (Boore 2003) on pyrvt source/path models")
     if "default" not in _REGISTRY:
-        def default(**kw: Any) -> Generator:
-            from quakesynth.models.highfem import load_default
+        register_model("default", _load_default, "HighFEM small model shipped with the package")
 
-            return load_default(**kw)
 
-        register_model("default", default, "HighFEM small model shipped with the package")
+def model_factory(name: str) -> Callable[..., Generator] | None:
+    """The factory registered under ``name`` (None if ``name`` is not a registered model)."""
+    _builtin()
+    entry = _REGISTRY.get(str(name))
+    return entry[0] if entry else None
 
 
 def available_models() -> dict[str, str]:

@@ -24,6 +24,7 @@ factory (called with ``model_kwargs``), or a Generator instance (pickled to ever
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 import time
 import traceback
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesynth.generate import Generator, load_model
+from quakesynth.generate import Generator, load_model, model_factory
 from quakesynth.records import Records
 
 ModelSpec = str | Path | Callable[..., Generator] | Generator
@@ -185,6 +186,14 @@ def generate_parallel(model: ModelSpec, scenarios: pd.DataFrame | str | Path, ou
     writer = open_writer(output, format=format, overwrite=overwrite)  # existence check before work
     gen = _load(model, model_kwargs)
     table = gen.check_table(scenarios, allow_extrapolation)  # one clear error, before any process
+    if isinstance(model, str) and model_factory(model) is not None:
+        # a registered name: hand the workers its factory, so models registered in this
+        # process (not only the built-in ones) load in the spawned workers too
+        try:
+            pickle.dumps(model_factory(model))
+            model = model_factory(model)
+        except Exception:  # noqa: BLE001 -- an unpicklable factory: workers look the name up
+            pass
     total = int(table["n"].sum())
     kw = dict(seed=seed, batch_size=batch_size, quantity=quantity, allow_extrapolation=allow_extrapolation)
     import multiprocessing as mp

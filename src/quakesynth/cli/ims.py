@@ -226,10 +226,11 @@ def _write_table(dataset, output, periods, components, split, batch_size, worker
 def command(dataset, output, periods, components, split, batch_size, workers, overwrite, progress) -> int:
     """Compute the intensity measures of every record of a dataset.
 
-    PGA, PGV, PGD, PSA at the periods, Arias intensity, D5-75, D5-95 and CAV, per component
-    and as RotD50, RotD100, geometric mean (GM) and peak SRSS; one row per record with its
-    metadata; columns <IM>_<component>_<unit> (PGA_RotD50_g, PSA1.0_RotD50_g, PGV_GM_cm/s,
-    D5-95_H1_s). Streams in batches over worker processes into an atomically written CSV.
+    PGA, PGV, PGD, PSA at the periods, Arias intensity (AI), D5-75, D5-95 and CAV, per
+    component (H1, H2, V) and as RotD50, RotD100, geometric mean (GM) and peak SRSS (peaks
+    also GMRotD50); one row per record with its metadata; columns <IM>_<component>_<unit>
+    (PGA_RotD50_g, PSA1.0_RotD50_g, PGV_GM_cm/s, D5-95_H1_s). Streams in batches into an
+    atomically written CSV, over worker processes for large tables.
 
     \b
     Example:

@@ -212,7 +212,7 @@ class DatasetWriter:
         self._meta_parts: list[pd.DataFrame] = []
         self._meta_small: list[pd.DataFrame] = []
         self._names: set[str] = set()
-        self._wstats: list[np.ndarray] = []  # per record (4, C): sum, sum of squares, abs max, n
+        self._wstats: list[np.ndarray] = []  # per record (3, C): sum, sum of squares, abs max
         self._assigned: dict[str, np.ndarray] = {}
         self._files: dict[str, bytes] = {}
         self._info: dict[str, Any] = {}

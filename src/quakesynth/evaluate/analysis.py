@@ -304,7 +304,25 @@ def bias_vs_distance(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
 
 
 # -- Fig. 5: residuals against the simple GMM ----------------------------------------------
+def _fit_simple(SimpleGMM, y, M, R, V):
+    """(log10 median per record, the fitted model) or (None, reason)."""
+    ok = np.isfinite(y) & np.isfinite(M) & np.isfinite(R) & np.isfinite(V) & (R > 0) & (V > 0)
+    if ok.sum() < 5:
+        return None, f"only {int(ok.sum())} data records: simple GMM not fitted"
+    try:
+        sg = SimpleGMM.fit(y[ok], M[ok], R[ok], V[ok])
+    except ValueError as e:  # e.g. one Vs30 for all records
+        return None, f"simple GMM not fitted: {e}"
+    x_ok = np.isfinite(M) & np.isfinite(R) & np.isfinite(V) & (R > 0) & (V > 0)
+    f = np.full(len(M), np.nan)
+    f[x_ok] = sg.predict(M[x_ok], R[x_ok], V[x_ok])
+    return f, sg
+
+
 def residuals_simple_gmm(coll, Y, specs, gmm_pred, gmm_tag, models) -> tuple[dict, dict]:
+    """Fig. 5: residuals of data, models (all realisations) and GMM medians against the simple
+    GMM (eqs. 11-12) fitted to the data; for a GMM defined on another horizontal component
+    (Kanno: peak SRSS) the simple GMM is fitted to the data in that component."""
     from quakesynth.gmm import SimpleGMM
 
     cond = coll.conditioning
@@ -313,20 +331,11 @@ def residuals_simple_gmm(coll, Y, specs, gmm_pred, gmm_tag, models) -> tuple[dic
     V = cond["vs30_mps"].to_numpy(float)
     out, samples = {}, {}
     for spec in specs:
-        yd = Y(DATA, spec.column)
-        ok = np.isfinite(yd) & np.isfinite(M) & np.isfinite(R) & np.isfinite(V)
-        if ok.sum() < 5:
-            out[spec.key] = {"note": f"only {int(ok.sum())} data records: simple GMM not fitted"}
+        f, sg = _fit_simple(SimpleGMM, Y(DATA, spec.column), M, R, V)
+        if f is None:
+            out[spec.key] = {"note": sg}
             continue
-        try:
-            sg = SimpleGMM.fit(yd[ok], M[ok], R[ok], V[ok])
-        except ValueError as e:  # e.g. one Vs30 for all records
-            out[spec.key] = {"note": f"simple GMM not fitted: {e}"}
-            continue
-        x_ok = np.isfinite(M) & np.isfinite(R) & np.isfinite(V) & (R > 0) & (V > 0)
-        f = np.full(len(M), np.nan)
-        f[x_ok] = sg.predict(M[x_ok], R[x_ok], V[x_ok])  # log10 median
-        res = {DATA: yd - f}
+        res = {DATA: Y(DATA, spec.column) - f}
         for m in models:
             res[m] = Y(m, spec.column) - f[:, None]
         entry = {"simple_gmm": {k: _f(v) for k, v in sg.coefficients().items()},
@@ -340,8 +349,13 @@ def residuals_simple_gmm(coll, Y, specs, gmm_pred, gmm_tag, models) -> tuple[dic
         for g, pred in gmm_pred.items():
             if spec.key not in pred:
                 continue
+            fg = f
+            if gmm_tag[g] != "RotD50":
+                fg, _ = _fit_simple(SimpleGMM, _gmm_data_column(spec, gmm_tag[g], Y), M, R, V)
+                if fg is None:
+                    continue
             mu, sig = pred[spec.key]
-            r = mu - f
+            r = mu - fg
             okg = np.isfinite(r) & np.isfinite(sig)
             entry["sources"][g] = {"mean": _f(r[okg].mean()) if okg.any() else None,
                                    "sigma": _f(sig[okg].mean()) if okg.any() else None,
@@ -367,7 +381,7 @@ def duration_vs_magnitude(coll, models) -> dict:
     if d is None:
         return {"note": "no D5-95 column in the IM table"}
     edges = np.asarray(coll.config.bins.duration_magnitude_edges, float)
-    mags = t["magnitude"].to_numpy(float)
+    mags = coll.conditioning["magnitude"].to_numpy(float)[t["record"].to_numpy()]
     ib = _digitize(mags, edges)
     out = {"edges": _fl(edges), "quantity": "D5-95, geometric mean of the horizontals", "unit": "s",
            "sources": {}}
@@ -473,6 +487,7 @@ def scenario_curves(coll, specs, gmms) -> tuple[dict, dict]:
                 mu, sig = gmm_predict(gm, spec.imt, pts)
                 e[spec.key] = {"median": _fl(10.0 ** mu), "sigma_log10": _fl(sig)}
             entry["gmms"][gname] = e
+            entry.setdefault("gmm_components", {})[gname] = gmm_component_tag(gm)
         # data in narrow bins around the scenario
         sel = np.ones(len(cond), bool)
         windows = {"magnitude": ("magnitude", sc.magnitude, sc.magnitude_window, False),
@@ -661,7 +676,7 @@ def frechet(coll, models) -> dict:
     b = coll.config.bins
     labels = mr_bin_labels(b.magnitude_edges, b.distance_edges_km)
     floor_bins = None
-    if FLOOR in coll.logfas and getattr(coll, "floor_conditioning", None) is not None:
+    if FLOOR in coll.logfas and coll.floor_conditioning is not None:
         fc = coll.floor_conditioning
         floor_bins = mr_bin_index(fc["magnitude"].to_numpy(), fc["distance_km"].to_numpy(),
                                   b.magnitude_edges, b.distance_edges_km)

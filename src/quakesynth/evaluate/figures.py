@@ -27,7 +27,7 @@ def _plt():
     return plt
 
 
-def _layout(fig) -> None:
+def _layout(fig, gap_w: float = 0.75) -> None:
     """Fixed margins and gaps in inches (tight_layout costs seconds per figure on a busy
     machine), with room for a suptitle when the figure has one."""
     w, h = fig.get_size_inches()
@@ -35,7 +35,7 @@ def _layout(fig) -> None:
     nrows, ncols = (gs.nrows, gs.ncols) if gs is not None else (1, 1)
     left, right, bottom = 0.7, 0.15, 0.5  # inches
     top = 0.75 if fig._suptitle is not None else 0.35
-    gap_h, gap_w = 0.6, 0.75  # between axes, inches
+    gap_h = 0.6  # between axes, inches (gap_w: horizontal)
     ax_h = max(0.5, (h - top - bottom) / nrows - gap_h)
     ax_w = max(0.5, (w - left - right) / ncols - gap_w)
     fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
@@ -165,7 +165,8 @@ def residual_figure(metrics_section: dict, samples: dict, colors: Colors) -> lis
     return [("Residual distributions against the simple GMM (eqs. 11-12) fitted to the data: mean +/- sigma", fig)]
 
 
-def duration_figure(section: dict, table, colors: Colors) -> list[tuple[str, Any]]:
+def duration_figure(section: dict, table, magnitude: np.ndarray, colors: Colors) -> list[tuple[str, Any]]:
+    """D5-95 against magnitude; ``magnitude`` (N records,) indexes ``table["record"]``."""
     if "sources" not in section:
         return []
     plt = _plt()
@@ -174,7 +175,7 @@ def duration_figure(section: dict, table, colors: Colors) -> list[tuple[str, Any
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     d = table[table["source"] == "data"]
     dur = _horizontal_duration(d)
-    ax.scatter(d["magnitude"], dur, s=6, color="lightgrey", label="data records", zorder=1)
+    ax.scatter(magnitude[d["record"].to_numpy()], dur, s=6, color="lightgrey", label="data records", zorder=1)
     edges = _arr(section["edges"])
     centres = 0.5 * (edges[:-1] + edges[1:])
     for i, (src, e) in enumerate(section["sources"].items()):
@@ -237,7 +238,8 @@ def scenario_figures(section: dict, extras: dict, colors: Colors) -> list[tuple[
                     continue
                 med, sig = _arr(s[k]["median"]), _arr(s[k]["sigma_log10"])
                 ls = colors.gmm.get(g, "--")
-                ax.plot(x, med, color="grey", ls=ls, label=f"{g} median +/- sigma")
+                comp = e.get("gmm_components", {}).get(g, "")
+                ax.plot(x, med, color="grey", ls=ls, label=f"{g} ({comp}) median +/- sigma")
                 ax.plot(x, med / 10 ** sig, color="grey", ls=ls, lw=0.6)
                 ax.plot(x, med * 10 ** sig, color="grey", ls=ls, lw=0.6)
             _log(ax, "y")
@@ -289,7 +291,7 @@ def model_probability_figures(section: dict) -> list[tuple[str, Any]]:
         for ax in axes.ravel()[len(panels):]:
             ax.axis("off")
         fig.suptitle(f"Average model probability (eq. 13) of {im}")
-        _layout(fig)
+        _layout(fig, gap_w=1.3)
         figs.append((f"Average model probability (eq. 13) of {im} per magnitude-distance bin, and ratios models / GMMs", fig))
     return figs
 
@@ -309,7 +311,7 @@ def frechet_figure(section: dict, colors: Colors) -> list[tuple[str, Any]]:
                label="real-data floor" if src == "floor" else src)
     ax.set_xticks(np.arange(len(comps)) + 0.4 - w / 2, comps)
     _log(ax, "y")
-    ax.set_ylabel("Frechet distance, log10 FAS (eq. 14)")
+    ax.set_ylabel("Frechet distance of ln FAS (eq. 14)")
     ax.legend()
     _layout(fig)
     return [("Frechet distance of log-FAS per component (eq. 14) with the real-data floor", fig)]

@@ -21,10 +21,12 @@ What is kept (memory independent of the number of realisations):
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +48,54 @@ COND_COLUMNS: dict[str, str] = {"magnitude": "magnitude", "distance_km": "distan
                                 "vs30_mps": "vs30", "depth_km": "depth", "gap_deg": "gap"}
 #: Source label of the recorded data, and of the real-data floor sample (another split).
 DATA, FLOOR = "data", "floor"
+#: IM columns the analysis needs; only these stay in memory (float32), the full tidy table is
+#: streamed to disk by :class:`TidyWriter`.
+ANALYSIS_COLUMNS = re.compile(r"^(PGA|PGV|PSA[0-9.]+)_(RotD50|SRSS|GM)_|^D5-95_(H1|H2)_s$|^f0_HVSR_Hz$")
+
+
+class TidyWriter:
+    """Streams the tidy table to ``path`` chunk by chunk: Parquet (pyarrow) or CSV by suffix.
+
+    Rows are written in the order they are reduced: the data, then each model in turn, each
+    by record and realisation.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._writer = None
+        self._schema = None
+        self.rows = 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self.path.suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._writer is None:
+                t = pa.Table.from_pandas(df, preserve_index=False)
+                self._schema = t.schema
+                self._writer = pq.ParquetWriter(self.path, self._schema)
+            else:
+                t = pa.Table.from_pandas(df, schema=self._schema, preserve_index=False)
+            self._writer.write_table(t)
+        else:
+            df.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    @staticmethod
+    def default_name() -> str:
+        """``ims.parquet`` where pyarrow is installed, else ``ims.csv``."""
+        try:
+            import pyarrow.parquet  # noqa: F401
+
+            return "ims.parquet"
+        except ImportError:
+            return "ims.csv"
 
 
 # -- the evaluation set --------------------------------------------------------------------
@@ -170,7 +220,7 @@ class Collection:
     conditioning: pd.DataFrame  # one row per evaluation record (COND_COLUMNS + station, event)
     sources: list[str]  # "data" then model labels
     paired_sources: list[str]
-    table: pd.DataFrame  # tidy IM table
+    table: pd.DataFrame  # source, record, realization + analysis IM columns (float32); full table on disk
     scenario_table: pd.DataFrame  # IMs of the scenario curves
     freqs: np.ndarray  # (F,) Hz, log-FAS and HVSR grid
     times: np.ndarray  # (P,) s, envelope grid
@@ -188,14 +238,18 @@ class Collection:
     notes: list[str] = field(default_factory=list)
     model_info: dict[str, dict] = field(default_factory=dict)
     components: tuple[str, ...] = COMPONENT_LABELS
+    floor_conditioning: pd.DataFrame | None = None  # conditioning of the floor sample (COND_COLUMNS)
 
 
 # -- stage 1 -------------------------------------------------------------------------------
 class _Sink:
     """Reduces work-unit results (in submission order) into a :class:`Collection`."""
 
-    def __init__(self, n: int, mr_bin: np.ndarray, n_bins: int, hvsr_pos: np.ndarray, cfg: EvaluateConfig):
+    def __init__(self, n: int, mr_bin: np.ndarray, n_bins: int, hvsr_pos: np.ndarray, cfg: EvaluateConfig,
+                 keys: pd.DataFrame, writer: TidyWriter | None = None):
         self.n, self.mr_bin, self.n_bins, self.cfg = n, mr_bin, n_bins, cfg
+        self.keys, self.writer = keys, writer  # per-record key columns; full-table writer
+        self.n_floor = 0  # size of the floor sample
         self.hvsr_pos = hvsr_pos  # (N,) position in the HVSR arrays or -1
         self.n_hvsr = int((hvsr_pos >= 0).sum())
         self.freqs = fas_frequencies(cfg.features)
@@ -210,13 +264,19 @@ class _Sink:
         self.seconds: dict[str, dict[str, float]] = {}
 
     def _time(self, source: str, key: str, dt: float) -> None:
-        d = self.seconds.setdefault(source, {"generate_s": 0.0, "features_s": 0.0, "waveforms": 0})
+        d = self.seconds.setdefault(source, {"generate_s": 0.0, "generate_cpu_s": 0.0, "features_s": 0.0,
+                                             "features_cpu_s": 0.0, "waveforms": 0})
         d[key] = d.get(key, 0) + dt
+
+    def gen_time(self, source: str, wall: float, cpu: float) -> None:
+        self._time(source, "generate_s", wall)
+        self._time(source, "generate_cpu_s", cpu)
 
     def callback(self, source: str, record: np.ndarray, realization: np.ndarray,
                  kind: str = "eval", extra: dict | None = None):
         def done(res: dict[str, Any]) -> None:
             self._time(source, "features_s", res["seconds"])
+            self._time(source, "features_cpu_s", res["cpu_seconds"])
             self._time(source, "waveforms", len(record))
             if kind == "floor":
                 arr = self.logfas.setdefault(FLOOR, np.full((self.n_floor, 3, len(self.freqs)), np.nan, np.float32))
@@ -229,12 +289,14 @@ class _Sink:
                     df.insert(i, k, v)
                 self.scen.append(df)
                 return
-            df = res["ims"]
-            df.insert(0, "source", source)
-            df.insert(1, "record", record)
-            df.insert(2, "realization", realization)
-            df["f0_HVSR_Hz"] = res["f0"]
-            self.ims.append(df)
+            ims = res["ims"]
+            ims["f0_HVSR_Hz"] = res["f0"]
+            head = pd.DataFrame({"source": source, "record": record.astype(np.int64),
+                                 "realization": realization.astype(np.int64)})
+            if self.writer is not None:
+                self.writer.write(pd.concat([head, self.keys.iloc[record].reset_index(drop=True), ims], axis=1))
+            keep = [c for c in ims.columns if ANALYSIS_COLUMNS.search(c)]
+            self.ims.append(pd.concat([head, ims[keep].astype(np.float32)], axis=1))
             bins = self.mr_bin[record]
             if source not in self.env:
                 self.env[source] = Moments(self.n_bins, (3, len(self.times)))
@@ -271,7 +333,8 @@ def is_paired(model: Any) -> bool:
 
 def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, *,
             floor: RecordSet | None = None, classifier: Any = None, executor: Any = None,
-            allow_extrapolation: bool = False, progress: bool = False) -> Collection:
+            allow_extrapolation: bool = False, progress: bool = False,
+            table_path: str | Path | None = None) -> Collection:
     """Run stage 1 (see the module docstring) and return the :class:`Collection`.
 
     Parameters
@@ -284,6 +347,8 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         metrics; ``None`` to skip.
     classifier : a :class:`~quakesynth.evaluate.classifier.ClassifierAdapter` or ``None``.
     executor : a ``concurrent.futures`` executor for the IM stage, or ``None`` (in process).
+    table_path : where to stream the full tidy table (``.parquet`` or ``.csv``); the
+        collection keeps only the analysis columns (:data:`ANALYSIS_COLUMNS`) in memory.
     """
     from tqdm.auto import tqdm
 
@@ -301,8 +366,14 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
     hvsr_pos = np.full(n, -1, np.int64)
     hvsr_pos[hvsr_sel] = np.arange(len(hvsr_sel))
 
-    sink = _Sink(n, mr, n_bins, hvsr_pos, cfg)
+    keys = pd.DataFrame({"trace_name": (data.metadata["trace_name"].astype("string").to_numpy()
+                                        if "trace_name" in data.metadata else np.arange(n).astype(str)),
+                         "event": event_keys(data.metadata).to_numpy(), "station": station.to_numpy(),
+                         **{c: cond[c].to_numpy() for c in COND_COLUMNS}})
+    writer = TidyWriter(table_path) if table_path is not None else None
+    sink = _Sink(n, mr, n_bins, hvsr_pos, cfg, keys, writer)
     sink.n_floor = len(floor) if floor is not None else 0
+    floor_cond = floor.conditioning() if floor is not None else None
     fcfg = cfg.features
     pipe = OrderedPipeline(executor, max_pending=2 * max(1, cfg.workers))
     threads = 1 if executor is not None else None  # pool workers: one thread each
@@ -343,7 +414,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
             else:
                 cols = [v for v in model.variables if v in table]
                 stream = _model_stream(model, table[cols + ["n"]], seed, bs, allow_extrapolation)
-            for item in _timed(stream, lambda dt, label=label: sink._time(label, "generate_s", dt)):
+            for item in _timed(stream, lambda dt, dc, label=label: sink.gen_time(label, dt, dc)):
                 rec, pos, k, ref, ref_rows = item
                 first = k == 0
                 if first.any():
@@ -367,7 +438,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
                                           allow_extrapolation=True)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    for rec in _timed(stream, lambda dt, label=label: sink._time(label, "generate_s", dt)):
+                    for rec in _timed(stream, lambda dt, dc, label=label: sink.gen_time(label, dt, dc)):
                         point = rec.metadata["scenario_index"].to_numpy(np.int64)
                         k = rec.metadata["realization"].to_numpy(np.int64)
                         extra = {"source": label, "scenario": sc.name, "point": point,
@@ -378,10 +449,12 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         pipe.drain()
     finally:
         bar.close()
+        if writer is not None:
+            writer.close()
     wall = time.perf_counter() - wall0
 
     sources = [DATA, *models]
-    tidy = _tidy_table(sink.ims, cond, station, data.metadata, sources)
+    tidy = _tidy_table(sink.ims, sources)
     scen = pd.concat(sink.scen, ignore_index=True) if sink.scen else pd.DataFrame()
     coll = Collection(
         config=cfg, conditioning=cond.assign(station=station.to_numpy(), event=event_keys(data.metadata).to_numpy()),
@@ -390,7 +463,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         fas_moments=sink.fas, hvsr_records=hvsr_sel, hvsr=sink.hvsr,
         paired=pd.concat(sink.paired, ignore_index=True) if sink.paired else None,
         timing={**sink.seconds, "total": {"wall_s": wall}},
-        model_info={k: _info(m) for k, m in models.items()},
+        model_info={k: _info(m) for k, m in models.items()}, floor_conditioning=floor_cond,
     )
     for source, parts in emb.items():
         size = len(floor) if source == FLOOR else n
@@ -415,15 +488,16 @@ def _info(model: Any) -> dict:
 
 
 def _timed(iterator, record_time) -> Iterator:
-    """Yield from ``iterator``, reporting the seconds spent producing each item."""
+    """Yield from ``iterator``, reporting the wall-clock and CPU seconds (this process, all its
+    threads) spent producing each item."""
     it = iter(iterator)
     while True:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             item = next(it)
         except StopIteration:
             return
-        record_time(time.perf_counter() - t0)
+        record_time(time.perf_counter() - t0, time.process_time() - c0)
         yield item
 
 
@@ -472,23 +546,15 @@ def event_keys(meta: pd.DataFrame) -> pd.Series:
     return ev.fillna("").reset_index(drop=True)
 
 
-def _tidy_table(parts: list[pd.DataFrame], cond: pd.DataFrame, station: pd.Series,
-                meta: pd.DataFrame, sources: list[str]) -> pd.DataFrame:
+def _tidy_table(parts: list[pd.DataFrame], sources: list[str]) -> pd.DataFrame:
+    """The in-memory table: source, record, realisation and the analysis columns (float32),
+    sorted by source (data first), record and realisation."""
     ims = pd.concat(parts, ignore_index=True)
     order = {s: i for i, s in enumerate(sources)}
     ims = ims.assign(_o=ims["source"].map(order)).sort_values(["_o", "record", "realization"], kind="stable")
     ims = ims.drop(columns="_o").reset_index(drop=True)
-    rec = ims["record"].to_numpy()
-    key = pd.DataFrame({"trace_name": (meta["trace_name"].astype("string").to_numpy()[rec]
-                                       if "trace_name" in meta else rec.astype(str)),
-                        "event": event_keys(meta).to_numpy()[rec],
-                        "station": station.to_numpy()[rec]})
-    for col in COND_COLUMNS:
-        key[col] = cond[col].to_numpy()[rec]
-    out = pd.concat([ims[["source", "record", "realization"]], key,
-                     ims.drop(columns=["source", "record", "realization"])], axis=1)
-    out["source"] = out["source"].astype("string")
-    return out
+    ims["source"] = ims["source"].astype("category")
+    return ims
 
 
 def select_records(data: RecordSet, models: dict[str, Any], policy: str = "drop") -> tuple[RecordSet, list[str]]:

@@ -72,9 +72,11 @@ class Num:
                 f"{fmt(self.value)}</td>")
 
 
-def table(headers: list[str], rows: list[list[Any]], caption: str = "") -> str:
-    """An HTML table; cells are strings (escaped) or :class:`Num`."""
-    out = ['<table>']
+def table(headers: list[str], rows: list[list[Any]], caption: str = "", collapsed: bool = False) -> str:
+    """An HTML table; cells are strings (escaped) or :class:`Num`. ``collapsed`` puts it in a
+    closed ``<details>`` element (long tables; the caption is its summary)."""
+    out = ['<details><summary>' + html.escape(caption or "table") + f" ({len(rows)} rows)</summary>"] if collapsed else []
+    out.append('<table>')
     if caption:
         out.append(f"<caption>{html.escape(caption)}</caption>")
     out.append("<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr></thead><tbody>")
@@ -84,6 +86,8 @@ def table(headers: list[str], rows: list[list[Any]], caption: str = "") -> str:
             cells.append(c.html() if isinstance(c, Num) else f"<td>{html.escape(str(c))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
+    if collapsed:
+        out.append("</details>")
     return "\n".join(out)
 
 
@@ -113,7 +117,7 @@ h2{font-size:17px;color:#23395d;border-bottom:1px solid #eee;padding-bottom:4px}
 table{border-collapse:collapse;font-size:12px;margin:8px 0 14px}caption{text-align:left;font-weight:600;padding:4px 0}
 th,td{border:1px solid #ddd;padding:3px 7px}th{background:#f0f3f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:10px 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12px;color:#555}
-p.note{font-size:13px;color:#555;font-style:italic}pre{font-size:11px;background:#f6f6f6;padding:8px;overflow:auto}
+p.note{font-size:13px;color:#555;font-style:italic}ul{font-size:13px}details{margin:8px 0}summary{cursor:pointer;font-size:13px;font-weight:600}pre{font-size:11px;background:#f6f6f6;padding:8px;overflow:auto}
 """
 
 
@@ -175,7 +179,7 @@ def _sections(m: dict) -> dict[str, str]:
                 rows.append(row)
         hdr = ["M-R bin", "comp.", "n data"] + [x for mod in models for x in (f"{mod} mean |dmu|", f"{mod} d(std)")]
         out[sid] = table(hdr, rows, "Mean absolute difference of the mean log10 curve and mean difference of its "
-                                    "standard deviation, model minus data (log10 units)")
+                                    "standard deviation, model minus data (log10 units)", collapsed=len(rows) > 12)
     # bias
     rows = []
     for im, e in m["bias_distance"].items():
@@ -189,20 +193,28 @@ def _sections(m: dict) -> dict[str, str]:
         srcs = list(next(iter(m["bias_distance"].values()))["sources"])
         out["bias"] = table(["IM", "R (km)", *srcs, "n"], rows, "Mean bias log10(prediction / data) per distance bin")
     # residuals
-    rows = []
-    for im, e in m["residuals"].items():
-        if "sources" not in e:
-            rows.append([im, e.get("note", ""), "", "", ""])
-            continue
-        for s in e["sources"]:
-            rows.append([im, s, Num(m, "residuals", im, "sources", s, "mean"), Num(m, "residuals", im, "sources", s, "sigma"),
-                         Num(m, "residuals", im, "sources", s, "n")])
-    out["residuals"] = table(["IM", "source", "mean residual (log10)", "sigma (log10)", "n"], rows,
-                             "Residuals against the simple GMM log10 IM = c0 + c1 M + c2 log10 R + c3 log10 Vs30 fitted to the data")
-    coef_rows = [[im, *[f"{k}={fmt(v)}" for k, v in e["simple_gmm"].items()]] for im, e in m["residuals"].items() if "simple_gmm" in e]
-    if coef_rows:
-        out["residuals"] += table(["IM", "coefficients", "", "", "", ""][: 1 + max(len(r) - 1 for r in coef_rows)], coef_rows,
-                                  "Fitted simple GMM coefficients")
+    parts = []
+    for title, keys, collapsed in (("PGA and PGV", ("PGA_RotD50", "PGV_RotD50"), False), ("spectral acceleration", None, True)):
+        rows = []
+        for im, e in m["residuals"].items():
+            if (keys is not None) != (im in ("PGA_RotD50", "PGV_RotD50")):
+                continue
+            if "sources" not in e:
+                rows.append([im, e.get("note", ""), "", "", ""])
+                continue
+            for s in e["sources"]:
+                rows.append([im, s, Num(m, "residuals", im, "sources", s, "mean"),
+                             Num(m, "residuals", im, "sources", s, "sigma"), Num(m, "residuals", im, "sources", s, "n")])
+        if rows:
+            parts.append(table(["IM", "source", "mean residual (log10)", "sigma (log10)", "n"], rows,
+                               f"Residuals of {title} against the simple GMM log10 IM = c0 + c_M M + c_R log10 Rhyp "
+                               "+ c_V log10 Vs30 fitted to the data", collapsed=collapsed))
+    coef = [(im, e["simple_gmm"]) for im, e in m["residuals"].items() if "simple_gmm" in e]
+    if coef:
+        names = list(coef[0][1])
+        parts.append(table(["IM", *names], [[im, *[Num(m, "residuals", im, "simple_gmm", k) for k in names]]
+                                            for im, _ in coef], "Fitted simple GMM (log10 units)"))
+    out["residuals"] = "".join(parts)
     # duration
     d = m["duration"]
     if "sources" in d:
@@ -224,7 +236,7 @@ def _sections(m: dict) -> dict[str, str]:
                          Num(m, "convergence", "sources", s, "median_minus_final_rms", 0),
                          Num(m, "convergence", "sources", s, "shapiro_wilk", "W_median") if "W_median" in sw else "-",
                          Num(m, "convergence", "sources", s, "shapiro_wilk", "fraction_p_above_0.05") if "W_median" in sw else "-"])
-        out["convergence"] = table(["model", "records", "sigma (all realisations)", "RMS median(1)-median(N)",
+        out["convergence"] = table(["model", "records", "mean per-record sigma (N realisations)", "RMS median(1)-median(N)",
                                     "Shapiro-Wilk W (median)", "fraction p>0.05"], rows,
                                    f"log10 {c['im']}: convergence and normality over realisations")
     else:
@@ -242,7 +254,7 @@ def _sections(m: dict) -> dict[str, str]:
                 row += [Num(m, "scenarios", name, "data", k, "geometric_mean", i), Num(m, "scenarios", name, "data", k, "n", i)]
                 rows.append(row)
         parts.append(table(["IM", e["vary"], *e["sources"], *e["gmms"], "data geo. mean", "n data"], rows,
-                           f"{name}: medians (g)"))
+                           f"{name}: medians (g; PGV cm/s)", collapsed=True))
     out["scenarios"] = "".join(parts) or note("no scenario configured")
     # model probability
     mp = m["model_probability"]
@@ -260,7 +272,7 @@ def _sections(m: dict) -> dict[str, str]:
         rows.append(["all", "", *[Num(m, "model_probability", "ims", im, "sources", s, "overall") for s in srcs],
                      *["" for _ in ratios]])
         parts.append(table(["M-R bin", "n", *srcs, *[f"ratio {r}" for r in ratios]], rows,
-                           f"Average probability density of the observed log10 {im} (eq. 13)"))
+                           f"Average probability density of the observed ln {im} (eq. 13; per unit ln IM)"))
     out["model-probability"] = "".join(parts) or note("no PGA/PGV")
     # frechet
     fr = m["frechet"]
@@ -271,7 +283,7 @@ def _sections(m: dict) -> dict[str, str]:
                 for comp in fr["per_component"]]
         out["frechet"] = (note(f"floor: {fr.get('floor_method')}; feature: {fr.get('feature')}")
                           + table(["component", *[f"{s} {e}" for s in srcs for e in ("eq.14", "eq.15")]], rows,
-                                  "Frechet distance of log10 FAS"))
+                                  "Frechet distance of ln FAS"))
         rows = []
         for b, be in fr["per_bin"].items():
             for comp in fr["per_component"]:
@@ -279,7 +291,8 @@ def _sections(m: dict) -> dict[str, str]:
                 rows.append([b, comp, Num(m, "frechet", "per_bin", b, "n"), *[Num(m, "frechet", "per_bin", b, comp, s) for s in ce]])
         if rows:
             hdr_srcs = list(next(iter(fr["per_bin"].values()))[next(iter(fr["per_component"]))])
-            out["frechet"] += table(["M-R bin", "comp.", "n", *hdr_srcs], rows, "Frechet distance (eq. 14) per magnitude-distance bin")
+            out["frechet"] += table(["M-R bin", "comp.", "n", *hdr_srcs], rows, "Frechet distance (eq. 14) per magnitude-distance bin",
+                                    collapsed=len(rows) > 12)
     else:
         out["frechet"] = note(fr.get("note", ""))
     # classifier
@@ -315,9 +328,11 @@ def _sections(m: dict) -> dict[str, str]:
         out["hvsr"] = note(hv.get("note", ""))
     # run
     run = m["run"]
-    rows = [[s, Num(m, "run", "timing", s, "waveforms"), Num(m, "run", "timing", s, "generate_s"),
-             Num(m, "run", "timing", s, "features_s")] for s in run["timing"] if s != "total"]
-    out["run"] = (table(["source", "waveforms", "generation (s)", "IMs and features (s, summed over workers)"], rows,
+    rows = [[s, *[Num(m, "run", "timing", s, k) for k in ("waveforms", "generate_s", "generate_cpu_s", "features_s",
+                                                          "features_cpu_s")]]
+            for s in run["timing"] if s != "total"]
+    out["run"] = (table(["source", "waveforms", "generation (s)", "generation CPU (s)",
+                         "IMs and features (s, summed over units)", "IMs and features CPU (s)"], rows,
                         "Timing")
                   + table(["stage", "seconds"], [[k, Num(m, "run", "timing", "total", k)] for k in run["timing"]["total"]],
                           "Wall-clock time")

@@ -14,6 +14,7 @@ CSV where pyarrow is missing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -26,7 +27,7 @@ import pandas as pd
 
 from quakesynth._atomic import atomic_path, check_writable
 from quakesynth.evaluate.config import EvaluateConfig
-from quakesynth.evaluate.harness import Collection, RecordSet, collect, select_records
+from quakesynth.evaluate.harness import Collection, RecordSet, TidyWriter, collect, select_records
 
 
 @dataclass
@@ -147,7 +148,7 @@ def evaluate(data: str | RecordSet, models: list[str] | dict[str, Any], gmms: li
     executor : a ``concurrent.futures`` executor for the IM stage (default: a process pool of
         ``config.workers`` processes when workers > 1).
     """
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     cfg = config or EvaluateConfig()
     if output is not None:
         check_writable(output, overwrite)
@@ -165,37 +166,42 @@ def evaluate(data: str | RecordSet, models: list[str] | dict[str, Any], gmms: li
     n_total = len(dset)
     dset, notes = select_records(dset, model_objs, out_of_range)
 
-    own_pool = None
-    if executor is None and cfg.workers > 1:
-        from quakesynth.evaluate.pipeline import process_pool
+    with contextlib.ExitStack() as stack:
+        # the report folder is written in a temporary folder beside it, moved into place at the end
+        tmp = stack.enter_context(atomic_path(output, overwrite=overwrite, directory=True)) if output is not None else None
+        own_pool = None
+        if executor is None and cfg.workers > 1:
+            from quakesynth.evaluate.pipeline import process_pool
 
-        executor = own_pool = process_pool(cfg.workers)
-    try:
+            executor = own_pool = stack.enter_context(process_pool(cfg.workers))
+        table_name = TidyWriter.default_name()
         coll = collect(dset, model_objs, cfg, floor=floor_set, classifier=classifier, executor=executor,
-                       allow_extrapolation=(out_of_range == "extrapolate"), progress=progress)
-    finally:
+                       allow_extrapolation=(out_of_range == "extrapolate"), progress=progress,
+                       table_path=(tmp / table_name) if tmp is not None else None)
         if own_pool is not None:
             own_pool.shutdown()
-    if floor_set is not None:
-        coll.floor_conditioning = floor_set.conditioning()
-    coll.notes.extend(notes)
-    t_collect = time.perf_counter() - t_start
+        coll.notes.extend(notes)
+        t_collect = time.perf_counter() - t_start
+        c_collect = time.process_time() - c_start
 
-    from quakesynth.evaluate.analysis import analyse
+        from quakesynth.evaluate.analysis import analyse
 
-    metrics, extras = analyse(coll, gmm_objs)
-    t_analyse = time.perf_counter() - t_start - t_collect
-    metrics = {"run": _run_info(data_name, n_total, coll, cfg, list(gmm_objs), classifier), **metrics}
-    metrics["run"]["timing"]["total"].update({"collect_s": round(t_collect, 3), "analyse_s": round(t_analyse, 3)})
+        metrics, extras = analyse(coll, gmm_objs)
+        t_analyse = time.perf_counter() - t_start - t_collect
+        c_analyse = time.process_time() - c_start - c_collect
+        metrics = {"run": _run_info(data_name, n_total, coll, cfg, list(gmm_objs), classifier), **metrics}
+        metrics["run"]["timing"]["total"].update({"collect_s": round(t_collect, 3), "analyse_s": round(t_analyse, 3),
+                                                  "collect_main_cpu_s": round(c_collect, 3),
+                                                  "analyse_cpu_s": round(c_analyse, 3)})
 
-    from quakesynth.evaluate.report import console_summary
+        from quakesynth.evaluate.report import console_summary
 
-    summary = console_summary(metrics)
-    out_path = None
-    if output is not None:
-        figures = make_figures(metrics, extras, coll)
-        write_report(output, metrics, figures, coll, cfg, summary, overwrite=overwrite)
-        out_path = Path(output)
+        summary = console_summary(metrics)
+        out_path = None
+        if tmp is not None:
+            figures = make_figures(metrics, extras, coll)
+            write_report(tmp, metrics, figures, coll, cfg, summary, table_name=table_name)
+            out_path = Path(output)
     return EvaluationResult(metrics=metrics, collection=coll, output=out_path, summary=summary)
 
 
@@ -242,7 +248,8 @@ def make_figures(metrics: dict, extras: dict, coll: Collection) -> dict[str, lis
                                           "frequency (Hz)", "log10 FAS (m/s)", logx=True),
         "bias": F.bias_figure(metrics["bias_distance"], colors),
         "residuals": F.residual_figure(metrics["residuals"], extras.get("residuals", {}), colors),
-        "duration": F.duration_figure(metrics["duration"], coll.table, colors),
+        "duration": F.duration_figure(metrics["duration"], coll.table, coll.conditioning["magnitude"].to_numpy(float),
+                                      colors),
         "convergence": F.convergence_figure(metrics["convergence"], colors),
         "scenarios": F.scenario_figures(metrics["scenarios"], extras.get("scenarios", {}), colors),
         "model-probability": F.model_probability_figures(metrics["model_probability"]),
@@ -263,23 +270,25 @@ def _write_table(df: pd.DataFrame, path_stem: Path) -> str:
         return path_stem.with_suffix(".csv").name
 
 
-def write_report(output: str | Path, metrics: dict, figures: dict, coll: Collection, cfg: EvaluateConfig,
-                 summary: str, overwrite: bool = False) -> None:
-    """Write the report folder atomically (see the module docstring)."""
+def write_report(folder: str | Path, metrics: dict, figures: dict, coll: Collection, cfg: EvaluateConfig,
+                 summary: str, table_name: str | None = None) -> None:
+    """Write the report files into ``folder`` (an existing, empty folder; :func:`evaluate`
+    passes the temporary folder it later moves into place). ``table_name``: the full tidy
+    table already streamed there by :func:`collect`, if any."""
     import yaml
 
     from quakesynth.evaluate.report import build_html
 
-    with atomic_path(output, overwrite=overwrite, directory=True) as tmp:
-        tmp.chmod(0o755)
-        files = [_write_table(coll.table, tmp / "ims")]
-        if len(coll.scenario_table):
-            files.append(_write_table(coll.scenario_table, tmp / "scenarios"))
-        if coll.paired is not None and len(coll.paired):
-            files.append(_write_table(coll.paired, tmp / "paired"))
-        metrics["run"]["files"] = sorted(files + ["index.html", "metrics.json", "config.yaml", "summary.txt"])
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        (tmp / "config.yaml").write_text(yaml.safe_dump(_jsonable(dataclasses.asdict(cfg)), sort_keys=False),
-                                         encoding="utf-8")
-        (tmp / "summary.txt").write_text(summary + "\n", encoding="utf-8")
-        (tmp / "index.html").write_text(build_html(metrics, figures), encoding="utf-8")
+    folder = Path(folder)
+    folder.chmod(0o755)
+    files = [table_name] if table_name else []
+    if len(coll.scenario_table):
+        files.append(_write_table(coll.scenario_table, folder / "scenarios"))
+    if coll.paired is not None and len(coll.paired):
+        files.append(_write_table(coll.paired, folder / "paired"))
+    metrics["run"]["files"] = sorted(files + ["index.html", "metrics.json", "config.yaml", "summary.txt"])
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    (folder / "config.yaml").write_text(yaml.safe_dump(_jsonable(dataclasses.asdict(cfg)), sort_keys=False),
+                                        encoding="utf-8")
+    (folder / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    (folder / "index.html").write_text(build_html(metrics, figures), encoding="utf-8")

@@ -4,7 +4,6 @@ source-station geometry, and metadata (de)serialisation helpers."""
 from __future__ import annotations
 
 import io
-import json
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -232,10 +231,3 @@ def component_orientation(comp: str, azimuth_deg: float = np.nan) -> tuple[float
         return (float(azimuth_deg) + 90.0) % 360, 90.0
     return float("nan"), 90.0
 
-
-def write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -69,10 +69,12 @@ def format_peer(values: np.ndarray, dt: float, title: str, quantity: str = "acce
     lines = ["PEER NGA STRONG MOTION DATABASE RECORD", title.replace("\n", " "),
              f"{word} TIME SERIES IN UNITS OF {unit}",
              f"NPTS={len(values):7d}, DT= {dt_text} SEC"]
-    v = np.asarray(values, dtype=np.float64) + 0.0  # no negative zeros
-    body = [f"{x:15.7E}" for x in v]
-    rows = ["".join(body[i:i + 5]) for i in range(0, len(body), 5)]
-    return "\n".join(lines + rows) + "\n"
+    v = (np.asarray(values, dtype=np.float64) + 0.0).tolist()  # + 0.0: no negative zeros
+    full = len(v) // 5 * 5
+    body = (("%15.7E" * 5 + "\n") * (full // 5)) % tuple(v[:full])  # 5 per line, one C loop
+    if len(v) > full:
+        body += ("%15.7E" * (len(v) - full) + "\n") % tuple(v[full:])
+    return "\n".join(lines) + "\n" + body
 
 
 def read_peer(path: str | Path) -> tuple[np.ndarray, float, dict]:

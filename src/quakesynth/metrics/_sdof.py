@@ -87,46 +87,6 @@ def _decompose(uk, vk, a0, a1, bp):
     return up0, up1, amp_a, amp_b
 
 
-@njit(nogil=True, cache=True)
-def single_peaks(acc, coefs, inner, bounds, rs, out):
-    """Peak |u| for traces acc (G, T, LANES) into out (G, LANES, P)."""
-    g = acc.shape[0]
-    t = acc.shape[1]
-    nb = acc.shape[2]
-    p = coefs.shape[0]
-    u = np.empty((t, nb))
-    v = np.empty((t, nb))
-    peak = np.empty(nb)
-    for i in range(g):
-        a = acc[i]
-        for q in range(p):
-            _states(a, coefs[q], u, v)
-            for b in range(nb):
-                peak[b] = 0.0
-            for k in range(t):
-                for b in range(nb):
-                    peak[b] = max(peak[b], abs(u[k, b]))
-            r = rs[q]
-            if r > 1:
-                ci = inner[q]
-                bp = bounds[q]
-                for b in range(nb):
-                    pk = peak[b]
-                    for k in range(t - 1):
-                        up0, up1, amp_a, amp_b = _decompose(u[k, b], v[k, b], a[k, b],
-                                                            a[k + 1, b], bp)
-                        ub = max(abs(up0), abs(up1)) + np.sqrt(amp_a * amp_a + amp_b * amp_b)
-                        if ub * (1.0 + _MARGIN) <= pk:
-                            continue
-                        for j in range(r - 1):
-                            x = (ci[j, 0] * u[k, b] + ci[j, 1] * v[k, b] + ci[j, 2] * a[k, b]
-                                 + ci[j, 3] * a[k + 1, b])
-                            pk = max(pk, abs(x))
-                    peak[b] = pk
-            for b in range(nb):
-                out[i, b, q] = peak[b]
-
-
 @njit(nogil=True, cache=True, fastmath=True)
 def _angle_peaks(px, py, k, cos_t, sin_t, peaks):
     """peaks[j] = max over the k points of |x cos_j + y sin_j|."""
@@ -189,48 +149,63 @@ BLOCK = 32
 
 
 @njit(nogil=True, cache=True, fastmath=True)
-def _pair_scan(u1, v1, u2, v2, a1, a2, bp, with_bounds, nrm, ubn, blk_nrm, blk_ubn,
+def _pair_scan(a1, a2, c, bp, with_bounds, u1, v1, u2, v2, nrm, ubn, blk_nrm, blk_ubn,
                pk1, pk2, rr):
-    """Vectorised pass over the samples of LANES pairs.
+    """Advance LANES pairs and scan them in one vectorised pass.
 
-    Fills the squared vector norms ``nrm`` (T, LANES) and their block maxima, the peaks on
-    the samples ``pk1, pk2`` and ``rr`` (largest squared norm) and, if ``with_bounds``, the
-    bound of the vector norm inside each interval ``ubn`` (T - 1, LANES) and its block
-    maxima. ``ubn`` also bounds |u1| and |u2|.
+    Fills the states ``u1, v1, u2, v2`` (T, LANES), the squared vector norms ``nrm`` and their
+    block maxima, the peaks on the samples ``pk1, pk2`` and ``rr`` (largest squared norm) and,
+    if ``with_bounds``, the bound of the vector norm inside each interval ``ubn`` (T - 1,
+    LANES; it also bounds |u1| and |u2|) and its block maxima.
     """
-    t = u1.shape[0]
-    nb = u1.shape[1]
+    t = a1.shape[0]
+    nb = a1.shape[1]
+    c0, c1, c2, c3, c4, c5, c6, c7 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
     for b in range(nb):
         pk1[b] = 0.0
         pk2[b] = 0.0
         rr[b] = 0.0
-    nblk = blk_nrm.shape[0]
-    for kb in range(nblk):
+        u1[0, b] = 0.0
+        v1[0, b] = 0.0
+        u2[0, b] = 0.0
+        v2[0, b] = 0.0
+        nrm[0, b] = 0.0
+    for kb in range(blk_nrm.shape[0]):
         for b in range(nb):
             blk_nrm[kb, b] = 0.0
             blk_ubn[kb, b] = 0.0
-    for k in range(t):
-        kb = k // BLOCK
-        for b in range(nb):
-            x = u1[k, b]
-            y = u2[k, b]
-            n2 = x * x + y * y
-            nrm[k, b] = n2
-            pk1[b] = max(pk1[b], abs(x))
-            pk2[b] = max(pk2[b], abs(y))
-            rr[b] = max(rr[b], n2)
-            blk_nrm[kb, b] = max(blk_nrm[kb, b], n2)
-    if not with_bounds:
-        return
     for k in range(t - 1):
         kb = k // BLOCK
+        kn = (k + 1) // BLOCK
         for b in range(nb):
-            x0, x1, xa, xb = _decompose(u1[k, b], v1[k, b], a1[k, b], a1[k + 1, b], bp)
-            y0, y1, ya, yb = _decompose(u2[k, b], v2[k, b], a2[k, b], a2[k + 1, b], bp)
-            en = (np.sqrt(max(x0 * x0 + y0 * y0, x1 * x1 + y1 * y1))
-                  + np.sqrt(xa * xa + xb * xb + ya * ya + yb * yb))
-            ubn[k, b] = en
-            blk_ubn[kb, b] = max(blk_ubn[kb, b], en)
+            x0 = a1[k, b]
+            x1 = a1[k + 1, b]
+            y0 = a2[k, b]
+            y1 = a2[k + 1, b]
+            uo = u1[k, b]
+            vo = v1[k, b]
+            wo = u2[k, b]
+            zo = v2[k, b]
+            un = (c4 * x0 + c5 * x1 + c1 * vo) + c0 * uo
+            wn = (c4 * y0 + c5 * y1 + c1 * zo) + c0 * wo
+            u1[k + 1, b] = un
+            v1[k + 1, b] = (c6 * x0 + c7 * x1 + c2 * uo) + c3 * vo
+            u2[k + 1, b] = wn
+            v2[k + 1, b] = (c6 * y0 + c7 * y1 + c2 * wo) + c3 * zo
+            n2 = un * un + wn * wn
+            nrm[k + 1, b] = n2
+            pk1[b] = max(pk1[b], abs(un))
+            pk2[b] = max(pk2[b], abs(wn))
+            rr[b] = max(rr[b], n2)
+            blk_nrm[kn, b] = max(blk_nrm[kn, b], n2)
+        if with_bounds:
+            for b in range(nb):
+                p0, p1, pa, pb = _decompose(u1[k, b], v1[k, b], a1[k, b], a1[k + 1, b], bp)
+                q0, q1, qa, qb = _decompose(u2[k, b], v2[k, b], a2[k, b], a2[k + 1, b], bp)
+                en = (np.sqrt(max(p0 * p0 + q0 * q0, p1 * p1 + q1 * q1))
+                      + np.sqrt(pa * pa + pb * pb + qa * qa + qb * qb))
+                ubn[k, b] = en
+                blk_ubn[kb, b] = max(blk_ubn[kb, b], en)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -242,6 +217,68 @@ def _single_bound(u, v, a, k, b, bp):
 @njit(nogil=True, cache=True, inline="always")
 def _interior(ci, j, u, v, a, k, b):
     return ci[j, 0] * u[k, b] + ci[j, 1] * v[k, b] + ci[j, 2] * a[k, b] + ci[j, 3] * a[k + 1, b]
+
+
+@njit(nogil=True, cache=True, fastmath=True)
+def _single_scan(u, v, a, bp, with_bounds, ub, blk_ub, peak):
+    """Vectorised pass: sample peaks ``peak`` (LANES,) and, if ``with_bounds``, the interval
+    bounds of |u| ``ub`` (T - 1, LANES) with their block maxima ``blk_ub``."""
+    t = u.shape[0]
+    nb = u.shape[1]
+    for b in range(nb):
+        peak[b] = 0.0
+    for k in range(t):
+        for b in range(nb):
+            peak[b] = max(peak[b], abs(u[k, b]))
+    if not with_bounds:
+        return
+    for kb in range(blk_ub.shape[0]):
+        for b in range(nb):
+            blk_ub[kb, b] = 0.0
+    for k in range(t - 1):
+        kb = k // BLOCK
+        for b in range(nb):
+            x0, x1, xa, xb = _decompose(u[k, b], v[k, b], a[k, b], a[k + 1, b], bp)
+            e = max(abs(x0), abs(x1)) + np.sqrt(xa * xa + xb * xb)
+            ub[k, b] = e
+            blk_ub[kb, b] = max(blk_ub[kb, b], e)
+
+
+@njit(nogil=True, cache=True)
+def single_peaks(acc, coefs, inner, bounds, rs, out):
+    """Peak |u| for traces acc (G, T, LANES) into out (G, LANES, P)."""
+    g = acc.shape[0]
+    t = acc.shape[1]
+    nb = acc.shape[2]
+    p = coefs.shape[0]
+    nblk = (t + BLOCK - 1) // BLOCK
+    u = np.empty((t, nb))
+    v = np.empty((t, nb))
+    ub = np.empty((t, nb))
+    blk_ub = np.empty((nblk, nb))
+    peak = np.empty(nb)
+    m = 1.0 + _MARGIN
+    for i in range(g):
+        a = acc[i]
+        for q in range(p):
+            r = rs[q]
+            _states(a, coefs[q], u, v)
+            _single_scan(u, v, a, bounds[q], r > 1, ub, blk_ub, peak)
+            if r > 1:
+                ci = inner[q]
+                for b in range(nb):
+                    pk = peak[b]
+                    for kb in range(nblk):
+                        if blk_ub[kb, b] * m <= pk:
+                            continue
+                        for k in range(kb * BLOCK, min((kb + 1) * BLOCK, t - 1)):
+                            if ub[k, b] * m <= pk:
+                                continue
+                            for j in range(r - 1):
+                                pk = max(pk, abs(_interior(ci, j, u, v, a, k, b)))
+                    peak[b] = pk
+            for b in range(nb):
+                out[i, b, q] = peak[b]
 
 
 @njit(nogil=True, cache=True)
@@ -296,12 +333,10 @@ def pair_peaks(h1, h2, coefs, inner, bounds, rs, percentiles, cos_delta, cos_t, 
         a1 = h1[i]
         a2 = h2[i]
         for q in range(p):
-            _states(a1, coefs[q], u1, v1)
-            _states(a2, coefs[q], u2, v2)
             r = rs[q]
             ci = inner[q]
             bp = bounds[q]
-            _pair_scan(u1, v1, u2, v2, a1, a2, bp, r > 1, nrm, ubn, blk_nrm, blk_ubn,
+            _pair_scan(a1, a2, coefs[q], bp, r > 1, u1, v1, u2, v2, nrm, ubn, blk_nrm, blk_ubn,
                        pk1, pk2, rr)
             for b in range(nb):
                 p1 = pk1[b]

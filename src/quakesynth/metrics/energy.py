@@ -31,14 +31,31 @@ def _check_g(g) -> float:
     return g
 
 
+def _cumtrapz(y: np.ndarray, dt: float) -> np.ndarray:
+    """Cumulative trapezoidal integral along the last axis, starting at 0 (..., T)."""
+    out = np.empty_like(y)
+    out[..., 0] = 0.0
+    np.cumsum((y[..., 1:] + y[..., :-1]) * (0.5 * dt), axis=-1, out=out[..., 1:])
+    return out
+
+
 def arias_curve(acc, fs: float, g: float = G) -> np.ndarray:
     """Cumulative Arias intensity ``I_A(t)`` (..., T), m/s, for acceleration in m/s^2."""
-    from scipy.integrate import cumulative_trapezoid
-
     fs = check_fs(fs)
     a = as_signal(acc, "acc")
-    return np.pi / (2.0 * _check_g(g)) * cumulative_trapezoid(a * a, dx=1.0 / fs, axis=-1,
-                                                               initial=0.0)
+    return np.pi / (2.0 * _check_g(g)) * _cumtrapz(a * a, 1.0 / fs)
+
+
+def _durations(curve: np.ndarray, fs: float, start: float, end: float) -> np.ndarray:
+    """Significant duration from a cumulative (non-decreasing) intensity curve (eqsig rule)."""
+    total = curve[..., -1:]
+    above = curve > start * total
+    below = curve < end * total
+    # non-decreasing: {I > start I_end} is a suffix, {I < end I_end} a prefix of the samples
+    i_start = np.argmax(above, axis=-1)
+    i_end = below.sum(axis=-1) - 1
+    ok = above.any(axis=-1) & (i_end >= i_start) & (total[..., 0] > 0)
+    return np.where(ok, (i_end - i_start) / fs, np.nan)
 
 
 def arias_intensity(acc, fs: float, g: float = G) -> np.ndarray:
@@ -91,14 +108,33 @@ def significant_duration(acc, fs: float, start: float = 0.05, end: float = 0.95)
     fs = check_fs(fs)
     if not (0.0 <= start < end <= 1.0):
         raise ValueError(f"need 0 <= start < end <= 1; got start={start!r}, end={end!r}")
-    h = husid(acc, fs)
-    above = h > start
-    below = h < end
-    # H is non-decreasing: {H > start} is a suffix, {H < end} a prefix of the samples
-    i_start = np.argmax(above, axis=-1)
-    i_end = below.sum(axis=-1) - 1
-    ok = above.any(axis=-1) & (i_end >= i_start) & np.isfinite(h[..., -1])
-    return np.where(ok, (i_end - i_start) / fs, np.nan)
+    curve = arias_curve(acc, fs, g=1.0)
+    _warn_zero(curve)
+    return _durations(curve, fs, start, end)
+
+
+def _warn_zero(curve: np.ndarray) -> None:
+    if (curve[..., -1] == 0).any():
+        warnings.warn("some traces are identically zero; their durations are NaN",
+                      RuntimeWarning, stacklevel=3)
+
+
+def energy_measures(acc, fs: float, g: float = G) -> dict[str, np.ndarray]:
+    """Arias intensity (m/s), D5-75 and D5-95 (s) and CAV (m/s) from one pass (...).
+
+    Same definitions as :func:`arias_intensity`, :func:`significant_duration` and
+    :func:`cav`, for acceleration in m/s^2; durations of all-zero traces are NaN.
+    """
+    fs = check_fs(fs)
+    a = as_signal(acc, "acc")
+    dt = 1.0 / fs
+    curve = _cumtrapz(a * a, dt)
+    _warn_zero(curve)
+    absa = np.abs(a)
+    return {"AI": np.pi / (2.0 * _check_g(g)) * curve[..., -1],
+            "D5-75": _durations(curve, fs, 0.05, 0.75),
+            "D5-95": _durations(curve, fs, 0.05, 0.95),
+            "CAV": (absa.sum(axis=-1) - 0.5 * (absa[..., 0] + absa[..., -1])) * dt}
 
 
 def d5_75(acc, fs: float) -> np.ndarray:

@@ -75,25 +75,26 @@ ANDERSON_CRITERIA = ("C1_arias_duration", "C2_energy_duration", "C3_arias_intens
 # --------------------------------------------------------------------------------------
 # Kristekova
 # --------------------------------------------------------------------------------------
-def _next_pow_2(n: int) -> int:
-    return int(2 ** np.ceil(np.log2(n)))
-
-
 @lru_cache(maxsize=16)
 def _morlet_bank(n: int, dt: float, w0: float, fmin: float, fmax: float, nf: int):
     """FFT of the sampled, time-reversed, conjugated Morlet wavelets, (nf, nfft), as in
-    ``obspy.signal.tf_misfit.cwt``; also the FFT length and the output offset."""
+    ``obspy.signal.tf_misfit.cwt``; also the FFT length and the output offset.
+
+    The wavelets are sampled on 2 n points, as in tf_misfit; any FFT length of at least
+    3 n - 1 gives the same linear convolution, so a fast length near 3 n is used (tf_misfit
+    uses 2 next_pow_2(2 n), 4 n for powers of two).
+    """
+    import scipy.fft
+
     npts = 2 * n
     t = np.linspace(0.0, (npts - 1) * dt, npts)
     f = np.logspace(np.log10(fmin), np.log10(fmax), nf)
-    nfft = _next_pow_2(npts) * 2
+    nfft = scipy.fft.next_fast_len(3 * n - 1)
     scale = w0 / (2.0 * np.pi * f)  # (nf,)
     tau = -(t[None, :] - t[-1] / 2.0) / scale[:, None]
     with np.errstate(under="ignore"):
         psi = np.pi ** -0.25 * np.exp(1j * w0 * tau) * np.exp(-(tau**2) / 2.0)
         psih = psi.conjugate() / np.sqrt(np.abs(scale))[:, None]
-    import scipy.fft
-
     bank = scipy.fft.fft(psih, n=nfft, axis=-1, workers=-1)
     offset = int(t[-1] / 2.0 / (t[1] - t[0]))
     bank.setflags(write=False)
@@ -122,10 +123,13 @@ def morlet_cwt(x, fs: float, fmin: float, fmax: float, nf: int = 100, w0: float 
     bank, nfft, off = _morlet_bank(n, dt, float(w0), float(fmin), float(fmax), int(nf))
     flat = a.reshape(-1, n)
     out = np.empty((len(flat), int(nf), n), dtype=complex)
+    buf = np.empty((min(chunk, len(flat)), int(nf), nfft), dtype=complex)
     for lo in range(0, len(flat), chunk):
-        sf = scipy.fft.fft(flat[lo:lo + chunk], n=nfft, axis=-1, workers=-1)
-        w = scipy.fft.ifft(bank[None] * sf[:, None, :], axis=-1, workers=-1)
-        out[lo:lo + chunk] = w[..., off:off + n] * dt
+        m = min(chunk, len(flat) - lo)
+        sf = scipy.fft.fft(flat[lo:lo + m], n=nfft, axis=-1, workers=-1)
+        np.multiply(bank[None], sf[:, None, :], out=buf[:m])
+        w = scipy.fft.ifft(buf[:m], axis=-1, workers=-1, overwrite_x=True)
+        np.multiply(w[..., off:off + n], dt, out=out[lo:lo + m])
     return out.reshape(a.shape[:-1] + (int(nf), n))
 
 

@@ -65,7 +65,7 @@ def ims_of_records(records, periods=IM_PERIODS, damping: float = 0.05,
     -------
     pandas.DataFrame with N rows (the records' order, a fresh RangeIndex) and float columns.
     """
-    from quakesynth.metrics.energy import arias_intensity, cav, rotd_arias, significant_duration
+    from quakesynth.metrics.energy import energy_measures, rotd_arias
     from quakesynth.metrics.peaks import horizontal_peaks, integrate
     from quakesynth.metrics.response import horizontal_spectra, response_spectrum
     from quakesynth.records import G
@@ -129,12 +129,9 @@ def ims_of_records(records, periods=IM_PERIODS, damping: float = 0.05,
                 cols[f"PSA{lab}_{key}_g"] = spec[key][:, p] / G
 
     # energy and duration -------------------------------------------------------------
-    ai = arias_intensity(acc, fs)
-    d575 = significant_duration(acc, fs, 0.05, 0.75)
-    d595 = significant_duration(acc, fs, 0.05, 0.95)
-    cv = cav(acc, fs)
-    for im, val, unit in (("AI", ai, "m/s"), ("D5-75", d575, "s"), ("D5-95", d595, "s"),
-                          ("CAV", cv, "m/s")):
+    en = energy_measures(acc, fs)
+    for im, unit in (("AI", "m/s"), ("D5-75", "s"), ("D5-95", "s"), ("CAV", "m/s")):
+        val = en[im]
         for c in col_order:
             cols[f"{im}_{names[c]}_{unit}"] = val[:, comps.index(c)]
         if pair:

@@ -6,13 +6,15 @@ under ground acceleration ``a(t)``::
     u'' + 2 zeta omega u' + omega^2 u = -a(t)
 
 is solved exactly for the piecewise-linear excitation through the samples (Nigam & Jennings,
-1969: the state-transition over a step is a fixed linear map, a 2nd-order linear recurrence).
-Between samples the response is evaluated by splitting each sample interval into ``r``
-sub-steps (the same linear excitation, so still exact), with ``r`` chosen so that every
-oscillator period holds at least ``points_per_period`` evaluation points: the peak of the
-continuous response is then sampled finely enough (the worst case for a sinusoid is
-``1 - cos(pi / points_per_period)``; the default 20 gives < 1.3 % worst case and about 0.1 %
-on real records, see ``tests/test_metrics_response.py``).
+1969: the state transition over a sample interval is a fixed linear map, a 2nd-order linear
+recurrence; coefficients in closed form). The peak of the continuous response is searched on
+the samples plus ``r - 1`` interior points per sample interval (exact values from the same
+closed form), with ``r = ceil(points_per_period / (T fs))`` so that every oscillator period
+holds at least ``points_per_period`` evaluation points. The worst case for a sinusoid is
+``1 - cos(pi / points_per_period)`` (0.5 % for the default 32); on real records the error
+against a converged reference is below 0.3 % for 0.01-10 s (``tests/test_metrics_response.py``).
+Note that "exact for the sampled record" means for its piecewise-linear interpolation, whose
+content at frequency f is that of the samples times ``sinc^2(f / fs)``.
 
 Spectral values, for input acceleration in unit ``U`` (e.g. m/s^2):
 
@@ -29,16 +31,16 @@ Horizontal combinations of two orthogonal components ``u1, u2`` (same oscillator
 - ``GM``: the geometric mean of the two as-recorded spectral values.
 - ``SRSS`` (peak SRSS, the quantity of Kanno et al., 2006): ``max_t sqrt(u1^2 + u2^2)``.
 
-The heavy lifting is a compiled kernel (numba) that runs records in parallel on all cores
-(numba's thread pool; ``NUMBA_NUM_THREADS`` limits it).
+The heavy lifting is a compiled kernel (numba, see :mod:`quakesynth.metrics._sdof`) that
+releases the GIL; records are split over ``workers`` threads (default: every CPU available).
 
 >>> import numpy as np
 >>> fs, T = 100.0, 1.0
->>> t = np.arange(4000) / fs
+>>> t = np.arange(6000) / fs
 >>> acc = np.sin(2 * np.pi * t / T)  # harmonic excitation at resonance, 1 m/s^2
 >>> psa = response_spectrum(acc, fs, periods=[T], damping=0.05)
->>> round(float(psa[0]) / (1 / (2 * 0.05)), 2)  # tends to 1/(2 zeta) times the input
-0.99
+>>> round(float(psa[0]) * 2 * 0.05, 4)  # steady state A sinc^2(f/fs) / (2 zeta)
+0.9997
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def nigam_jennings_coefficients(periods, h: float, damping: float = 0.05) -> np.
     ----------
     periods : (P,) oscillator periods, s.
     h : step length, s.
-    damping : damping ratio zeta (fraction of critical).
+    damping : damping ratio zeta (fraction of critical, < 1).
 
     Returns
     -------
@@ -89,36 +91,51 @@ def nigam_jennings_coefficients(periods, h: float, damping: float = 0.05) -> np.
     ``u1 = A11 u0 + A12 v0 + b_u0 a0 + b_u1 a1`` and
     ``v1 = A21 u0 + A22 v0 + b_v0 a0 + b_v1 a1`` for the relative displacement ``u`` (m for
     a in m/s^2) and velocity ``v`` when the ground acceleration goes linearly from ``a0`` to
-    ``a1`` over the step.
-
-    Notes
-    -----
-    Computed as the matrix exponential of the augmented system ``[u, v, a, a']`` (``a'``
-    constant over the step), which is algebraically the closed form of Nigam & Jennings
-    (1969) and numerically robust for both ``omega h << 1`` and ``omega h >> 1``.
+    ``a1`` over the step (Nigam & Jennings, 1969).
     """
-    return _transition(tuple(np.asarray(periods, dtype=float).tolist()), float(h), float(h),
-                       float(damping))
+    p = np.asarray(periods, dtype=float)
+    return _transition(p, np.array([float(h)]), float(h), float(damping))[:, 0]
 
 
-@lru_cache(maxsize=256)
-def _transition(periods: tuple, tau: float, dt: float, damping: float) -> np.ndarray:
-    """State transition over ``tau`` for an excitation linear over a sample interval ``dt``."""
-    from scipy.linalg import expm
+def _transition(periods: np.ndarray, tau: np.ndarray, dt: float, damping: float) -> np.ndarray:
+    """State transition over ``tau`` (J,) for an excitation linear over a sample interval ``dt``.
 
-    out = np.empty((len(periods), 8))
-    for i, period in enumerate(periods):
-        omega = 2.0 * np.pi / period
-        m = np.array([[0.0, 1.0, 0.0, 0.0],
-                      [-omega**2, -2.0 * damping * omega, -1.0, 0.0],
-                      [0.0, 0.0, 0.0, 1.0],
-                      [0.0, 0.0, 0.0, 0.0]])
-        e = expm(m * tau)
-        # state at tau: E @ [u0, v0, a0, s] with slope s = (a1 - a0) / dt
-        out[i] = [e[0, 0], e[0, 1], e[1, 0], e[1, 1],
-                  e[0, 2] - e[0, 3] / dt, e[0, 3] / dt,
-                  e[1, 2] - e[1, 3] / dt, e[1, 3] / dt]
-    out.setflags(write=False)
+    Closed form (vectorised over periods and tau), (P, J, 8) as in
+    :func:`nigam_jennings_coefficients`. With ``E = exp(-zeta omega tau)``,
+    ``S, C = sin, cos(omega_d tau)``, the free vibration is ``A11 = E (C + zeta omega/omega_d S)``,
+    ``A12 = E S / omega_d``, ``A21 = -E omega^2 / omega_d S``,
+    ``A22 = E (C - zeta omega/omega_d S)``; the forced part follows from the particular solution
+    ``u_p(t) = -(a0 + s t)/omega^2 + 2 zeta s/omega^3`` for the slope ``s = (a1 - a0)/dt``.
+    """
+    w = (2.0 * np.pi / np.asarray(periods, dtype=float))[:, None]
+    t = np.asarray(tau, dtype=float)[None, :]
+    z = damping
+    wd = w * np.sqrt(1.0 - z * z)
+    e = np.exp(-z * w * t)
+    sn = np.sin(wd * t)
+    cs = np.cos(wd * t)
+    a11 = e * (cs + z * w / wd * sn)
+    a12 = e * sn / wd
+    a21 = -e * w * w / wd * sn
+    a22 = e * (cs - z * w / wd * sn)
+    # u(tau) = A11 u0 + A12 v0 + a0 [-(1 - A11)/w^2] + s K_u ;  v likewise
+    k_u = -t / w**2 + 2.0 * z * (1.0 - a11) / w**3 + a12 / w**2
+    k_v = -(1.0 - a22) / w**2 - 2.0 * z * a21 / w**3
+    out = np.stack([a11, a12, a21, a22,
+                    -(1.0 - a11) / w**2 - k_u / dt, k_u / dt,
+                    a21 / w**2 - k_v / dt, k_v / dt], axis=-1)
+    # omega tau << 1: the forced terms cancel to O((omega tau)^2); use the matrix exponential
+    # of the augmented system [u, v, a, a'] there instead (rare: very long periods)
+    small = np.argwhere(np.broadcast_to(w * t, out.shape[:2]) < 2e-3)
+    if len(small):
+        from scipy.linalg import expm
+
+        for i, j in small:
+            wi, tj = float(w[i, 0]), float(t[0, j])
+            e = expm(np.array([[0.0, 1.0, 0.0, 0.0], [-wi * wi, -2.0 * z * wi, -1.0, 0.0],
+                               [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]]) * tj)
+            out[i, j] = [e[0, 0], e[0, 1], e[1, 0], e[1, 1], e[0, 2] - e[0, 3] / dt, e[0, 3] / dt,
+                         e[1, 2] - e[1, 3] / dt, e[1, 3] / dt]
     return out
 
 
@@ -131,21 +148,30 @@ def substeps(periods, fs: float, points_per_period: int = POINTS_PER_PERIOD) -> 
 def _kernel_coefficients(periods: np.ndarray, fs: float, damping: float, points_per_period: int
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One-step coefficients (P, 8), interior-point coefficients (P, rmax-1, 4), interval-bound
-    constants (P, 5) ``[1/omega^2, 2 zeta/omega^3, zeta omega, 1/omega_d, 1/dt]`` and r (P,)."""
+    constants (P, 5) ``[1/omega^2, 2 zeta/omega^3, zeta omega, 1/omega_d, 1/dt]`` and r (P,);
+    cached per (periods, fs, damping, points_per_period), read-only."""
+    periods = np.ascontiguousarray(periods, dtype=float)
+    key = (periods.tobytes(), float(fs), float(damping), int(points_per_period))
+    return _kernel_coefficients_cached(*key)
+
+
+@lru_cache(maxsize=32)
+def _kernel_coefficients_cached(pbytes: bytes, fs: float, damping: float, points_per_period: int):
+    periods = np.frombuffer(pbytes, dtype=float)
     dt = 1.0 / fs
     rs = substeps(periods, fs, points_per_period)
     omega = 2.0 * np.pi / periods
     omega_d = omega * np.sqrt(1.0 - damping**2)
     bounds = np.stack([omega**-2, 2.0 * damping * omega**-3, damping * omega, 1.0 / omega_d,
                        np.full_like(omega, fs)], axis=1)
-    coefs = np.asarray(nigam_jennings_coefficients(periods, dt, damping))
+    coefs = nigam_jennings_coefficients(periods, dt, damping)
     inner = np.zeros((len(periods), max(int(rs.max()) - 1, 1), 4))
     for r in np.unique(rs[rs > 1]):
         sel = np.flatnonzero(rs == r)
-        key = tuple(periods[sel].tolist())
-        for j in range(1, r):
-            c = _transition(key, j * dt / r, dt, damping)
-            inner[sel, j - 1] = c[:, [0, 1, 4, 5]]
+        c = _transition(periods[sel], np.arange(1, r) * dt / r, dt, damping)  # (n, r-1, 8)
+        inner[sel, : r - 1] = c[..., [0, 1, 4, 5]]
+    for x in (coefs, inner, bounds, rs):
+        x.setflags(write=False)
     return coefs, inner, bounds, rs
 
 

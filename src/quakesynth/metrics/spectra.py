@@ -161,16 +161,17 @@ def log_fourier_amplitude(x, fs: float, n_fft: int | None = None, eps: float = 1
     return freqs, log_spectrum(amp, eps, base)
 
 
-def moving_average_envelope(x, kernel: int = 128) -> np.ndarray:
+def moving_average_envelope(x, kernel: int = 128, edges: str = "zero") -> np.ndarray:
     """The moving-average envelope of HighFEM: a centred running mean of ``|x|``.
 
     Returns an array of the same shape as ``x`` (..., T), in the unit of ``x``:
-    ``E[n] = (1/kernel) * sum_{j=0}^{kernel-1} |x[n + (kernel-1)//2 - j]|`` with ``x = 0``
-    outside the record, i.e. exactly
-    ``np.convolve(np.abs(x), np.ones(kernel) / kernel, mode="same")`` per trace (so the first
-    and last ``kernel//2`` samples are biased low by the zero padding). It is linear (not
-    logarithmic); the HighFEM log envelope is ``log10(E + offset)`` of this, taken by the
-    caller.
+    ``E[n] = (1/kernel) * sum_{j=0}^{kernel-1} |x[n + (kernel-1)//2 - j]|``. With
+    ``edges="zero"`` (default, the HighFEM reference) ``x = 0`` outside the record, i.e.
+    exactly ``np.convolve(np.abs(x), np.ones(kernel) / kernel, mode="same")`` per trace, so
+    the first and last ``kernel//2`` samples are biased low; ``edges="inside"`` divides by
+    the number of window samples inside the record instead (no edge bias). The envelope is
+    linear (not logarithmic); the HighFEM log envelope is ``log10(E + offset)`` of this,
+    taken by the caller.
 
     >>> import numpy as np
     >>> x = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
@@ -181,6 +182,8 @@ def moving_average_envelope(x, kernel: int = 128) -> np.ndarray:
     k = int(kernel)
     if k != kernel or k < 1:
         raise ValueError(f"kernel must be a positive integer number of samples; got {kernel!r}")
+    if edges not in ("zero", "inside"):
+        raise ValueError(f"edges must be 'zero' or 'inside'; got {edges!r}")
     t = a.shape[-1]
     absx = np.abs(a)
     # running sums with zero padding: window for output n covers [n - k + 1 + s, n + s]
@@ -189,4 +192,5 @@ def moving_average_envelope(x, kernel: int = 128) -> np.ndarray:
     n = np.arange(t)
     hi = np.clip(n + s + 1, 0, t)
     lo = np.clip(n + s + 1 - k, 0, t)
-    return (csum[..., hi] - csum[..., lo]) / k
+    count = k if edges == "zero" else (hi - lo)
+    return (csum[..., hi] - csum[..., lo]) / count

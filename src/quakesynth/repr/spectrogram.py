@@ -35,11 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
 #: Largest representation value :meth:`LogSpectrogram.inverse` accepts before clipping (with a
 #: warning): |S| = exp(log_clip + 2 (log_max - log_clip)) ~ 4e10 x the waveform unit keeps every
 #: float32 sum of squares in Griffin-Lim finite. Trained models stay near [-1, 1].
 SPEC_MAX = 3.0
+
+#: Signals per Griffin-Lim group on CPU (16 three-component waveforms): larger batches become
+#: memory-bound (measured: 1.0 ms CPU per waveform and iteration up to 48 signals, 1.7 ms at 192).
+CPU_CHUNK = 48
 
 
 @dataclass(frozen=True)
@@ -378,8 +381,14 @@ def griffin_lim(magnitude: torch.Tensor, cfg: SpectrogramConfig, n_iter: int = 1
     - ``"gla"`` (Griffin & Lim 1984): ``c_n = P1(P2(c_{n-1}))``.
     - ``"fgla"`` (Perraudin et al. 2013; librosa's default): ``t_n = P1(P2(c_{n-1}))``,
       ``c_n = t_n + alpha (t_n - t_{n-1})`` with ``alpha = momentum``.
-    - ``"agla"`` (Nenov et al. 2023): ``t_n = (1 - gamma) d_{n-1} + gamma P1(P2(c_{n-1}))``,
-      ``c_n = t_n + alpha (t_n - t_{n-1})``, ``d_n = t_n + beta (t_n - t_{n-1})``.
+    - ``"agla"`` (accelerated Griffin-Lim, Nenov et al. 2023):
+      ``t_n = (1 - gamma) d_{n-1} + gamma P1(P2(c_{n-1}))``, ``c_n = t_n + alpha (t_n - t_{n-1})``,
+      ``d_n = t_n + beta (t_n - t_{n-1})``; the defaults beta 1.1, gamma 1.25 were chosen on
+      K-NET round trips (slightly lower SC than FGLA at 32-64 iterations, equal at 128).
+
+    Initial phases (``init``): ``"pghi"`` (:func:`pghi_phase`), ``"random"`` (uniform, seeded by
+    ``seed``: an int, or one int per item of the leading axis) or ``"zeros"``. On CPU the signals
+    are processed in groups of :data:`CPU_CHUNK`.
 
     Returns the signal of the last ``P2(c_n)``, computed in float32 on ``magnitude``'s device.
     """
@@ -394,11 +403,23 @@ def griffin_lim(magnitude: torch.Tensor, cfg: SpectrogramConfig, n_iter: int = 1
         raise ValueError(f"magnitude must end with ({n_bins}, {cfg.n_frames}); got {tuple(magnitude.shape)}")
     if cfg.n_fft % cfg.hop or cfg.hop > cfg.n_fft // 2:
         raise ValueError(f"griffin_lim needs hop to divide n_fft and hop <= n_fft / 2; got {cfg.hop}, {cfg.n_fft}")
-    lead = magnitude.shape[:-2]
+    lead = tuple(magnitude.shape[:-2])
     device = magnitude.device
     ops = _fast_stft(cfg, str(device))
     mag = magnitude.to(torch.float32).reshape(-1, n_bins, cfg.n_frames).transpose(-1, -2).contiguous()
-    c = _initial_phases(mag, tuple(lead), cfg, seed, init)
+    c = _initial_phases(mag, lead, cfg, seed, init)
+    if device.type == "cpu" and len(mag) > CPU_CHUNK:
+        # Signals are independent: iterate cache-sized groups on CPU (large batches are
+        # memory-bound there); accelerators take the whole batch at once.
+        parts = [_iterate(ops, mag[i:i + CPU_CHUNK], c[i:i + CPU_CHUNK], n_iter, method, momentum, beta, gamma)
+                 for i in range(0, len(mag), CPU_CHUNK)]
+        return torch.cat(parts).reshape(*lead, cfg.n_samples)
+    return _iterate(ops, mag, c, n_iter, method, momentum, beta, gamma).reshape(*lead, cfg.n_samples)
+
+
+def _iterate(ops: _FastSTFT, mag: torch.Tensor, c: torch.Tensor, n_iter: int, method: str, momentum: float,
+             beta: float, gamma: float) -> torch.Tensor:
+    """The Griffin-Lim iterations on (N, frames, bins) magnitudes from phasors ``c``: (N, T)."""
     alpha = 0.0 if method == "gla" else float(momentum)
     # Real (..., 2) views throughout: torch's complex elementwise kernels are slow on CPU.
     c = torch.view_as_real(c)
@@ -421,4 +442,4 @@ def griffin_lim(magnitude: torch.Tensor, cfg: SpectrogramConfig, n_iter: int = 1
             c = t
         t_prev = t
     y = ops.inverse_buffer(_project_magnitude(c, mag))
-    return ops.signal(y).reshape(*lead, cfg.n_samples)
+    return ops.signal(y)

@@ -141,6 +141,9 @@ def sample_event(i: int, seed: int, stations: pd.DataFrame, k: int, cfg: CorpusC
             "back_azimuth": np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)}
 
 
+SUB_BATCH = 32  # records per call of simulate() inside a chunk
+
+
 def record_seed(seed: int, event: int, slot: int) -> int:
     """Noise seed of the record in slot ``slot`` of event ``event`` (63-bit)."""
     state = np.random.SeedSequence([int(seed), 2, int(event), int(slot)]).generate_state(1, dtype=np.uint64)
@@ -167,7 +170,12 @@ def simulate_events(indices: range | list[int], seed: int, stations: pd.DataFram
                                          "f0_hz", "impedance_ratio", "damping", "noise_rms_mps2")},
     }
     seeds = np.array([record_seed(seed, ev["index"], j) for ev, j, _ in rows], dtype=np.int64)
-    data, info = simulate(params, seeds, sim, return_info=True)
+    # simulate in sub-batches (rows are independent, so the bits do not change; small arrays
+    # stay in cache and are not re-mapped by the allocator for every chunk)
+    parts = [simulate({k: v[i:i + SUB_BATCH] for k, v in params.items()}, seeds[i:i + SUB_BATCH], sim,
+                      return_info=True) for i in range(0, len(seeds), SUB_BATCH)]
+    data = np.concatenate([d for d, _ in parts])
+    info = {k: np.concatenate([inf[k] for _, inf in parts]) for k in parts[0][1]}
     w = sim.waveform
     t0 = pd.Timestamp(cfg.origin_time)
     origin = [t0 + pd.Timedelta(seconds=ev["index"] * cfg.event_interval_s) for ev, _, _ in rows]

@@ -129,8 +129,11 @@ def layer_transfer_function(freqs_hz: np.ndarray, f0_hz: np.ndarray, impedance_r
     if len(rows):
         alpha = np.broadcast_to(np.asarray(impedance_ratio, dtype=np.float64), f0.shape)[rows, None]
         xi = np.broadcast_to(np.asarray(damping, dtype=np.float64), f0.shape)[rows, None]
-        kh = ((0.5 * np.pi * f / f0[rows, None]) / (1.0 + 1j * xi)).astype(np.complex64)
-        out[rows] = 1.0 / np.abs(np.cos(kh) + 1j * alpha.astype(np.float32) * np.sin(kh))
+        # k* H = x / (1 + i xi) = u - i v; expand cos and sin of the complex argument
+        x = 0.5 * np.pi * f / f0[rows, None]
+        u, v = x / (1.0 + xi**2), x * xi / (1.0 + xi**2)
+        ch, sh = np.cosh(v), np.sinh(v)
+        out[rows] = 1.0 / np.sqrt((np.cos(u) * (ch + alpha * sh)) ** 2 + (np.sin(u) * (sh + alpha * ch)) ** 2)
     return out
 
 
@@ -151,9 +154,8 @@ class StationConfig:
     resonance_fraction: float = 0.5  # fraction of soil stations (Vs30 < 760) with a resonant layer
     layer_thickness_min_m: float = 5.0  # resonant layer thickness H, lower bound (log-uniform), m
     layer_thickness_max_m: float = 60.0  # resonant layer thickness H, upper bound, m
-    bedrock_vs_min_mps: float = 1000.0  # Vs of the half-space below the layer, lower bound, m/s
-    bedrock_vs_max_mps: float = 2500.0  # Vs of the half-space below the layer, upper bound, m/s
-    density_ratio: float = 0.85  # rho_soil / rho_rock
+    impedance_ratio_min: float = 0.1  # alpha = rho_s Vs / (rho_r Vr) of the layer, lower bound (uniform)
+    impedance_ratio_max: float = 0.4  # upper bound: a contrast of 2.5 or more, a clear HVSR peak
     damping_min: float = 0.02  # soil damping ratio, lower bound
     damping_max: float = 0.05  # soil damping ratio, upper bound
     f0_min_hz: float = 0.5  # resonances below this are dropped, Hz
@@ -210,11 +212,10 @@ def draw_site_parameters(rng: np.random.Generator, vs30_mps: np.ndarray, cfg: St
     u = rng.random((n, 4))
     thick = cfg.layer_thickness_min_m * (cfg.layer_thickness_max_m / cfg.layer_thickness_min_m) ** u[:, 0]
     f0 = vs30 / (4.0 * thick)
-    vr = cfg.bedrock_vs_min_mps + (cfg.bedrock_vs_max_mps - cfg.bedrock_vs_min_mps) * u[:, 1]
-    alpha = np.clip(cfg.density_ratio * vs30 / vr, 0.05, 0.9)
+    alpha = cfg.impedance_ratio_min + (cfg.impedance_ratio_max - cfg.impedance_ratio_min) * u[:, 1]
     xi = cfg.damping_min + (cfg.damping_max - cfg.damping_min) * u[:, 2]
     resonant = ((u[:, 3] < cfg.resonance_fraction) & (vs30 < BSSA14_VREF)
-                & (f0 >= cfg.f0_min_hz) & (f0 <= cfg.f0_max_hz) & (vs30 < 0.9 * vr))
+                & (f0 >= cfg.f0_min_hz) & (f0 <= cfg.f0_max_hz))
     noise = cfg.noise_rms_median_mps2 * np.exp(cfg.noise_sigma_ln * rng.standard_normal(n))
     return {"kappa0_s": kappa0, "site_term_low": nodes[:, 0], "site_term_mid": nodes[:, 1],
             "site_term_high": nodes[:, 2], "f0_hz": np.where(resonant, f0, np.nan),

@@ -16,7 +16,7 @@ accelerograms:
   The P-wave FAS is the same pyrvt model evaluated with the P velocity (far-field P
   amplitude ``R_P M0 / (4 pi rho alpha^3 r)``, travel time R/alpha in the attenuation), its
   corner at ``p_corner_ratio * fc`` (Madariaga 1976), radiation 0.52 (Boore & Boatwright
-  1984), no partition, crustal amplification to the power ``vertical_site_exponent``.
+  1984), no partition, crustal amplification to the power ``p_crustal_exponent``.
 * **Two-corner shape (not in pyrvt).** The Brune spectrum is multiplied by the ratio of an
   Atkinson & Silva (2000) two-corner spectrum with the same M0 and high-frequency level
   (:func:`two_corner_factor`): the spectral sag of moderate and large earthquakes, without
@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +137,10 @@ class SiteResponseConfig:
     """Reference rock, vertical component and Vs30 scaling."""
 
     nonlinear: bool = True  # apply BSSA14's nonlinear site term with pyrvt's RVT rock PGA
-    vertical_site_exponent: float = 0.5  # vertical site amplification = horizontal ** this
-    vh_low: float = 0.55  # S-wave V/H Fourier ratio on rock below vh_corner_hz
-    vh_high: float = 0.85  # S-wave V/H Fourier ratio on rock above vh_corner_hz
+    vertical_site_exponent: float = 0.8  # vertical site amplification = horizontal ** this (V/H of soil)
+    p_crustal_exponent: float = 0.5  # P-wave crustal amplification = the S one (AA21) ** this
+    vh_low: float = 0.6  # S-wave V/H Fourier ratio on rock below vh_corner_hz
+    vh_high: float = 0.8  # S-wave V/H Fourier ratio on rock above vh_corner_hz
     vh_corner_hz: float = 8.0  # centre of the V/H transition, Hz
     surface_vp_kms: float = 1.5  # near-surface P velocity for the P incidence angle, km/s
     p_transverse_ratio: float = 0.15  # scattered P energy on the transverse component (amplitude)
@@ -243,6 +245,15 @@ def _crustal_amplification(exponent: float):
     return _SITE_AMP_CACHE[exponent]
 
 
+@lru_cache(maxsize=1)
+def _peak_calculator():
+    """pyrvt's Vanmarcke (1975) peak-factor calculator (built once)."""
+    from pyrvt.peak_calculators import get_peak_calculator
+
+    return get_peak_calculator("V75", None)
+
+
+@lru_cache(maxsize=1)
 def _motion_class():
     from pyrvt.motions import RvtMotion, SourceTheoryMotion
 
@@ -256,7 +267,7 @@ def _motion_class():
         def __init__(self, magnitude: float, distance: float, pseudo_depth: float, stress_drop: float,
                      velocity: float, density: float, q0: float, q_eta: float,
                      spreading: list, kappa: float, site_amp, freqs: np.ndarray) -> None:
-            RvtMotion.__init__(self, peak_calculator="V75")
+            RvtMotion.__init__(self, peak_calculator=_peak_calculator())
             self._disable_site_amp = False
             self.magnitude, self.distance, self.depth = magnitude, distance, pseudo_depth
             self.region = "wna"  # unused by calc_fourier_amps once the attributes are set
@@ -481,7 +492,7 @@ def fourier_spectra(p: dict[str, np.ndarray], cfg: StochasticConfig, freqs: np.n
     src, path = cfg.source, cfg.path
     spreading = [(path.spreading_slope1, path.spreading_r1_km), (path.spreading_slope2, None)]
     amp_s = _crustal_amplification(1.0)
-    amp_p = _crustal_amplification(cfg.site.vertical_site_exponent)
+    amp_p = _crustal_amplification(cfg.site.p_crustal_exponent)
     n = len(p["magnitude"])
     out = {k: np.empty(n) for k in ("fc", "fc_p", "Tgm_s", "r_eff", "pga_rock_g")}
     S = np.empty((n, len(freqs)))

@@ -1,0 +1,237 @@
+"""Training of TimesNet-Gen (two phases) and of the spectrogram CVAE, on the project's
+Lightning infrastructure (:mod:`quakesynth.train`: per-step seeding, EMA, resumable
+checkpoints, CSV loss curves).
+
+TimesNet-Gen (arXiv 2512.04694):
+
+- **phase 0** -- unsupervised reconstruction pre-training on every record (no station label:
+  the one-hot input is zero);
+- **phase 1** -- fine-tuning from the phase-0 (EMA) weights with the station one-hot
+  concatenated to every TimesBlock grid (:class:`quakesynth.models.timesnet.TimesBlock`).
+
+Loss: :func:`quakesynth.models.timesnet.reconstruction_loss` (MSE + log-Fourier-amplitude L1)
+plus ``latent_weight * mean(z^2)`` (keeps the latent scale bounded, so averaging and noise act
+on a stable scale). The CVAE trains with ``MSE + beta KL`` on amplitude/phase spectrograms.
+
+The output folder::
+
+    OUT/
+      config.yaml       the resolved :class:`SiteGenConfig`
+      phase0/ phase1/   (TimesNet-Gen) or cvae/: Lightning run folders (checkpoints, logs)
+      model/            self-describing model directory (:mod:`quakesynth.models.checkpoint`)
+
+Both model directories hold the training pool's per-station statistics the generators need:
+TimesNet-Gen stores the encoded latents of every training record (station-conditioned and,
+for the zero-shot variant, unconditioned with the phase-0 weights) with their ln peak
+amplitudes; the CVAE the mean and sd of ln peak per station.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from quakesynth.models.cvae import CVAEConfig
+from quakesynth.models.timesnet import TimesNetConfig
+from quakesynth.train.config import TrainConfig
+from quakesynth.train.module import TrainModule
+
+
+@dataclass(frozen=True)
+class TimesNetLossConfig:
+    """Loss weights of TimesNet-Gen."""
+
+    spectral_weight: float = 0.5  # weight of the log-Fourier-amplitude L1 term
+    spectral_eps: float = 0.01  # floor added to |FFT| before the log, normalised unit x samples
+    latent_weight: float = 1e-4  # weight of mean(z^2)
+
+
+@dataclass(frozen=True)
+class SiteGenConfig:
+    """Run configuration of site-specific training (presets ``configs/timesnet_<name>.yaml``)."""
+
+    timesnet: TimesNetConfig = field(default_factory=TimesNetConfig)  # TimesNet-Gen architecture (n_stations, n_samples derived)
+    loss: TimesNetLossConfig = field(default_factory=TimesNetLossConfig)  # TimesNet-Gen loss weights
+    phase0: TrainConfig = field(default_factory=TrainConfig)  # pre-training schedule
+    phase1: TrainConfig = field(default_factory=TrainConfig)  # fine-tuning schedule
+    cvae: CVAEConfig = field(default_factory=CVAEConfig)  # baseline architecture (n_stations, n_samples derived)
+    cvae_train: TrainConfig = field(default_factory=TrainConfig)  # baseline schedule
+    components: str = "ZNE"  # component order of the models
+    encode_batch_size: int = 64  # records per encoder call when storing the pool latents
+
+
+def resolve_config(preset: str | None = "small", config: str | Path | None = None,
+                   overrides: list[str] | tuple[str, ...] = ()) -> SiteGenConfig:
+    """Defaults < ``configs/timesnet_<preset>.yaml`` < YAML file < ``key=value`` overrides."""
+    from quakesynth.config import apply_overrides, from_dict, load_preset, to_dict
+    from quakesynth.train.config import _merge
+
+    d = to_dict(SiteGenConfig())
+    if preset:
+        d = _merge(d, load_preset(f"timesnet_{preset}"))
+    if config:
+        d = _merge(d, load_preset(config))
+    d = apply_overrides(d, list(overrides))
+    return from_dict(SiteGenConfig, d)
+
+
+# -- Lightning modules ---------------------------------------------------------------------------
+class TimesNetModule(TrainModule):
+    """TimesNet-Gen reconstruction training; ``conditioned`` selects phase 1 (station labels)."""
+
+    def __init__(self, net: nn.Module, loss: TimesNetLossConfig, train: TrainConfig, conditioned: bool) -> None:
+        super().__init__(train)
+        self.net, self.loss_cfg, self.conditioned = net, loss, bool(conditioned)
+
+    def ema_target(self) -> nn.Module:
+        return self.net
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from quakesynth.models.timesnet import reconstruction_loss
+
+        x = batch["wave"].float()
+        station = batch["station"] if self.conditioned else None
+        x_hat, z = self.net(x, station)
+        loss, parts = reconstruction_loss(x_hat, x, self.loss_cfg.spectral_weight, self.loss_cfg.spectral_eps)
+        reg = z.pow(2).mean()
+        return loss + self.loss_cfg.latent_weight * reg, {**parts, "z2": reg}
+
+
+class CVAEModule(TrainModule):
+    """Spectrogram CVAE training (representation computed inside the step)."""
+
+    def __init__(self, cfg: CVAEConfig, train: TrainConfig) -> None:
+        from quakesynth.models.cvae import CVAE, AmplitudePhaseSTFT
+
+        super().__init__(train)
+        self.rep = AmplitudePhaseSTFT(cfg)
+        self.net = CVAE(cfg)
+
+    def ema_target(self) -> nn.Module:
+        return self.net
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        X = self.rep(batch["wave"].float())
+        return self.net.loss(X, batch["station"])
+
+
+# -- entry points ------------------------------------------------------------------------------
+def _fit(module: TrainModule, pool, run_dir: Path, train: TrainConfig, progress: bool) -> dict[str, torch.Tensor]:
+    """Fit ``module`` on the pool; returns the EMA weights."""
+    from quakesynth.train.fit import ArrayDataset, StepDataModule, fit
+
+    data = StepDataModule(ArrayDataset(wave=pool.wave, station=pool.station), None, train.batch_size,
+                          train.seed, train.max_steps, train.num_workers)
+    _, ema = fit(module, data, run_dir, train, progress=progress)
+    return ema.averaged_state_dict()
+
+
+def _prepare_out(out: str | Path, overwrite: bool) -> Path:
+    out = Path(out)
+    if (out / "model").exists() and not overwrite:
+        raise FileExistsError(f"{str(out / 'model')!r} exists; pass overwrite=True to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _provenance(dataset: str | Path, pool, seconds: float) -> dict[str, Any]:
+    from quakesynth import __version__
+
+    return {"dataset": str(dataset), "n_train": len(pool), "stations": pool.codes,
+            "train_seconds": seconds, "quakesynth_version": __version__,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _waveform(pool, n_samples: int) -> dict[str, Any]:
+    return {"fs": pool.fs, "components": pool.components, "n_samples": n_samples,
+            "quantity": "acceleration", "unit": "m/s^2",
+            "normalisation": "x / max_{c,t}|x| per record; ln peak stored (quakesynth.sitegen.data)"}
+
+
+@torch.no_grad()
+def encode_pool(net, wave: np.ndarray, station: np.ndarray | None, batch_size: int = 64) -> torch.Tensor:
+    """Latents (N, c_z, T_z) of normalised waveforms (N, C, T), station labels or None."""
+    net.eval()
+    out = []
+    for a in range(0, len(wave), batch_size):
+        x = torch.from_numpy(wave[a:a + batch_size])
+        s = None if station is None else torch.from_numpy(station[a:a + batch_size])
+        out.append(net.encode(x, s))
+    return torch.cat(out)
+
+
+def train_timesnet(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | None = None,
+                   progress: bool = True, overwrite: bool = False, limit_per_station: int = 0) -> Path:
+    """Two-phase TimesNet-Gen training on the ``train`` split of a dataset store; returns the
+    model directory ``OUT/model``."""
+    import dataclasses
+
+    from quakesynth.config import dump_yaml, to_dict
+    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.models.timesnet import TimesNetAE
+    from quakesynth.sitegen.data import load_pool
+
+    cfg = cfg or SiteGenConfig()
+    out = _prepare_out(out, overwrite)
+    pool = load_pool(dataset, "train", per_station=limit_per_station, components=cfg.components)
+    net_cfg = dataclasses.replace(cfg.timesnet, n_stations=len(pool.codes), in_channels=pool.wave.shape[1],
+                                  n_samples=pool.wave.shape[2])
+    cfg = dataclasses.replace(cfg, timesnet=net_cfg)
+    dump_yaml(to_dict(cfg), out / "config.yaml")
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.phase0.seed)
+    net = TimesNetAE(net_cfg)
+    state0 = _fit(TimesNetModule(net, cfg.loss, cfg.phase0, conditioned=False), pool, out / "phase0",
+                  cfg.phase0, progress)
+    net.load_state_dict(state0)
+    state1 = _fit(TimesNetModule(net, cfg.loss, cfg.phase1, conditioned=True), pool, out / "phase1",
+                  cfg.phase1, progress)
+    seconds = time.perf_counter() - t0
+    net.load_state_dict(state1)
+    z_cond = encode_pool(net, pool.wave, pool.station, cfg.encode_batch_size)
+    net0 = TimesNetAE(net_cfg)
+    net0.load_state_dict(state0)
+    z_zero = encode_pool(net0, pool.wave, None, cfg.encode_batch_size)
+    pools = {"z_cond": z_cond, "z_zero": z_zero, "station": torch.from_numpy(pool.station),
+             "ln_peak": torch.from_numpy(pool.ln_peak)}
+    configs = {"model": "timesnet_gen", "name": out.resolve().name, "timesnet": to_dict(net_cfg),
+               "loss": to_dict(cfg.loss), "stations": pool.codes, "waveform": _waveform(pool, net_cfg.n_samples),
+               "provenance": _provenance(dataset, pool, seconds)}
+    return save_model_dir(out / "model", configs, {"timesnet": state1, "timesnet_pretrained": state0,
+                                                   "pools": pools}, overwrite=overwrite)
+
+
+def train_cvae(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | None = None, progress: bool = True,
+               overwrite: bool = False, limit_per_station: int = 0) -> Path:
+    """Train the spectrogram CVAE on the ``train`` split; returns ``OUT/model``."""
+    import dataclasses
+
+    from quakesynth.config import dump_yaml, to_dict
+    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.sitegen.data import load_pool
+
+    cfg = cfg or SiteGenConfig()
+    out = _prepare_out(out, overwrite)
+    pool = load_pool(dataset, "train", per_station=limit_per_station, components=cfg.components)
+    net_cfg = dataclasses.replace(cfg.cvae, n_stations=len(pool.codes), in_channels=pool.wave.shape[1],
+                                  n_samples=pool.wave.shape[2])
+    cfg = dataclasses.replace(cfg, cvae=net_cfg)
+    dump_yaml(to_dict(cfg), out / "config.yaml")
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.cvae_train.seed)
+    state = _fit(CVAEModule(net_cfg, cfg.cvae_train), pool, out / "cvae", cfg.cvae_train, progress)
+    seconds = time.perf_counter() - t0
+    S = len(pool.codes)
+    mu = np.array([pool.ln_peak[pool.station == s].mean() for s in range(S)])
+    sd = np.array([pool.ln_peak[pool.station == s].std() if (pool.station == s).sum() > 1 else 0.0
+                   for s in range(S)])
+    configs = {"model": "site_cvae", "name": out.resolve().name, "cvae": to_dict(net_cfg), "stations": pool.codes,
+               "waveform": _waveform(pool, net_cfg.n_samples), "provenance": _provenance(dataset, pool, seconds)}
+    stats = {"ln_peak_mean": torch.from_numpy(mu), "ln_peak_std": torch.from_numpy(sd)}
+    return save_model_dir(out / "model", configs, {"cvae": state, "amplitude": stats}, overwrite=overwrite)
