@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import platform
 import time
 from pathlib import Path
@@ -32,17 +33,19 @@ from quakesynth.repr.spectrogram import LogSpectrogram
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def speed(rep: LogSpectrogram, batch: int, n_iter: int, threads: int, repeats: int, init: str) -> float:
+def speed(rep: LogSpectrogram, batch: int, n_iter: int, threads: int, repeats: int, init: str) -> tuple[float, float]:
+    """Best wall-clock and process-CPU seconds per waveform over ``repeats`` runs."""
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)
     spec = torch.rand(batch, 3, *rep.cfg.shape, generator=g) * 1.4 - 1
     rep.inverse(spec[:1], n_iter=2, init=init)  # warm-up
-    best = np.inf
+    wall = cpu = np.inf
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rep.inverse(spec, n_iter=n_iter, init=init)
-        best = min(best, time.perf_counter() - t0)
-    return best / batch
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return wall / batch, cpu / batch
 
 
 def real_records(n: int = 16) -> np.ndarray | None:
@@ -106,12 +109,14 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads available, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M')}")
     if not args.no_speed:
-        print("\n| threads | batch | iterations | s / waveform (fgla, pghi init) |\n|---|---|---|---|")
+        print(f"load average before: {os.getloadavg()[0]:.1f}")
+        print("\n| threads | batch | iterations | wall s / waveform | CPU s / waveform |\n|---|---|---|---|---|")
         for threads in args.threads:
             for batch in args.batch_sizes:
                 for n_iter in args.iters:
-                    t = speed(rep, batch, n_iter, threads, args.repeats, "pghi")
-                    print(f"| {threads} | {batch} | {n_iter} | {t:.4f} |", flush=True)
+                    wall, cpu = speed(rep, batch, n_iter, threads, args.repeats, "pghi")
+                    print(f"| {threads} | {batch} | {n_iter} | {wall:.4f} | {cpu:.4f} |", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
     if not args.no_accuracy:
         torch.set_num_threads(1)
         print("\n| target | method | iterations | initial phase | mean SC | median SC |\n|---|---|---|---|---|---|")

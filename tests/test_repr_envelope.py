@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from quakesynth.repr.envelope import EnvelopeConfig, MovingAverageEnvelope, moving_average
+from quakesynth.repr.envelope import EnvelopeConfig, MovingAverageEnvelope
 
 
 def test_round_trip_is_exact_and_shapes(rng):
@@ -29,13 +29,15 @@ def test_envelope_of_a_constant_amplitude_signal():
     assert np.allclose(np.abs(rep.forward(x)[0]), 1.0)
 
 
-def test_moving_average_matches_numpy_convolution_inside():
-    x = torch.randn(2, 300, dtype=torch.float64)
-    w = 31
-    ma = moving_average(x, w)
-    ref = np.stack([np.convolve(row, np.ones(w) / w, mode="same") for row in x.numpy()])
-    assert np.allclose(ma.numpy()[:, w:-w], ref[:, w:-w])
-    assert float(ma[0, 0]) == pytest.approx(float(x[0, : w - w // 2].mean()))
+def test_uses_the_metrics_envelope_without_edge_bias():
+    """The envelope is metrics.spectra.moving_average_envelope (edges inside the record) + eps."""
+    from quakesynth.metrics.spectra import moving_average_envelope
+
+    x = np.random.default_rng(3).normal(size=(2, 300))
+    rep = MovingAverageEnvelope(EnvelopeConfig(window=31, n_samples=300, eps=1e-10))
+    e = rep.envelope(x)
+    assert np.allclose(e, moving_average_envelope(x, kernel=31, edges="inside") + 1e-10)
+    assert float(e[0, 0]) == pytest.approx(float(np.abs(x[0, :16]).mean()) + 1e-10)
 
 
 def test_invalid_input():

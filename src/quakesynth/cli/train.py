@@ -51,6 +51,8 @@ def command(kind: str, data: str, out: str, preset: str, config_file: str | None
     import logging
     import warnings
 
+    import lightning.pytorch  # noqa: F401 -- sets its loggers to INFO on import; quieten them after
+
     from quakesynth.train.run import train
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):

@@ -37,6 +37,9 @@ at least ``m`` integer angles lie in that arc; so the needed order statistics ar
 R cos(delta)`` and are attained at trajectory points of norm ``>= L``. Points below ``L`` are
 dropped before the angle loop (angles whose peak is below ``L`` then come out underestimated
 but stay below ``L``), and the percentiles are exact. RotD50 keeps points above 0.695 R.
+The level is then raised to a lower bound of the needed order statistics computed from every
+8th sample point (angle peaks of a subset of points are lower bounds), before the interior
+points of the intervals that can still reach it are added.
 
 Speed: the recurrence is sequential in time, so the kernels advance ``LANES`` independent
 traces side by side (inner loop over lanes, which the compiler vectorises). The kernels
@@ -73,7 +76,7 @@ def _states(acc, c, u, v):
             v[k + 1, b] = (c6 * a0 + c7 * a1 + c2 * uo) + c3 * vo
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _decompose(uk, vk, a0, a1, bp):
     """Particular part at both ends and homogeneous amplitudes of one interval.
 
@@ -89,44 +92,46 @@ def _decompose(uk, vk, a0, a1, bp):
 
 @njit(nogil=True, cache=True, fastmath=True)
 def _angle_peaks(px, py, k, cos_t, sin_t, peaks):
-    """peaks[j] = max over the k points of |x cos_j + y sin_j|."""
-    na = cos_t.shape[0]
-    for j in range(na):
-        peaks[j] = 0.0
-    for i in range(k):
-        x = px[i]
-        y = py[i]
-        for j in range(na):
-            peaks[j] = max(peaks[j], abs(x * cos_t[j] + y * sin_t[j]))
+    """peaks[j] = max over the k points of |x cos_j + y sin_j| (0 for k = 0)."""
+    for j in range(cos_t.shape[0]):
+        c = cos_t[j]
+        s = sin_t[j]
+        m = 0.0
+        for i in range(k):
+            m = max(m, abs(px[i] * c + py[i] * s))
+        peaks[j] = m
 
 
 @njit(nogil=True, cache=True)
-def _raise_level(px, py, n_c, lev2, need, cos_t, sin_t, peaks):
-    """Drop candidates that cannot matter, using a cheap lower bound (exact pruning).
+def _lower_level(px, py, n_c, need, cos_t, sin_t, peaks):
+    """A lower bound of the ``need``-th (ascending) order statistic of the angle peaks.
 
-    The angle peaks over every 8th candidate are lower bounds of the true ones, so their
-    ``need``-th order statistic (ascending) bounds the needed true order statistics from
-    below; candidates with a norm below it are dropped. Returns the new candidate count
-    (the kept points are compacted to the front of px, py).
+    The angle peaks over any subset of trajectory points are lower bounds of the true ones,
+    so their ``need``-th order statistic bounds the needed true order statistics from below:
+    points (and intervals) below it cannot set them (exact pruning). Uses every 8th of the
+    ``n_c`` candidates (all when fewer than 64).
     """
-    if n_c < 64:
-        return n_c
+    if n_c == 0:
+        return 0.0
+    step = 8 if n_c >= 64 else 1
     sub = 0
-    for i in range(0, n_c, 8):
+    for i in range(0, n_c, step):
         px[n_c + sub] = px[i]
         py[n_c + sub] = py[i]
         sub += 1
     _angle_peaks(px[n_c:], py[n_c:], sub, cos_t, sin_t, peaks)
     s = np.sort(peaks)
-    lb = s[need]
-    lb2 = lb * lb * (1.0 - 1e-9)
-    if lb2 <= lev2:
-        return n_c
+    return s[need] * (1.0 - 1e-9)
+
+
+@njit(nogil=True, cache=True)
+def _compact(px, py, n_c, lev2):
+    """Keep the candidates with squared norm >= lev2 at the front; return their count."""
     k = 0
     for i in range(n_c):
         x = px[i]
         y = py[i]
-        if x * x + y * y >= lb2:
+        if x * x + y * y >= lev2:
             px[k] = x
             py[k] = y
             k += 1
@@ -208,13 +213,13 @@ def _pair_scan(a1, a2, c, bp, with_bounds, u1, v1, u2, v2, nrm, ubn, blk_nrm, bl
                 blk_ubn[kb, b] = max(blk_ubn[kb, b], en)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _single_bound(u, v, a, k, b, bp):
     x0, x1, xa, xb = _decompose(u[k, b], v[k, b], a[k, b], a[k + 1, b], bp)
     return max(abs(x0), abs(x1)) + np.sqrt(xa * xa + xb * xb)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True)
 def _interior(ci, j, u, v, a, k, b):
     return ci[j, 0] * u[k, b] + ci[j, 1] * v[k, b] + ci[j, 2] * a[k, b] + ci[j, 3] * a[k + 1, b]
 
@@ -363,7 +368,7 @@ def pair_peaks(h1, h2, coefs, inner, bounds, rs, percentiles, cos_delta, cos_t, 
                 peak1[i, b, q] = p1
                 peak2[i, b, q] = p2
                 vec[i, b, q] = big
-                # candidate points for the rotated peaks
+                # candidate points for the rotated peaks: samples above the level ...
                 level = big * cos_delta
                 lev2 = level * level
                 n_c = 0
@@ -374,7 +379,17 @@ def pair_peaks(h1, h2, coefs, inner, bounds, rs, percentiles, cos_delta, cos_t, 
                                 px[n_c] = u1[k, b]
                                 py[n_c] = u2[k, b]
                                 n_c += 1
-                    if r > 1 and blk_ubn[kb, b] * m >= level:
+                # ... raised to a lower bound of the needed order statistics ...
+                lb = _lower_level(px, py, n_c, need, cos_t, sin_t, peaks)
+                if lb > level:
+                    level = lb
+                    lev2 = level * level
+                    n_c = _compact(px, py, n_c, lev2)
+                # ... plus interior points of the intervals that can reach the level
+                if r > 1:
+                    for kb in range(nblk):
+                        if blk_ubn[kb, b] * m < level:
+                            continue
                         for k in range(kb * BLOCK, min((kb + 1) * BLOCK, t - 1)):
                             if ubn[k, b] * m < level:
                                 continue
@@ -385,7 +400,6 @@ def pair_peaks(h1, h2, coefs, inner, bounds, rs, percentiles, cos_delta, cos_t, 
                                     px[n_c] = x
                                     py[n_c] = y
                                     n_c += 1
-                n_c = _raise_level(px, py, n_c, lev2, need, cos_t, sin_t, peaks)
                 _angle_peaks(px, py, n_c, cos_t, sin_t, peaks)
                 s = np.sort(peaks)
                 for m2 in range(nq):

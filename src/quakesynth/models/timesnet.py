@@ -215,6 +215,15 @@ class TimesNetAE(nn.Module):
         return self.decode(z, station), z
 
 
+@dataclass(frozen=True)
+class TimesNetLossConfig:
+    """Loss weights of TimesNet-Gen."""
+
+    spectral_weight: float = 0.5  # weight of the log-Fourier-amplitude L1 term
+    spectral_eps: float = 0.01  # floor added to |FFT| before the log, normalised unit x samples
+    latent_weight: float = 1e-4  # weight of mean(z^2) (latent scale regulariser)
+
+
 def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, spectral_weight: float = 1.0,
                         eps: float = 1e-2) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``MSE(x_hat, x) + spectral_weight * mean |ln(|FFT x_hat| + eps) - ln(|FFT x| + eps)|``.

@@ -1,10 +1,11 @@
 """Moving-average envelope representation (the time-domain alternative of HighFEM's ablation).
 
 A record ``x`` (..., C, T) is split into its moving-average envelope
-``e = MA_w(|x|) + eps`` (centred window of ``window`` samples, averaged over the samples
-inside the record at the edges) and the envelope-normalised signal ``x / e``; the network sees
-2C channels ``[x / e, (ln e - log_center) / log_scale]``, both of order one, and the inverse is
-exactly ``x = (x / e) exp(ln e)``. Unlike the log-spectrogram it keeps the phase, so it needs no
+``e = MA_w(|x|) + eps`` (:func:`quakesynth.metrics.spectra.moving_average_envelope`, centred
+window of ``window`` samples, averaged over the samples inside the record at the edges) and the
+envelope-normalised signal ``x / e``; the network sees 2C channels
+``[x / e, (log10 e - log_center) / log_scale]``, both of order one, and the inverse is exactly
+``x = (x / e) 10^(log10 e)``. Unlike the log-spectrogram it keeps the phase, so it needs no
 phase retrieval, but the model has to generate a 4064-sample oscillation directly.
 
 >>> import numpy as np
@@ -30,8 +31,8 @@ class EnvelopeConfig:
     n_samples: int = 4064  # waveform length, samples
     fs: float = 100.0  # sampling rate, Hz
     eps: float = 1e-10  # floor added to the envelope, waveform unit (m/s^2)
-    log_center: float = -6.0  # ln-envelope mapped to 0 (ln of waveform unit; e^-6 = 2.5e-3 m/s^2)
-    log_scale: float = 4.0  # ln-envelope units per unit of the scaled channel
+    log_center: float = -2.5  # log10-envelope mapped to 0 (log10 of waveform unit; 3.2e-3 m/s^2)
+    log_scale: float = 2.0  # log10-envelope units (decades) per unit of the scaled channel
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -47,18 +48,6 @@ class EnvelopeConfig:
         return self.window / self.fs
 
 
-def moving_average(x: torch.Tensor, window: int) -> torch.Tensor:
-    """Centred moving average along the last axis, same length; at the edges the mean over the
-    samples inside the record. (Replace by ``quakesynth.metrics.spectra.moving_average_envelope``
-    once the metrics package provides it: one envelope in the project.)"""
-    n = x.shape[-1]
-    c = torch.nn.functional.pad(torch.cumsum(x, dim=-1), (1, 0))
-    i = torch.arange(n, device=x.device)
-    lo = (i - window // 2).clamp(min=0)
-    hi = (i - window // 2 + window).clamp(max=n)
-    return (c[..., hi] - c[..., lo]) / (hi - lo).to(x.dtype)
-
-
 class MovingAverageEnvelope:
     """``forward`` (..., C, T) -> (..., 2C, T) = [x / e, scaled ln e]; ``inverse`` back.
 
@@ -72,25 +61,33 @@ class MovingAverageEnvelope:
         """Moving-average envelope ``MA_w(|x|) + eps`` (..., T), waveform unit."""
         x, numpy = _tensor(wave)
         self._check(x)
-        e = moving_average(x.abs(), self.cfg.window) + self.cfg.eps
+        e = self._envelope(x)
         return e.numpy() if numpy else e
 
+    def _envelope(self, x: torch.Tensor) -> torch.Tensor:
+        from quakesynth.metrics.spectra import moving_average_envelope
+
+        e = moving_average_envelope(x.detach().cpu().double().numpy(), kernel=self.cfg.window, edges="inside")
+        return torch.from_numpy(e).to(device=x.device, dtype=x.dtype) + self.cfg.eps
+
     def forward(self, wave):
+        """(..., C, T) -> (..., 2C, T): ``[x / e, (log10 e - log_center) / log_scale]``."""
         x, numpy = _tensor(wave)
         self._check(x)
-        e = moving_average(x.abs(), self.cfg.window) + self.cfg.eps
-        out = torch.cat([x / e, (torch.log(e) - self.cfg.log_center) / self.cfg.log_scale], dim=-2)
+        e = self._envelope(x)
+        out = torch.cat([x / e, (torch.log10(e) - self.cfg.log_center) / self.cfg.log_scale], dim=-2)
         return out.numpy() if numpy else out
 
     __call__ = forward
 
     def inverse(self, rep):
+        """(..., 2C, T) -> (..., C, T): ``(x / e) 10^(log10 e)``."""
         r, numpy = _tensor(rep)
         if r.ndim < 2 or r.shape[-2] % 2 or r.shape[-1] != self.cfg.n_samples:
             raise ValueError(f"rep must have shape (..., 2C, {self.cfg.n_samples}); got {tuple(r.shape)}")
         c = r.shape[-2] // 2
         s, log_e = r[..., :c, :], r[..., c:, :] * self.cfg.log_scale + self.cfg.log_center
-        out = s * torch.exp(log_e)
+        out = s * torch.pow(10.0, log_e)
         return out.numpy() if numpy else out
 
     def _check(self, x: torch.Tensor) -> None:

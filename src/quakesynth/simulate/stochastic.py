@@ -162,7 +162,7 @@ class WaveformConfig:
     fs: float = 100.0  # sampling rate, Hz
     n_samples: int = 4096  # record length, samples
     p_onset_s: float = 5.0  # P onset after the window start, s
-    pad_s: float = 10.0  # simulated beyond the record end before the circular FFT wraps, s
+    pad_s: float = 10.0  # buffer beyond the record end: half carries energy, half guards the circular FFT, s
     components: str = "ZNE"  # "ZNE" (rotated with the back azimuth) or "ZRT"
     window_eps: float = 0.2  # Saragoni-Hart: time of the peak as a fraction of f_tgm * Tgm
     window_eta: float = 0.05  # Saragoni-Hart: amplitude at f_tgm * Tgm

@@ -127,7 +127,7 @@ class TimesNetGenerator(_StationGenerator):
         """Add a station unseen in training from its records (zero-shot: unconditioned encoder
         and decoder; use with ``mode="zeroshot"``)."""
         from quakesynth.sitegen.data import station_pool
-        from quakesynth.sitegen.train import encode_pool
+        from quakesynth.sitegen.export import encode_pool
 
         if code in self.codes:
             raise ValueError(f"station {code!r} already exists")

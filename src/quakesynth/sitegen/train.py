@@ -33,23 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from quakesynth.models.cvae import CVAEConfig
-from quakesynth.models.timesnet import TimesNetConfig
+from quakesynth.models.timesnet import TimesNetConfig, TimesNetLossConfig
+from quakesynth.sitegen.export import save_cvae, save_timesnet
 from quakesynth.train.config import TrainConfig
 from quakesynth.train.module import TrainModule
-
-
-@dataclass(frozen=True)
-class TimesNetLossConfig:
-    """Loss weights of TimesNet-Gen."""
-
-    spectral_weight: float = 0.5  # weight of the log-Fourier-amplitude L1 term
-    spectral_eps: float = 0.01  # floor added to |FFT| before the log, normalised unit x samples
-    latent_weight: float = 1e-4  # weight of mean(z^2)
 
 
 @dataclass(frozen=True)
@@ -148,24 +139,6 @@ def _provenance(dataset: str | Path, pool, seconds: float) -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def _waveform(pool, n_samples: int) -> dict[str, Any]:
-    return {"fs": pool.fs, "components": pool.components, "n_samples": n_samples,
-            "quantity": "acceleration", "unit": "m/s^2",
-            "normalisation": "x / max_{c,t}|x| per record; ln peak stored (quakesynth.sitegen.data)"}
-
-
-@torch.no_grad()
-def encode_pool(net, wave: np.ndarray, station: np.ndarray | None, batch_size: int = 64) -> torch.Tensor:
-    """Latents (N, c_z, T_z) of normalised waveforms (N, C, T), station labels or None."""
-    net.eval()
-    out = []
-    for a in range(0, len(wave), batch_size):
-        x = torch.from_numpy(wave[a:a + batch_size])
-        s = None if station is None else torch.from_numpy(station[a:a + batch_size])
-        out.append(net.encode(x, s))
-    return torch.cat(out)
-
-
 def train_timesnet(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | None = None,
                    progress: bool = True, overwrite: bool = False, limit_per_station: int = 0) -> Path:
     """Two-phase TimesNet-Gen training on the ``train`` split of a dataset store; returns the
@@ -173,7 +146,6 @@ def train_timesnet(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | No
     import dataclasses
 
     from quakesynth.config import dump_yaml, to_dict
-    from quakesynth.models.checkpoint import save_model_dir
     from quakesynth.models.timesnet import TimesNetAE
     from quakesynth.sitegen.data import load_pool
 
@@ -193,18 +165,9 @@ def train_timesnet(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | No
     state1 = _fit(TimesNetModule(net, cfg.loss, cfg.phase1, conditioned=True), pool, out / "phase1",
                   cfg.phase1, progress)
     seconds = time.perf_counter() - t0
-    net.load_state_dict(state1)
-    z_cond = encode_pool(net, pool.wave, pool.station, cfg.encode_batch_size)
-    net0 = TimesNetAE(net_cfg)
-    net0.load_state_dict(state0)
-    z_zero = encode_pool(net0, pool.wave, None, cfg.encode_batch_size)
-    pools = {"z_cond": z_cond, "z_zero": z_zero, "station": torch.from_numpy(pool.station),
-             "ln_peak": torch.from_numpy(pool.ln_peak)}
-    configs = {"model": "timesnet_gen", "name": out.resolve().name, "timesnet": to_dict(net_cfg),
-               "loss": to_dict(cfg.loss), "stations": pool.codes, "waveform": _waveform(pool, net_cfg.n_samples),
-               "provenance": _provenance(dataset, pool, seconds)}
-    return save_model_dir(out / "model", configs, {"timesnet": state1, "timesnet_pretrained": state0,
-                                                   "pools": pools}, overwrite=overwrite)
+    return save_timesnet(out / "model", net_cfg, state1, state0, pool, loss=cfg.loss,
+                         provenance=_provenance(dataset, pool, seconds),
+                         encode_batch_size=cfg.encode_batch_size, overwrite=overwrite)
 
 
 def train_cvae(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | None = None, progress: bool = True,
@@ -213,7 +176,6 @@ def train_cvae(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | None =
     import dataclasses
 
     from quakesynth.config import dump_yaml, to_dict
-    from quakesynth.models.checkpoint import save_model_dir
     from quakesynth.sitegen.data import load_pool
 
     cfg = cfg or SiteGenConfig()
@@ -227,11 +189,4 @@ def train_cvae(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | None =
     torch.manual_seed(cfg.cvae_train.seed)
     state = _fit(CVAEModule(net_cfg, cfg.cvae_train), pool, out / "cvae", cfg.cvae_train, progress)
     seconds = time.perf_counter() - t0
-    S = len(pool.codes)
-    mu = np.array([pool.ln_peak[pool.station == s].mean() for s in range(S)])
-    sd = np.array([pool.ln_peak[pool.station == s].std() if (pool.station == s).sum() > 1 else 0.0
-                   for s in range(S)])
-    configs = {"model": "site_cvae", "name": out.resolve().name, "cvae": to_dict(net_cfg), "stations": pool.codes,
-               "waveform": _waveform(pool, net_cfg.n_samples), "provenance": _provenance(dataset, pool, seconds)}
-    stats = {"ln_peak_mean": torch.from_numpy(mu), "ln_peak_std": torch.from_numpy(sd)}
-    return save_model_dir(out / "model", configs, {"cvae": state, "amplitude": stats}, overwrite=overwrite)
+    return save_cvae(out / "model", net_cfg, state, pool, _provenance(dataset, pool, seconds), overwrite)

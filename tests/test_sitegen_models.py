@@ -1,0 +1,129 @@
+"""TimesNet backbone, TimesNet-Gen autoencoder and the spectrogram CVAE (tiny sizes)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from quakesynth.models.cvae import CVAE, AmplitudePhaseSTFT, CVAEConfig
+from quakesynth.models.timesnet import (
+    TimesBlock,
+    TimesNetAE,
+    TimesNetConfig,
+    fft_periods,
+    one_hot,
+    reconstruction_loss,
+)
+
+TINY = TimesNetConfig(n_samples=128, d_model=8, d_ff=8, top_k=2, num_kernels=2, e_layers=1, d_layers=1,
+                      latent_channels=4, n_stations=3)
+
+
+def _all_grads(module):
+    return [n for n, p in module.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
+            or p.grad.abs().sum() == 0]
+
+
+@pytest.mark.parametrize("period", [8, 16, 20])
+def test_period_selection_on_sinusoid(period):
+    t = torch.arange(160.0)
+    x = torch.sin(2 * torch.pi * t / period)[None, :, None].repeat(2, 1, 3)
+    p, amp = fft_periods(x, 1)
+    assert p.tolist() == [[period], [period]]
+    assert (amp > 0).all()
+
+
+def test_period_selection_is_per_sample():
+    t = torch.arange(128.0)
+    x = torch.stack([torch.sin(2 * torch.pi * t / 16), torch.sin(2 * torch.pi * t / 32)])[:, :, None]
+    assert fft_periods(x, 1)[0][:, 0].tolist() == [16, 32]
+    # a sample's output does not depend on its batch mates
+    blk = TimesBlock(1, 4, top_k=2, num_kernels=2)
+    both = blk(x)
+    assert torch.allclose(both[1:], blk(x[1:]), atol=1e-6)
+
+
+def test_timesblock_shapes_gradients_and_conditioning():
+    torch.manual_seed(0)
+    blk = TimesBlock(8, 8, top_k=3, num_kernels=3, n_stations=4)
+    x = torch.randn(5, 30, 8, requires_grad=True)  # 30 is not a multiple of most periods: padding
+    oh = one_hot(torch.tensor([0, 1, 2, 3, -1]), 4, 5, x)
+    y = blk(x, oh)
+    assert y.shape == x.shape
+    y.pow(2).mean().backward()
+    assert not _all_grads(blk)
+    # the one-hot changes the output; zero one-hot == no station
+    assert not torch.allclose(blk(x, one_hot(torch.zeros(5), 4, 5, x)), blk(x, one_hot(torch.ones(5), 4, 5, x)))
+    assert torch.allclose(blk(x, None), blk(x, one_hot(torch.full((5,), -1), 4, 5, x)))
+
+
+def test_one_hot_rejects_bad_indices():
+    with pytest.raises(ValueError, match="station"):
+        one_hot(torch.tensor([3]), 3, 1, torch.zeros(1))
+
+
+def test_timesnet_ae_shapes_and_gradients():
+    torch.manual_seed(0)
+    net = TimesNetAE(TINY)
+    x = torch.randn(4, 3, 128)
+    x_hat, z = net(x, torch.tensor([0, 1, 2, -1]))
+    assert x_hat.shape == x.shape and z.shape == (4, *TINY.latent_shape) == (4, 4, 8)
+    loss, parts = reconstruction_loss(x_hat, x)
+    loss.backward()
+    assert not _all_grads(net)
+    with pytest.raises(ValueError, match="shape"):
+        net(torch.randn(2, 3, 100))
+    with pytest.raises(ValueError, match="divisible"):
+        dataclasses.replace(TINY, n_samples=100)
+
+
+def test_timesnet_loss_falls():
+    torch.manual_seed(0)
+    net = TimesNetAE(dataclasses.replace(TINY, n_stations=0))
+    t = torch.arange(128.0)
+    x = torch.stack([torch.sin(2 * torch.pi * t / p) for p in (8, 12, 16)])[None].repeat(4, 1, 1)
+    x = x * torch.linspace(0.5, 1.0, 4)[:, None, None]
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(12):
+        opt.zero_grad()
+        loss, _ = reconstruction_loss(net(x)[0], x)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:2])
+
+
+def test_amplitude_phase_stft_round_trip():
+    cfg = CVAEConfig(n_samples=256, n_fft=32, hop=8)
+    rep = AmplitudePhaseSTFT(cfg)
+    x = torch.randn(2, 3, 256) * 0.3
+    X = rep(x)
+    assert X.shape == (2, *cfg.shape) == (2, 9, 17, 33)
+    assert X[:, :3].min() >= -1 and (X[:, 3:].abs() <= 1).all()
+    assert torch.allclose(rep.inverse(X), x, atol=1e-5)
+
+
+def test_cvae_shapes_gradients_and_loss_falls():
+    torch.manual_seed(0)
+    cfg = CVAEConfig(n_samples=256, n_fft=32, hop=16, channels=4, latent_dim=8, n_stations=3)
+    net, rep = CVAE(cfg), AmplitudePhaseSTFT(cfg)
+    X = rep(torch.randn(6, 3, 256) * 0.3)
+    s = torch.tensor([0, 1, 2, 0, 1, 2])
+    mu, logvar = net.encode(X, s)
+    assert mu.shape == logvar.shape == (6, 8)
+    assert net.decode(mu, s).shape == X.shape
+    loss, parts = net.loss(X, s)
+    loss.backward()
+    assert not _all_grads(net)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    first = loss.item()
+    for _ in range(30):
+        opt.zero_grad()
+        loss, _ = net.loss(X, s)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.8 * first
+    with pytest.raises(ValueError, match="station"):
+        net.decode(mu, torch.tensor([0, 1, 2, 3, 0, 1]))
