@@ -154,63 +154,49 @@ BLOCK = 32
 
 
 @njit(nogil=True, cache=True, fastmath=True)
-def _pair_scan(a1, a2, c, bp, with_bounds, u1, v1, u2, v2, nrm, ubn, blk_nrm, blk_ubn,
-               pk1, pk2, rr):
-    """Advance LANES pairs and scan them in one vectorised pass.
-
-    Fills the states ``u1, v1, u2, v2`` (T, LANES), the squared vector norms ``nrm`` and their
-    block maxima, the peaks on the samples ``pk1, pk2`` and ``rr`` (largest squared norm) and,
-    if ``with_bounds``, the bound of the vector norm inside each interval ``ubn`` (T - 1,
-    LANES; it also bounds |u1| and |u2|) and its block maxima.
-    """
-    t = a1.shape[0]
-    nb = a1.shape[1]
-    c0, c1, c2, c3, c4, c5, c6, c7 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+def _pair_scan(u1, u2, nrm, blk_nrm, pk1, pk2, rr):
+    """Vectorised pass over the sample states of LANES pairs: squared norms ``nrm`` (T, LANES)
+    and their block maxima, sample peaks ``pk1, pk2`` and largest squared norm ``rr``."""
+    t = u1.shape[0]
+    nb = u1.shape[1]
     for b in range(nb):
         pk1[b] = 0.0
         pk2[b] = 0.0
         rr[b] = 0.0
-        u1[0, b] = 0.0
-        v1[0, b] = 0.0
-        u2[0, b] = 0.0
-        v2[0, b] = 0.0
-        nrm[0, b] = 0.0
     for kb in range(blk_nrm.shape[0]):
         for b in range(nb):
             blk_nrm[kb, b] = 0.0
+    for k in range(t):
+        kb = k // BLOCK
+        for b in range(nb):
+            x = u1[k, b]
+            y = u2[k, b]
+            n2 = x * x + y * y
+            nrm[k, b] = n2
+            pk1[b] = max(pk1[b], abs(x))
+            pk2[b] = max(pk2[b], abs(y))
+            rr[b] = max(rr[b], n2)
+            blk_nrm[kb, b] = max(blk_nrm[kb, b], n2)
+
+
+@njit(nogil=True, cache=True, fastmath=True)
+def _pair_bounds(u1, v1, u2, v2, a1, a2, bp, ubn, blk_ubn):
+    """Vectorised bounds of the vector norm inside every interval ``ubn`` (T - 1, LANES), and
+    their block maxima; ``ubn`` also bounds |u1| and |u2|."""
+    t = u1.shape[0]
+    nb = u1.shape[1]
+    for kb in range(blk_ubn.shape[0]):
+        for b in range(nb):
             blk_ubn[kb, b] = 0.0
     for k in range(t - 1):
         kb = k // BLOCK
-        kn = (k + 1) // BLOCK
         for b in range(nb):
-            x0 = a1[k, b]
-            x1 = a1[k + 1, b]
-            y0 = a2[k, b]
-            y1 = a2[k + 1, b]
-            uo = u1[k, b]
-            vo = v1[k, b]
-            wo = u2[k, b]
-            zo = v2[k, b]
-            un = (c4 * x0 + c5 * x1 + c1 * vo) + c0 * uo
-            wn = (c4 * y0 + c5 * y1 + c1 * zo) + c0 * wo
-            u1[k + 1, b] = un
-            v1[k + 1, b] = (c6 * x0 + c7 * x1 + c2 * uo) + c3 * vo
-            u2[k + 1, b] = wn
-            v2[k + 1, b] = (c6 * y0 + c7 * y1 + c2 * wo) + c3 * zo
-            n2 = un * un + wn * wn
-            nrm[k + 1, b] = n2
-            pk1[b] = max(pk1[b], abs(un))
-            pk2[b] = max(pk2[b], abs(wn))
-            rr[b] = max(rr[b], n2)
-            blk_nrm[kn, b] = max(blk_nrm[kn, b], n2)
-        if with_bounds:
-            for b in range(nb):
-                p0, p1, pa, pb = _decompose(u1[k, b], v1[k, b], a1[k, b], a1[k + 1, b], bp)
-                q0, q1, qa, qb = _decompose(u2[k, b], v2[k, b], a2[k, b], a2[k + 1, b], bp)
-                en = (np.sqrt(max(p0 * p0 + q0 * q0, p1 * p1 + q1 * q1))
-                      + np.sqrt(pa * pa + pb * pb + qa * qa + qb * qb))
-                ubn[k, b] = en
-                blk_ubn[kb, b] = max(blk_ubn[kb, b], en)
+            p0, p1, pa, pb = _decompose(u1[k, b], v1[k, b], a1[k, b], a1[k + 1, b], bp)
+            q0, q1, qa, qb = _decompose(u2[k, b], v2[k, b], a2[k, b], a2[k + 1, b], bp)
+            en = (np.sqrt(max(p0 * p0 + q0 * q0, p1 * p1 + q1 * q1))
+                  + np.sqrt(pa * pa + pb * pb + qa * qa + qb * qb))
+            ubn[k, b] = en
+            blk_ubn[kb, b] = max(blk_ubn[kb, b], en)
 
 
 @njit(nogil=True, cache=True)
@@ -341,8 +327,11 @@ def pair_peaks(h1, h2, coefs, inner, bounds, rs, percentiles, cos_delta, cos_t, 
             r = rs[q]
             ci = inner[q]
             bp = bounds[q]
-            _pair_scan(a1, a2, coefs[q], bp, r > 1, u1, v1, u2, v2, nrm, ubn, blk_nrm, blk_ubn,
-                       pk1, pk2, rr)
+            _states(a1, coefs[q], u1, v1)
+            _states(a2, coefs[q], u2, v2)
+            _pair_scan(u1, u2, nrm, blk_nrm, pk1, pk2, rr)
+            if r > 1:
+                _pair_bounds(u1, v1, u2, v2, a1, a2, bp, ubn, blk_ubn)
             for b in range(nb):
                 p1 = pk1[b]
                 p2 = pk2[b]

@@ -169,15 +169,26 @@ def kristekova_gof(x, ref, fs: float, fmin: float, fmax: float, nf: int = 100,
     multi = (sx.ndim >= 3) if multicomponent is None else bool(multicomponent)
     if multi and sx.ndim < 2:
         raise ValueError(f"multicomponent needs (..., C, T) input; got shape {sx.shape}")
-    w1 = morlet_cwt(sx, fs, fmin, fmax, nf, w0)
-    w2 = morlet_cwt(sr, fs, fmin, fmax, nf, w0)
-    a2 = np.abs(w2)
-    e_num = np.sqrt(((np.abs(w1) - a2) ** 2).sum(axis=(-2, -1)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phase = np.angle(w1 / w2) / np.pi
-    phase = np.nan_to_num(phase)
-    p_num = np.sqrt(((a2 * phase) ** 2).sum(axis=(-2, -1)))
-    energy = np.sqrt((a2**2).sum(axis=(-2, -1)))
+    # misfit sums per trace, computed in chunks of traces (bounded memory: the transforms of
+    # a chunk only), each signal transformed once for both envelope and phase
+    n = sx.shape[-1]
+    fx = sx.reshape(-1, n)
+    fr = sr.reshape(-1, n)
+    e_num = np.empty(len(fx))
+    p_num = np.empty(len(fx))
+    energy = np.empty(len(fx))
+    step = max(1, int(2**22 // (int(nf) * n)))  # ~4 M complex values (64 MB) per transform
+    for lo in range(0, len(fx), step):
+        w1 = morlet_cwt(fx[lo:lo + step], fs, fmin, fmax, nf, w0)
+        w2 = morlet_cwt(fr[lo:lo + step], fs, fmin, fmax, nf, w0)
+        a2 = np.abs(w2)
+        e_num[lo:lo + step] = np.sqrt(((np.abs(w1) - a2) ** 2).sum(axis=(-2, -1)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            phase = np.nan_to_num(np.angle(w1 / w2) / np.pi)
+        p_num[lo:lo + step] = np.sqrt(((a2 * phase) ** 2).sum(axis=(-2, -1)))
+        energy[lo:lo + step] = np.sqrt((a2**2).sum(axis=(-2, -1)))
+    shape = sx.shape[:-1]
+    e_num, p_num, energy = (v.reshape(shape) for v in (e_num, p_num, energy))
     if multi and norm == "global":
         energy = np.broadcast_to(energy.max(axis=-1, keepdims=True), energy.shape)
     with np.errstate(divide="ignore", invalid="ignore"):

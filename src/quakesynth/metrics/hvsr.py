@@ -90,14 +90,22 @@ def hvsr_curves(acc_h1, acc_h2, acc_v, fs: float, freqs=None, b: float = 40.0, t
     n = int(2 ** np.ceil(np.log2(t))) if n_fft is None else int(n_fft)
     if n < t:
         raise ValueError(f"n_fft must be >= the number of samples {t}; got {n_fft!r}")
-    stack = _prepare(np.stack([h1, h2, v]), taper, detrend)
-    amp = np.abs(scipy.fft.rfft(stack, n=n, axis=-1, workers=-1))
     f = rfft_frequencies(n, fs)
-    horiz = np.sqrt(amp[0] * amp[1])
-    smooth = konno_ohmachi_smooth(np.stack([horiz, amp[2]]), f, fc, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = smooth[0] / smooth[1]
-    return fc, ratio
+    lead = h1.shape[:-1]
+    flat = [x.reshape(-1, t) for x in (h1, h2, v)]
+    m = flat[0].shape[0]
+    ratio = np.empty((m, len(fc)))
+    chunk = max(1, min(m, int(2**22 // n)))  # bounded memory: ~4 M samples per chunk
+    buf = np.zeros((3, chunk, n))  # zero-padded FFT input, reused
+    for lo in range(0, m, chunk):
+        k = min(chunk, m - lo)
+        buf[:, :k, :t] = _prepare(np.stack([x[lo:lo + k] for x in flat]), taper, detrend)
+        amp = np.abs(scipy.fft.rfft(buf[:, :k], axis=-1, workers=-1))
+        horiz = np.sqrt(amp[0] * amp[1])
+        smooth = konno_ohmachi_smooth(np.stack([horiz, amp[2]]), f, fc, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio[lo:lo + k] = smooth[0] / smooth[1]
+    return fc, ratio.reshape(lead + (len(fc),))
 
 
 def f0(curves, freqs, band=(0.2, 20.0)) -> np.ndarray:

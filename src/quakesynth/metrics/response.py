@@ -58,9 +58,10 @@ from quakesynth.metrics._checks import (
     check_same_shape,
 )
 
-#: Default oscillator periods: 100 log-spaced periods from 0.01 s to 10 s.
+#: Default oscillator periods: 100 log-spaced periods from 0.01 s to 10 s (read-only).
 DEFAULT_PERIODS = np.logspace(-2, 1, 100)
-#: Default minimum number of evaluation points per oscillator period (sets the sub-steps).
+DEFAULT_PERIODS.setflags(write=False)
+#: Default minimum number of evaluation points per oscillator period (sets the interior points).
 POINTS_PER_PERIOD = 32
 #: Rotation angles of RotD, degrees.
 ROTATION_ANGLES_DEG = np.arange(180)

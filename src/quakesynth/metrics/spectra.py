@@ -90,7 +90,7 @@ def konno_ohmachi_matrix(freqs, fcs, b: float = 40.0, cutoff: float = 3.0):
         raise ValueError(f"b must be a positive bandwidth coefficient; got {b!r}")
     if not cutoff > 0:
         raise ValueError(f"cutoff must be positive; got {cutoff!r}")
-    return _ko_matrix(f.tobytes(), len(f), c.tobytes(), float(b), float(cutoff))
+    return _ko_matrix(f.tobytes(), len(f), c.tobytes(), float(b), float(cutoff))[0]
 
 
 @lru_cache(maxsize=32)
@@ -112,7 +112,11 @@ def _ko_matrix(fbytes: bytes, nf: int, cbytes: bytes, b: float, cutoff: float):
     sums = np.bincount(rows, weights=w, minlength=len(c))
     w = w / np.where(sums > 0, sums, 1.0)[rows]
     mat = scipy.sparse.csr_matrix((w, (rows, cols)), shape=(len(c), nf))
-    return mat
+    # the same weights restricted to the columns in use (smaller products)
+    c0 = int(cols.min()) if cols.size else 0
+    c1 = int(cols.max()) + 1 if cols.size else 0
+    sub = scipy.sparse.csr_matrix((w, (rows, cols - c0)), shape=(len(c), c1 - c0))
+    return mat, sub, c0, c1
 
 
 def konno_ohmachi_smooth(amplitude, freqs, fcs=None, b: float = 40.0, cutoff: float = 3.0
@@ -133,10 +137,12 @@ def konno_ohmachi_smooth(amplitude, freqs, fcs=None, b: float = 40.0, cutoff: fl
     if amp.shape[-1] != f.shape[-1]:
         raise ValueError(f"amplitude has {amp.shape[-1]} frequencies but freqs has {f.shape[-1]}")
     c = f[f > 0] if fcs is None else fcs
-    w = konno_ohmachi_matrix(f, c, b, cutoff)
+    konno_ohmachi_matrix(f, c, b, cutoff)  # validates and builds (cached)
+    _, sub, c0, c1 = _ko_matrix(f.tobytes(), len(f), check_positive(c, "fcs").tobytes(),
+                                float(b), float(cutoff))
     flat = amp.reshape(-1, amp.shape[-1])
-    out = (w @ flat.T).T
-    return np.asarray(out).reshape(amp.shape[:-1] + (w.shape[0],))
+    out = sub @ np.ascontiguousarray(flat[:, c0:c1].T)
+    return np.ascontiguousarray(np.asarray(out).T).reshape(amp.shape[:-1] + (sub.shape[0],))
 
 
 def log_spectrum(amplitude, eps: float = 1e-12, base: float | str = "e") -> np.ndarray:

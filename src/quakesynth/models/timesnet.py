@@ -219,20 +219,29 @@ class TimesNetAE(nn.Module):
 class TimesNetLossConfig:
     """Loss weights of TimesNet-Gen."""
 
-    spectral_weight: float = 0.5  # weight of the log-Fourier-amplitude L1 term
-    spectral_eps: float = 0.01  # floor added to |FFT| before the log, normalised unit x samples
+    spectral_weight: float = 1.0  # weight of the multi-resolution log-STFT-magnitude L1 term
+    spectral_eps: float = 0.01  # floor added to |STFT| before the log, normalised unit x samples
     latent_weight: float = 1e-4  # weight of mean(z^2) (latent scale regulariser)
 
 
 def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, spectral_weight: float = 1.0,
-                        eps: float = 1e-2) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``MSE(x_hat, x) + spectral_weight * mean |ln(|FFT x_hat| + eps) - ln(|FFT x| + eps)|``.
+                        eps: float = 1e-2, n_ffts: tuple[int, ...] = (32, 128)) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``MSE(x_hat, x) + spectral_weight * mean_n mean |ln(|S_n x_hat| + eps) - ln(|S_n x| + eps)|``.
 
-    The log-Fourier-amplitude term keeps the spectral shape (and so the HVSR) that a plain MSE
-    smooths away; ``eps`` is in the unit of the (peak-normalised) waveforms times samples.
+    ``S_n`` is the project's STFT (:meth:`quakesynth.repr.spectrogram.LogSpectrogram.stft`,
+    Hann window of ``n`` samples, hop ``n/4``) at the resolutions ``n_ffts`` (a multi-resolution
+    STFT loss, as in neural vocoders): it keeps the time-frequency shape -- spectrum, hence the
+    HVSR, and envelope, hence the arrivals -- that a plain MSE on noise-like waveforms smooths
+    away. ``eps`` is in the unit of the (peak-normalised) waveforms times samples.
     """
+    from quakesynth.repr.spectrogram import LogSpectrogram, SpectrogramConfig
+
     mse = F.mse_loss(x_hat, x)
-    a_hat = torch.fft.rfft(x_hat, dim=-1).abs()
-    a = torch.fft.rfft(x, dim=-1).abs()
-    spec = (torch.log(a_hat + eps) - torch.log(a + eps)).abs().mean()
+    T = x.shape[-1]
+    terms = []
+    for n in n_ffts:
+        rep = LogSpectrogram(SpectrogramConfig(n_fft=n, hop=n // 4, n_samples=T, fs=1.0))
+        a_hat, a = rep.stft(x_hat).abs(), rep.stft(x).abs()
+        terms.append((torch.log(a_hat + eps) - torch.log(a + eps)).abs().mean())
+    spec = torch.stack(terms).mean()
     return mse + spectral_weight * spec, {"mse": mse, "spectral": spec}

@@ -1,0 +1,177 @@
+"""MIFNO surrogate and diffusion refiner: shapes, gradients, losses, training, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from quakesynth.models.fno import (
+    MIFNO,
+    FactorizedFourierLayer,
+    MIFNOConfig,
+    SpectralConv1dAxis,
+    relative_loss,
+)
+from quakesynth.models.refiner import (
+    Refiner,
+    RefinerConfig,
+    RefinerUNet1d,
+    amplitude_scale,
+    from_patches,
+    to_patches,
+)
+from quakesynth.train.config import TrainConfig
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is ~20x faster than two on a loaded 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+TINY = MIFNOConfig(width=8, modes=4, n_layers_geology=1, n_layers_source=1, n_layers_time=1,
+                   n_sensors=4, n_times=16)
+
+
+def test_mifno_shapes_and_every_parameter_gets_a_gradient():
+    torch.manual_seed(0)
+    net = MIFNO(TINY)
+    out = net(torch.randn(2, 6, 6, 8), torch.randn(2, 6))
+    assert out.shape == (2, 3, 4, 4, 16)
+    out.square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    with pytest.raises(ValueError, match="source"):
+        net(torch.randn(2, 6, 6, 8), torch.randn(2, 5))
+
+
+def test_spectral_conv_is_a_convolution_along_its_axis():
+    """Shift equivariance along the transformed axis (periodic) and mode truncation."""
+    torch.manual_seed(0)
+    conv = SpectralConv1dAxis(3, 4, dim=2)
+    x = torch.randn(2, 3, 16, 5)
+    np.testing.assert_allclose(conv(torch.roll(x, 3, dims=2)).detach(), torch.roll(conv(x), 3, dims=2).detach(),
+                               atol=1e-5)
+    # a pure high-frequency input (mode 8 > modes) is removed
+    hf = torch.cos(torch.pi * torch.arange(16.0)).expand(2, 3, 5, 16).transpose(2, 3).contiguous()
+    assert conv(hf).abs().max() < 1e-5
+    layer = FactorizedFourierLayer(3, 4, ndim=2)
+    assert layer(x).shape == x.shape
+
+
+def test_relative_loss():
+    t = torch.ones(2, 10)
+    assert float(relative_loss(t * 1.1, t, p=1)) == pytest.approx(0.1)
+    assert float(relative_loss(t * 0.5, t, p=2)) == pytest.approx(0.5)
+    # scale invariant: tiny-amplitude samples weigh as much as large ones
+    assert float(relative_loss(t * 1e-9 * 1.1, t * 1e-9, p=1)) == pytest.approx(0.1, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_mifno_loss_falls():
+    torch.manual_seed(0)
+    net = MIFNO(TINY)
+    g, s = torch.randn(4, 6, 6, 8), torch.randn(4, 6)
+    u = torch.sin(torch.linspace(0, 6, 16)).expand(4, 3, 4, 4, 16) * s[:, :1, None, None, None]
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        opt.zero_grad()
+        loss = relative_loss(net(g, s), u, 1)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_patches_roundtrip_and_layout():
+    u = np.arange(2 * 3 * 4 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 4, 5)
+    p = to_patches(u, 2)
+    assert p.shape == (8, 12, 5)
+    np.testing.assert_array_equal(from_patches(p, 2, 3, 4, 4), u)
+    np.testing.assert_array_equal(p[1, 0], u[0, 0, 0, 2])  # block (0, 1), component 0, sensor (0, 0)
+    np.testing.assert_array_equal(to_patches(torch.as_tensor(u), 2).numpy(), p)
+    np.testing.assert_array_equal(to_patches(u, 1)[:, :, 0], u.transpose(0, 2, 3, 1, 4).reshape(-1, 3, 5)[:, :, 0])
+    with pytest.raises(ValueError, match="patch"):
+        to_patches(u, 3)
+
+
+def test_refiner_backbone_gradients_and_odd_lengths():
+    torch.manual_seed(0)
+    cfg = RefinerConfig(patch=2, model_channels=8, emb_channels=16)
+    net = RefinerUNet1d(cfg)
+    x = torch.randn(3, 12, 37)
+    out = net(x, torch.randn(3), torch.randn(3, 13, 37))
+    assert out.shape == x.shape
+    # the zero-initialised output layer gives zero at first; perturb it to test gradient flow
+    torch.nn.init.normal_(net.out[-1].weight, std=0.1)
+    net(x, torch.randn(3), torch.randn(3, 13, 37)).square().mean().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_conditioning_is_amplitude_normalised():
+    """A 1e-9-amplitude condition looks to the network like the same waveform at unit scale."""
+    ref = Refiner(RefinerConfig(model_channels=8, emb_channels=16))
+    y = torch.randn(2, 3, 32)
+    c1, s1 = ref.condition(y)
+    c2, s2 = ref.condition(y * 1e-9)
+    torch.testing.assert_close(c1[:, :3], c2[:, :3])
+    torch.testing.assert_close(s2, s1 * 1e-9)
+    assert not torch.allclose(c1[:, 3], c2[:, 3])  # the amplitude channel tells them apart
+    assert torch.all(amplitude_scale(torch.zeros(1, 3, 4)) > 0)
+
+
+def test_refiner_sampling_per_sample_seeds_and_gaussian_residual_at_init():
+    torch.manual_seed(0)
+    ref = Refiner(RefinerConfig(model_channels=8, emb_channels=16), sigma_data=0.1).eval()
+    y = torch.randn(3, 3, 200)
+    a = ref.refine(y, [5, 6, 7], num_steps=40)
+    b = ref.refine(y[1:2], [6], num_steps=40)
+    torch.testing.assert_close(a[1:2], b)
+    # zero-initialised output layer: D = c_skip x is the ideal denoiser of N(0, sigma_data^2)
+    # residuals, so the sampled residual (a - y) / s has standard deviation sigma_data
+    r = ref.residual(a, y)
+    assert float(r.mean().abs()) < 0.02
+    assert float(r.std()) == pytest.approx(0.1, rel=0.05)  # (12 Heun steps give 0.12 here)
+
+
+@pytest.mark.slow
+def test_train_surrogate_and_refiner_save_load(tmp_path):
+    """Lightning training end to end (few steps), model directories, identical reloads."""
+    from quakesynth.physics.data import split_indices
+    from quakesynth.physics.train import (
+        Surrogate,
+        load_refiner,
+        lowpass_pairs,
+        surrogate_pairs,
+        train_refiner,
+        train_surrogate,
+    )
+
+    rng = np.random.default_rng(0)
+    N = 12
+    corpus = {"vs": rng.uniform(1500, 4500, (N, 6, 6, 8)).astype(np.float32),
+              "source": np.column_stack([rng.uniform(0, 4800, (N, 2)), -rng.uniform(900, 4000, N),
+                                         rng.uniform(0, 90, (N, 3))]).astype(np.float32),
+              "u": (1e-3 * rng.standard_normal((N, 3, 4, 4, 16))).astype(np.float32),
+              "fs": 20.0, "domain_m": (4800.0, 4800.0, 4800.0)}
+    sp = split_indices(N, (0.5, 0.25, 0.25))
+    train = TrainConfig(max_steps=4, batch_size=4, lr=1e-3, checkpoint_every=4, log_every=1)
+    sdir = train_surrogate(corpus, sp["train"], tmp_path / "s", TINY, train)
+    sur = Surrogate(sdir)
+    pred = sur.predict(corpus["vs"][:2], corpus["source"][:2])
+    assert pred.shape == (2, 3, 4, 4, 16)
+    np.testing.assert_array_equal(pred, Surrogate(sdir).predict(corpus["vs"][:2], corpus["source"][:2]))
+    pairs = surrogate_pairs(sur, corpus, sp["train"], patch=2)
+    assert pairs["x"].shape == (len(sp["train"]) * 4, 12, 16)
+    cfg = RefinerConfig(patch=2, model_channels=8, emb_channels=16)
+    rdir = train_refiner(pairs, tmp_path / "r", cfg, train, fs=20.0)
+    ref, conf = load_refiner(rdir)
+    assert conf["waveform"] == {"fs": 20.0, "n_samples": 16, "channels": 12}
+    y = torch.as_tensor(pairs["y"][:2])
+    torch.testing.assert_close(ref.refine(y, [1, 2], num_steps=2), load_refiner(rdir)[0].refine(y, [1, 2], num_steps=2))
+    lp = lowpass_pairs(rng.standard_normal((2, 3, 200)), 20.0, 2.0)
+    assert lp["y"].shape == (2, 3, 200) and np.std(lp["y"]) < np.std(lp["x"])
