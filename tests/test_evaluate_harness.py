@@ -119,3 +119,20 @@ def test_specs_parse():
     sc = ScenarioConfig(vary="vs30", values=(200.0, 800.0), realizations=4)
     t = sc.table()
     assert t["vs30"].tolist() == [200.0, 800.0] and (t["n"] == 4).all() and (t["magnitude"] == 6.0).all()
+
+
+def test_core_ims_equal_ims_of_records():
+    """The fast IM set is the same numbers as quakesynth.metrics.ims_of_records."""
+    from quakesynth.evaluate.features import intensity_measures
+    from quakesynth.metrics import ims_of_records
+
+    rng = np.random.default_rng(3)
+    t = np.arange(1024) / 100.0
+    data = (rng.standard_normal((5, 3, 1024)) * np.exp(-(((t - 4) / 1.5) ** 2))).astype(np.float32)
+    core = intensity_measures(data, 100.0, "ENZ", (0.1, 1.0), which="core")
+    full = ims_of_records(Records(data, fs=100.0, components="ENZ"), periods=[0.1, 1.0])
+    assert set(core.columns) <= set(full.columns)
+    assert {"PGA_RotD50_g", "PGV_SRSS_cm/s", "PSA1.0_RotD50_g", "PSA0.1_GM_g", "D5-95_V_s"} <= set(core.columns)
+    np.testing.assert_allclose(core.to_numpy(), full[core.columns].to_numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="which must be"):
+        intensity_measures(data, 100.0, "ENZ", (1.0,), which="some")

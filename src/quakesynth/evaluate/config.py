@@ -95,6 +95,7 @@ class FeatureConfig:
     """What is computed for every waveform (in the worker processes)."""
 
     periods_s: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)  # PSA periods of the tidy table, s
+    ims: str = "core"  # IMs of the tidy table: "core" (those the analysis uses) or "all" (every IM of `quakesynth ims`)
     fas_fmin_hz: float = 0.1  # lowest centre frequency of the smoothed log-FAS grid, Hz
     fas_fmax_hz: float = 40.0  # highest centre frequency (NaN above 0.45 fs), Hz
     fas_points: int = 64  # log-spaced centre frequencies of log-FAS and HVSR
@@ -136,6 +137,8 @@ class EvaluateConfig:
             edges = np.asarray(getattr(self.bins, name), dtype=float)
             if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
                 raise ValueError(f"bins.{name} must be at least two increasing numbers; got {list(edges)}")
+        if self.features.ims not in ("core", "all"):
+            raise ValueError(f"features.ims must be 'core' or 'all'; got {self.features.ims!r}")
         p = np.asarray(self.features.periods_s, dtype=float)
         if len(p) == 0 or np.any(p <= 0):
             raise ValueError(f"periods_s must be positive periods in s; got {list(p)}")

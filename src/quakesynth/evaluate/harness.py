@@ -9,13 +9,15 @@ log envelope and HVSR. Units run in the main process or on a process pool
 (:class:`~quakesynth.evaluate.pipeline.OrderedPipeline`) and are reduced in submission order,
 so one worker and many give identical numbers.
 
-What is kept (memory independent of the number of realisations):
+What is kept:
 
-- the tidy table: one row per record x source x realisation with conditioning and IMs;
+- the tidy table, one row per record x source x realisation with keys, conditioning and IMs,
+  streamed to disk (:class:`TidyWriter`); in memory only the keys and the IM columns the
+  analysis uses (float32);
 - for realisation 0 of every source (same size and conditioning as the data): log-FAS
   (N, 3, F), HVSR of stations with several records, classifier embeddings and predictions;
 - per magnitude-distance bin and source: running moments (count, sum, sum of squares) of the
-  log envelope and log-FAS over all realisations;
+  log envelope and log-FAS over all realisations (memory independent of their number);
 - scenario curves (SA against one variable) per model; paired measures per paired model.
 """
 

@@ -6,11 +6,13 @@ The physics (velocity-stress elastodynamics on a staggered grid, Virieux 1986)::
     dtau/dt       = lambda tr(grad v) I + mu (grad v + grad v^T) - dM/dt delta(x - x_s)
 
 solved with devito's finite differences (order ``space_order`` in space, 2 in time, explicit),
-a Cerjan et al. (1985) sponge on all six sides by default (the sensors at depth 0 then sit in
-an unbounded medium: no surface waves). ``free_surface=True`` puts a traction-free surface at
-z = 0 by stress imaging (Levander 1988; tau_zz = 0 on the surface, tau_zz, tau_xz, tau_yz
-mirrored antisymmetrically above it, no elastic stress above it); it is EXPERIMENTAL: in tests
-it grows without bound after ~1 s of simulated time, so the corpus default is False. The point source is a moment tensor M_ij injected into the
+a Cerjan et al. (1985) sponge on the four sides and the bottom, and a free surface at depth 0
+by the vacuum formulation (Zahradnik et al. 1993; Graves 1996): ``space_order`` rows of
+"air" above the surface with lambda = mu = 0 (so every stress vanishes there) and the density
+of the surface. It keeps the staggered scheme's energy stability (stress imaging, tried first,
+grew without bound after ~1 s here) at the price of first-order accuracy of the surface
+position (about h/2); the test checks the vertical free-surface amplification (2 at normal
+incidence) to 10 %. ``free_surface=False`` puts a sponge on top as well (whole space). The point source is a moment tensor M_ij injected into the
 stresses with the moment-rate function ``dM/dt = M0 exp(-((t - t0) / tau)^2) / (sqrt(pi) tau)``
 (spectrum ``exp(-(pi f tau)^2)``; ``tau = 1.5 / (pi fmax)``, 10 % amplitude at ``fmax``).
 
@@ -62,7 +64,7 @@ class Wave3DConfig:
     sponge: float = 0.045  # Cerjan sponge coefficient (per node)
     space_order: int = 4  # finite-difference order in space
     cfl: float = 0.45  # Courant number dt vp_max / h
-    free_surface: bool = False  # EXPERIMENTAL traction-free top (stress imaging; unstable after ~1 s); False: sponge on top
+    free_surface: bool = True  # traction-free top (vacuum layer above depth 0); False: sponge on top (whole space)
 
     def __post_init__(self) -> None:
         for name in ("n_cells", "n_cells_z", "n_sensors", "n_layers_max", "nbl"):
@@ -258,7 +260,7 @@ class ElasticSolver:
             configuration["log-level"] = "WARNING"  # no per-run timing lines
         cfg = self.cfg
         so, nbl, h = cfg.space_order, cfg.nbl, cfg.h
-        self.z0 = so // 2 if cfg.free_surface else nbl  # index of the surface (depth 0)
+        self.z0 = so if cfg.free_surface else nbl  # index of the surface (depth 0)
         shape = (cfg.n_cells + 2 * nbl, cfg.n_cells + 2 * nbl, self.z0 + cfg.n_cells_z + nbl)
         extent = tuple((n - 1) * h for n in shape)
         origin = (-nbl * h, -nbl * h, -self.z0 * h)
@@ -285,16 +287,7 @@ class ElasticSolver:
         inj = []
         for m, (i, j) in zip(self.M, pairs):
             inj += src.inject(field=tau[i, j].forward, expr=-s * m * src / vol)
-        bc = []
-        if cfg.free_surface:
-            z0 = self.z0
-            tzz, txz, tyz = tau[2, 2], tau[0, 2], tau[1, 2]
-            bc.append(Eq(tzz[t + 1, x, y, z0], 0.0))
-            for k in range(1, z0 + 1):
-                bc.append(Eq(tzz[t + 1, x, y, z0 - k], -tzz[t + 1, x, y, z0 + k]))
-            for j in range(z0):
-                bc.append(Eq(txz[t + 1, x, y, z0 - 1 - j], -txz[t + 1, x, y, z0 + j]))
-                bc.append(Eq(tyz[t + 1, x, y, z0 - 1 - j], -tyz[t + 1, x, y, z0 + j]))
+        bc = []  # the free surface is a vacuum layer (model parameters), no extra equations
         rec_terms = []
         for c, rec in enumerate(recs):
             rec_terms += rec.interpolate(expr=v[c])
@@ -352,7 +345,7 @@ class ElasticSolver:
         mu = rho * vs**2
         lam = rho * vp**2 - 2 * mu
         lam_p, mu_p = self._pad(lam), self._pad(mu)
-        if cfg.free_surface:  # no elastic stresses above the surface: only the imaged ones act there
+        if cfg.free_surface:  # vacuum above the surface: no elastic stresses there
             lam_p[:, :, : self.z0] = 0.0
             mu_p[:, :, : self.z0] = 0.0
         self.lam.data[:] = lam_p
