@@ -266,9 +266,7 @@ class ElasticSolver:
         origin = (-nbl * h, -nbl * h, -self.z0 * h)
         self.shape, self.origin = shape, origin
         grid = Grid(shape=shape, extent=extent, origin=origin, dtype=np.float32)
-        t = grid.stepping_dim
-        x, y, z = grid.dimensions
-        s = grid.stepping_dim.spacing
+        s = grid.stepping_dim.spacing  # the time step symbol
         v = VectorTimeFunction(name="v", grid=grid, space_order=so, time_order=1)
         tau = TensorTimeFunction(name="tau", grid=grid, space_order=so, time_order=1)
         lam = Function(name="lam", grid=grid, space_order=so)
@@ -436,7 +434,10 @@ def make_corpus(out_dir, n: int, seed: int = 0, cfg: Wave3DConfig = Wave3DConfig
         if old != doc:
             raise ValueError(f"{str(cfg_file)!r} holds another configuration or seed; use a new folder")
     else:
-        cfg_file.write_text(json.dumps(doc, indent=2) + "\n")
+        from quakesynth._atomic import atomic_path
+
+        with atomic_path(cfg_file) as tmp:
+            tmp.write_text(json.dumps(doc, indent=2) + "\n")
     todo = [i for i in range(n) if not (out / f"sample{i}.h5").is_file()]
     written = []
     if not todo:
