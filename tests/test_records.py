@@ -80,3 +80,12 @@ def test_from_obspy_real_example(obspy_stream):
     r = Records.from_obspy(obspy_stream, components="ZNE", quantity="velocity", unit="m/s")
     assert len(r) == 1 and r.n_components == 3 and r.fs == 100.0
     np.testing.assert_allclose(r.component("Z")[0], obspy_stream.select(component="Z")[0].data[: r.n_samples])
+
+
+def test_from_obspy_applies_calibration():
+    r = make(n=1)
+    st = r.to_obspy()
+    for tr in st:
+        tr.stats.calib = 0.5
+    np.testing.assert_allclose(Records.from_obspy(st).data, r.data * 0.5, rtol=1e-6)
+    np.testing.assert_array_equal(Records.from_obspy(st, apply_calib=False).data, r.data)

@@ -304,8 +304,13 @@ class Records:
 
     @classmethod
     def from_obspy(cls, stream, metadata: pd.DataFrame | None = None, components: str = "ZNE",
-                   quantity: str = "acceleration", unit: str = "m/s^2") -> Records:
+                   quantity: str = "acceleration", unit: str = "m/s^2",
+                   apply_calib: bool = True) -> Records:
         """Build records from a Stream, grouping traces by station and channel band.
+
+        With ``apply_calib`` (default) each trace's samples are multiplied by
+        ``stats.calib`` (ObsPy's convention: ``data * calib`` is the physical value, e.g. the
+        K-NET scale factor), so ``unit`` must then describe the calibrated values.
 
         Traces of one group must share sampling rate; they are trimmed to their common time
         span. ``metadata`` (one row per group, in order of first appearance) may be given;
@@ -339,7 +344,8 @@ class Records:
             arr = []
             for t in trs:
                 k = int(round((start - t.stats.starttime) * rate))
-                arr.append(np.asarray(t.data[k:k + n], dtype=np.float64))
+                scale = float(t.stats.calib) if apply_calib else 1.0
+                arr.append(np.asarray(t.data[k:k + n], dtype=np.float64) * scale)
             arrays.append(np.stack(arr))
             qs = trs[0].stats.get("quakesynth", {})
             row = {k: v for k, v in qs.items() if k in METADATA_COLUMNS}
