@@ -76,11 +76,15 @@ def fd_check(args: argparse.Namespace) -> dict:
     if len(table) < 16:
         raise SystemExit(f"only {len(table)} usable scenarios in split {args.split!r}")
 
-    def run(steps: int, seed: int) -> np.ndarray:
+    edm25 = gen.edm_config
+
+    def run(steps: int, seed: int, sigma_max: float | None = None) -> np.ndarray:
         gen.sampler = dataclasses.replace(gen.sampler, num_steps=steps)
+        gen.edm_config = dataclasses.replace(edm25, sigma_max=sigma_max) if sigma_max else edm25
         t0 = time.perf_counter()
         rec = gen.generate_table(table, seed=seed, batch_size=args.batch_size)
-        print(f"  {steps:>2} steps, seed {seed}: {time.perf_counter() - t0:.1f} s", flush=True)
+        print(f"  {steps:>2} steps, seed {seed}, sigma_max {gen.edm_config.sigma_max:g}: "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
         return rec.data
 
     def fd(x: np.ndarray, y: np.ndarray) -> list[float]:
@@ -89,9 +93,11 @@ def fd_check(args: argparse.Namespace) -> dict:
     ref_a, ref_b, ref_d = run(25, 0), run(25, 1), run(25, 3)
     result = {"model": str(args.model), "data": str(args.data), "n": len(table), "components": gen.components,
               "gl_iters": args.gl_iters, "floor": fd(ref_b, ref_a), "floor_2": fd(ref_d, ref_a), "fast": {}}
-    for steps in args.steps:
-        same, new = run(steps, 0), run(steps, 2)
-        result["fast"][steps] = {"fast_same_noise": fd(same, ref_a), "fast_new_noise": fd(new, ref_a)}
+    for sigma_max in args.sigma_max or [None]:
+        for steps in args.steps:
+            same, new = run(steps, 0, sigma_max), run(steps, 2, sigma_max)
+            key = f"{steps}" + (f"@sigma_max={sigma_max:g}" if sigma_max else "")
+            result["fast"][key] = {"fast_same_noise": fd(same, ref_a), "fast_new_noise": fd(new, ref_a)}
     return result
 
 
@@ -121,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--split", default="test")
     f.add_argument("--n", type=int, default=256)
     f.add_argument("--steps", type=int, nargs="+", default=[5])
+    f.add_argument("--sigma-max", type=float, nargs="+", default=None,
+                   help="sigma_max of the fast sampler's schedule (default: the model's)")
     f.add_argument("--gl-iters", type=int, default=128)
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--threads", type=int, default=None)

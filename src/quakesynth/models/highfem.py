@@ -343,6 +343,9 @@ def benchmark(preset: str = "paper", batch_size: int = 1, num_steps: int = 25, d
         sync()
         return time.perf_counter() - t0, out
 
+    import warnings
+
+    warnings.filterwarnings("ignore", message="representation values up to")  # random weights
     if warmup:  # one cheap untimed pass (allocations, oneDNN primitive caches, compilation)
         import dataclasses
 
