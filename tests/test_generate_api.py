@@ -67,3 +67,20 @@ def test_extrapolation_warns_when_allowed():
 def test_bad_n(n):
     with pytest.raises(ValueError, match="n must be"):
         NoiseGen().generate(**SCEN, n=n)
+
+
+def test_load_model_dispatches_on_model_kind(tmp_path):
+    import json
+
+    from quakesynth.generate import load_model, model_kind
+
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model": "no-such-kind"}))
+    assert model_kind(d) == "no-such-kind"
+    with pytest.raises(ValueError, match="no-such-kind"):
+        load_model(d)
+    with pytest.raises(ValueError, match="not a quakesynth model directory"):
+        load_model(tmp_path)
+    with pytest.raises(ValueError, match="unknown model"):
+        load_model(tmp_path / "missing")

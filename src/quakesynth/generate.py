@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -346,6 +347,30 @@ def available_models() -> dict[str, str]:
     return {k: v[1] for k, v in _REGISTRY.items()}
 
 
+#: ``config.json["model"]`` of a saved model directory -> "module:loader" (loaded lazily).
+MODEL_LOADERS: dict[str, str] = {
+    "highfem": "quakesynth.models.highfem:load_generator",
+    "timesnet_gen": "quakesynth.sitegen.generator:load_generator",
+    "site_cvae": "quakesynth.sitegen.generator:load_generator",
+}
+
+
+def model_kind(path: str | Path) -> str:
+    """The ``"model"`` entry of a saved model directory's ``config.json`` (``RUN/model`` too)."""
+    import json
+
+    p = Path(path)
+    if not (p / "config.json").exists() and (p / "model" / "config.json").exists():
+        p = p / "model"
+    cfg = p / "config.json"
+    if not cfg.is_file():
+        raise ValueError(f"{str(path)!r} is not a quakesynth model directory (no config.json)")
+    try:
+        return str(json.loads(cfg.read_text()).get("model", "highfem"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{str(cfg)!r} is not valid JSON: {e}") from e
+
+
 def load_model(name_or_path: str | Path, **kwargs: Any) -> Generator:
     """A generator by registered name (``"default"``, ``"stochastic"``) or saved-model path."""
     _builtin()
@@ -354,7 +379,10 @@ def load_model(name_or_path: str | Path, **kwargs: Any) -> Generator:
         return _REGISTRY[key][0](**kwargs)
     path = Path(key)
     if path.exists():
-        from quakesynth.models.highfem import load_generator
-
-        return load_generator(path, **kwargs)
+        kind = model_kind(path)
+        if kind not in MODEL_LOADERS:
+            raise ValueError(f"{key!r} holds a {kind!r} model, which no generator loads; "
+                             f"known kinds: {sorted(MODEL_LOADERS)}")
+        module, attr = MODEL_LOADERS[kind].split(":")
+        return getattr(import_module(module), attr)(path, **kwargs)
     raise ValueError(f"unknown model {key!r}: not a registered name ({sorted(_REGISTRY)}) nor an existing path")
