@@ -170,3 +170,18 @@ def test_site_station_table_has_known_f0():
     assert t["station_code"].is_unique
     with pytest.raises(ValueError, match="Nyquist"):
         site_station_table([1.0, 30.0])
+
+
+def test_generate_cli_station_option(tiny_models, tmp_path, capsys):
+    """`quakesynth generate --model DIR --station ID` reaches a site-specific model via load_model."""
+    from quakesynth.cli.main import main
+    from quakesynth.generate import load_model
+
+    out = tmp_path / "st.npz"
+    assert main(["generate", "--model", str(tiny_models[0]), "--station", "ST02", "-n", "2",
+                 "-o", str(out), "--seed", "3", "--no-progress"]) == 0
+    data = np.load(out, allow_pickle=False)["data"]
+    np.testing.assert_array_equal(data, load_model(tiny_models[0]).generate(station="ST02", n=2, seed=3).data)
+    assert main(["generate", "--model", str(tiny_models[0]), "--station", "ST99", "-n", "1",
+                 "-o", str(tmp_path / "bad.npz"), "--no-progress"]) == 2
+    assert "ST99" in capsys.readouterr().err

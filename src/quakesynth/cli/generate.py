@@ -22,7 +22,7 @@ def load_generator(model: str):
         raise ValueError(f"model {model!r} is not available in this installation: {e}") from e
 
 
-def scenario_table(scenarios: Path | None, n: int, **values: float | None):
+def scenario_table(scenarios: Path | None, n: int, **values: float | str | None):
     """The scenario table of the command line: the CSV (its ``n`` column, else ``n``) or one
     row of the given values (missing ones are left out, so the model names them)."""
     import pandas as pd
@@ -45,6 +45,8 @@ def scenario_table(scenarios: Path | None, n: int, **values: float | None):
 @click.option("--vs30", type=float, help="Time-averaged shear-wave velocity of the top 30 m, m/s.")
 @click.option("--depth", type=float, help="Hypocentre depth, km.")
 @click.option("--gap", type=float, help="Azimuthal gap of the event's station network, degrees.")
+@click.option("--station", type=str, default=None,
+              help="Station code, for site-specific models (TimesNet-Gen, site CVAE; `quakesynth models`).")
 @click.option("-n", "--n", "n", type=click.IntRange(min=1), default=1,
               help="Waveforms per scenario (for --scenarios: rows without an `n` column).")
 @click.option("--scenarios", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -64,7 +66,7 @@ def scenario_table(scenarios: Path | None, n: int, **values: float | None):
 @click.option("--allow-extrapolation", is_flag=True, help="Warn instead of failing outside the model's ranges.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def command(magnitude, distance, vs30, depth, gap, n, scenarios, output, model, seed, batch_size, device,
+def command(magnitude, distance, vs30, depth, gap, station, n, scenarios, output, model, seed, batch_size, device,
             workers, fmt, quantity, allow_extrapolation, overwrite, progress) -> None:
     """Generate waveforms for scenarios with any model.
 
@@ -78,10 +80,12 @@ def command(magnitude, distance, vs30, depth, gap, n, scenarios, output, model, 
       quakesynth generate --magnitude 6.5 --distance 30 --vs30 400 --depth 10 --gap 120 -n 20 -o out.h5
       quakesynth generate --scenarios scenarios.csv --model stochastic -o out.mseed --quantity velocity
       quakesynth generate --scenarios big.csv -o big.h5 --workers 2 --device cuda:0,cuda:1
+      quakesynth generate --model runs/timesnet/model --station ST03 -n 50 -o st03.h5
     """
     from quakesynth.formats import infer_format, open_writer
 
-    table = scenario_table(scenarios, n, magnitude=magnitude, distance=distance, vs30=vs30, depth=depth, gap=gap)
+    table = scenario_table(scenarios, n, magnitude=magnitude, distance=distance, vs30=vs30, depth=depth, gap=gap,
+                           station=station)
     fmt = fmt or infer_format(output)
     devices = [d.strip() for d in device.split(",") if d.strip()] or ["cpu"]
     if workers == 1 and len(devices) > 1:
