@@ -27,13 +27,13 @@ def _plt():
     return plt
 
 
-def _layout(fig, gap_w: float = 0.75) -> None:
+def _layout(fig, gap_w: float = 0.75, right: float = 0.15) -> None:
     """Fixed margins and gaps in inches (tight_layout costs seconds per figure on a busy
     machine), with room for a suptitle when the figure has one."""
     w, h = fig.get_size_inches()
     gs = fig.axes[0].get_subplotspec().get_gridspec() if fig.axes else None
     nrows, ncols = (gs.nrows, gs.ncols) if gs is not None else (1, 1)
-    left, right, bottom = 0.7, 0.15, 0.5  # inches
+    left, bottom = 0.7, 0.5  # inches
     top = 0.75 if fig._suptitle is not None else 0.35
     gap_h = 0.6  # between axes, inches (gap_w: horizontal)
     ax_h = max(0.5, (h - top - bottom) / nrows - gap_h)
@@ -291,7 +291,7 @@ def model_probability_figures(section: dict) -> list[tuple[str, Any]]:
         for ax in axes.ravel()[len(panels):]:
             ax.axis("off")
         fig.suptitle(f"Average model probability (eq. 13) of {im}")
-        _layout(fig, gap_w=1.3)
+        _layout(fig, gap_w=1.5, right=0.7)
         figs.append((f"Average model probability (eq. 13) of {im} per magnitude-distance bin, and ratios models / GMMs", fig))
     return figs
 
@@ -310,7 +310,9 @@ def frechet_figure(section: dict, colors: Colors) -> list[tuple[str, Any]]:
                color="lightgrey" if src == "floor" else colors(src), edgecolor="k", lw=0.5,
                label="real-data floor" if src == "floor" else src)
     ax.set_xticks(np.arange(len(comps)) + 0.4 - w / 2, comps)
-    _log(ax, "y")
+    vals = np.array([v["eq14"] for c in comps for v in section["per_component"][c].values() if v["eq14"]], float)
+    if vals.size and vals.min() > 0 and vals.max() / vals.min() > 100:  # several decades: log axis
+        _log(ax, "y")
     ax.set_ylabel("Frechet distance of ln FAS (eq. 14)")
     ax.legend()
     _layout(fig)
