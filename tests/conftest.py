@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,11 @@ def obspy_stream():
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def pytest_runtest_setup(item):
+    """Tiny tensors run fastest on one thread (and 2 threads thrash on a shared 2-core CI
+    machine): every test that has torch loaded runs with one intra-op thread."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)

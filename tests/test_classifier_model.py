@@ -15,15 +15,6 @@ from quakesynth.models.classifier import (
     class_names,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY = ClassifierConfig(model_channels=8, channel_mult=(1, 2), num_res_blocks=1, groups=4, embed_dim=16, dropout=0.0)
 
 

@@ -22,12 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:representation values up to")
 SCEN = dict(magnitude=5.5, distance=40.0, vs30=400.0, depth=10.0, gap=90.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,6 @@ TINY = UNetConfig(in_channels=4, out_channels=4, model_channels=8, channel_mult=
                   attention_resolutions=(2,), num_heads=1, num_groups=4, dropout=0.0, cond_features=5)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _randomise(module: torch.nn.Module, seed: int = 0) -> None:

@@ -12,12 +12,6 @@ TINY = VAEConfig(model_channels=8, channel_mult=(1, 2), num_res_blocks=1, num_gr
                  dropout=0.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _randomise(module: torch.nn.Module, seed: int = 0) -> None:

@@ -23,16 +23,6 @@ from quakesynth.models.refiner import (
 )
 from quakesynth.train.config import TrainConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is ~20x faster than two on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY = MIFNOConfig(width=8, modes=4, n_layers_geology=1, n_layers_source=1, n_layers_time=1,
                    n_sensors=4, n_times=16)
 

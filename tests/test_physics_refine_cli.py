@@ -10,15 +10,6 @@ from quakesynth.cli.main import main
 from quakesynth.records import Records
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is much faster than two on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def refiner_dir(tmp_path_factory):
     """A refiner trained for a few steps on low-passed windows of ObsPy's example record."""

@@ -23,12 +23,6 @@ from quakesynth.models.vae import VAE, VAEConfig
 pytestmark = pytest.mark.shared
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

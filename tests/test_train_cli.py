@@ -16,14 +16,6 @@ from quakesynth.cli.main import main  # noqa: E402
 from quakesynth.records import Records  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: tiny models on a shared 2-core machine run 10x faster than with two."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 def make_tiny_dataset(path, n_events=16, per_event=2, n_samples=1024, fs=100.0, seed=0):
     """A dataset store of synthetic accelerograms (band-limited noise under an envelope whose
     amplitude grows with magnitude and decays with distance) and their scenario metadata."""

@@ -22,14 +22,6 @@ from quakesynth.train.module import TrainModule, cosine_factor  # noqa: E402
 from quakesynth.train.sampler import StepBatchSampler, stream_indices  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: tiny models on a shared 2-core machine run 10x faster than with two."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 class Regression(TrainModule):
     """y = x . w with dropout and input noise: every step draws random numbers."""
 
