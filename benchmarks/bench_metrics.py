@@ -25,9 +25,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
-import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -38,23 +36,10 @@ G = 9.80665
 
 
 def shim_imports() -> None:
-    """pyrotd 0.6 needs pkg_resources (gone from new setuptools); hvsrpy 2.1 imports IPython
-    for notebook display only. Stub both when absent (benchmark/test shims only)."""
-    try:
-        import pkg_resources  # noqa: F401
-    except ImportError:
-        m = types.ModuleType("pkg_resources")
-        m.get_distribution = lambda name: types.SimpleNamespace(version=importlib.metadata.version(name))
-        sys.modules["pkg_resources"] = m
-    try:
-        import IPython.display  # noqa: F401
-    except ImportError:
-        ip = types.ModuleType("IPython")
-        disp = types.ModuleType("IPython.display")
-        disp.display = lambda *a, **k: None
-        ip.display = disp
-        sys.modules.setdefault("IPython", ip)
-        sys.modules.setdefault("IPython.display", disp)
+    """pyrotd and hvsrpy need small import shims here (see quakesynth._refcompat)."""
+    from quakesynth._refcompat import install_shims
+
+    install_shims()
 
 
 def load_knet() -> tuple[list[np.ndarray], float]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import numpy as np
 import pytest
 
@@ -12,16 +9,10 @@ from quakesynth.metrics.hvsr import default_hvsr_frequencies, f0, hvsr_curves, h
 
 
 def _import_hvsrpy():
-    """hvsrpy 2.1 imports IPython for notebook display only: stub it when absent (tests only)."""
-    try:
-        import IPython.display  # noqa: F401
-    except ImportError:
-        ip = types.ModuleType("IPython")
-        disp = types.ModuleType("IPython.display")
-        disp.display = lambda *a, **k: None
-        ip.display = disp
-        sys.modules.setdefault("IPython", ip)
-        sys.modules.setdefault("IPython.display", disp)
+    """hvsrpy, imported with the shims it needs here (tests only)."""
+    from quakesynth._refcompat import install_shims
+
+    install_shims()
     return pytest.importorskip("hvsrpy")
 
 

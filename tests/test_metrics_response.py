@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import sys
-import types
-
 import numpy as np
 import pytest
 
@@ -135,15 +131,10 @@ def grid_response(acc: np.ndarray, fs: float, period: float, points_per_period: 
 
 
 def import_pyrotd():
-    """pyrotd 0.6 imports pkg_resources, which new setuptools lack: shim it (tests only)."""
-    if "pkg_resources" not in sys.modules:
-        try:
-            import pkg_resources  # noqa: F401
-        except ImportError:
-            shim = types.ModuleType("pkg_resources")
-            shim.get_distribution = lambda name: types.SimpleNamespace(
-                version=importlib.metadata.version(name))
-            sys.modules["pkg_resources"] = shim
+    """pyrotd, imported with the shims it needs here (tests only)."""
+    from quakesynth._refcompat import install_shims
+
+    install_shims()
     pyrotd = pytest.importorskip("pyrotd")
     pyrotd.processes = 1
     return pyrotd

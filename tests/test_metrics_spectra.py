@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import numpy as np
 import pytest
 
@@ -65,13 +62,9 @@ def test_smoothing_matrix_matches_brute_force(rng):
 @pytest.mark.slow
 def test_smoothing_against_hvsrpy(rng):
     """Same operator as hvsrpy's konno_and_ohmachi (which truncates at |b log10| <= 3)."""
-    if "IPython.display" not in sys.modules:  # hvsrpy's plotting module imports IPython
-        ip = types.ModuleType("IPython")
-        disp = types.ModuleType("IPython.display")
-        disp.display = lambda *a, **k: None
-        ip.display = disp
-        sys.modules.setdefault("IPython", ip)
-        sys.modules.setdefault("IPython.display", disp)
+    from quakesynth._refcompat import install_shims
+
+    install_shims()  # hvsrpy's plotting module imports IPython
     smoothing = pytest.importorskip("hvsrpy.smoothing")
     freqs = np.fft.rfftfreq(1024, 0.01)
     fcs = np.geomspace(0.2, 30, 30)

@@ -1,0 +1,38 @@
+"""Import the reference libraries our tests and benchmarks cross-check against.
+
+pyrotd 0.6 imports ``pkg_resources`` (gone from new setuptools) only to read its own version,
+and hvsrpy 2.1 imports IPython only for notebook display. Where those are absent, inert
+stand-ins are installed before the import. Nothing in quakesynth itself uses this.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import sys
+import types
+
+
+def install_shims() -> None:
+    """Stand-ins for ``pkg_resources.get_distribution`` and ``IPython.display`` when absent."""
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("pkg_resources")
+        shim.get_distribution = lambda name: types.SimpleNamespace(version=importlib.metadata.version(name))
+        sys.modules.setdefault("pkg_resources", shim)
+    try:
+        import IPython.display  # noqa: F401
+    except ImportError:
+        ip = types.ModuleType("IPython")
+        disp = types.ModuleType("IPython.display")
+        disp.display = lambda *a, **k: None
+        ip.display = disp
+        sys.modules.setdefault("IPython", ip)
+        sys.modules.setdefault("IPython.display", disp)
+
+
+def import_reference(name: str):
+    """``importlib.import_module(name)`` after :func:`install_shims` (e.g. ``"pyrotd"``)."""
+    install_shims()
+    return importlib.import_module(name)
