@@ -121,13 +121,14 @@ p.note{font-size:13px;color:#555;font-style:italic}ul{font-size:13px}details{mar
 """
 
 
+def _summary_columns(summary: dict) -> list[str]:
+    """Every column of the per-source summary rows, in order of first appearance."""
+    return list(dict.fromkeys(k for row in summary.values() for k in row))
+
+
 def _summary_rows(metrics: dict) -> tuple[list[str], list[list[Any]]]:
     s = metrics["summary"]
-    cols: list[str] = []
-    for row in s.values():
-        for k in row:
-            if k not in cols:
-                cols.append(k)
+    cols = _summary_columns(s)
     rows = [[src, *[Num(metrics, "summary", src, c) for c in cols]] for src in s]
     return ["source", *cols], rows
 
@@ -345,11 +346,7 @@ def _sections(m: dict) -> dict[str, str]:
 def console_summary(metrics: dict) -> str:
     """A fixed-width table of the headline numbers (what ``quakesynth evaluate`` prints)."""
     s = metrics["summary"]
-    cols: list[str] = []
-    for row in s.values():
-        for k in row:
-            if k not in cols:
-                cols.append(k)
+    cols = _summary_columns(s)
     short = {c: c.replace("_RotD50", "").replace("_log10", "").replace("classifier_accuracy", "clf_acc") for c in cols}
     w0 = max(8, *(len(k) for k in s))
     widths = [max(9, len(short[c])) for c in cols]
