@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quakesynth.data.preprocess import lowpass
 from quakesynth.simulate.hemew import (
     HemewDataset,
     HemewPreprocess,
-    lowpass,
     preprocess_velocity,
     read_hemew_raw,
     read_hemew_sample,

@@ -38,9 +38,9 @@ def refiner_dir(tmp_path_factory):
 def test_refine_mseed_and_sac(tmp_path, refiner_dir):
     import obspy
 
+    from quakesynth.data.preprocess import lowpass
     from quakesynth.formats import read_records, write_records
     from quakesynth.physics.refine import refine_records
-    from quakesynth.simulate.hemew import lowpass
 
     rec = Records.from_obspy(obspy.read(), quantity="velocity", unit="m/s")
     low = rec.replace(data=lowpass(rec.data, rec.fs, 5.0).astype(np.float32))

@@ -156,7 +156,7 @@ def surrogate_pairs(surrogate: Surrogate, corpus: dict, idx, patch: int = 1) -> 
 
 def lowpass_pairs(x: np.ndarray, fs: float, fc: float, order: int = 4) -> dict[str, np.ndarray]:
     """Refiner pairs from broadband records ``x`` (N, C, T): ``y`` = zero-phase low-pass at ``fc`` Hz."""
-    from quakesynth.simulate.hemew import lowpass
+    from quakesynth.data.preprocess import lowpass
 
     x = np.asarray(x, dtype=np.float32)
     return {"x": x, "y": lowpass(x, fs, fc, order).astype(np.float32)}

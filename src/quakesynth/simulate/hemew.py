@@ -93,34 +93,6 @@ class WavefieldSample:
     name: str = ""
 
 
-def lowpass(data: np.ndarray, fs: float, freq: float, order: int = 4, zero_phase: bool = True) -> np.ndarray:
-    """Butterworth low-pass of ``data`` (..., T) sampled at ``fs`` Hz, corner ``freq`` Hz.
-
-    ``zero_phase`` filters forwards and backwards (``filtfilt``-like with second-order sections;
-    the effective order is ``2 order``). Kept here because :mod:`quakesynth.data.preprocess`
-    has no low-pass yet.
-
-    >>> x = np.sin(2 * np.pi * 1.0 * np.arange(1000) / 100) + np.sin(2 * np.pi * 20 * np.arange(1000) / 100)
-    >>> y = lowpass(x, 100.0, 5.0)
-    >>> bool(np.abs(y[200:800] - np.sin(2 * np.pi * np.arange(200, 800) / 100)).max() < 0.01)
-    True
-    """
-    from scipy import signal
-
-    fs = float(fs)
-    if not fs > 0:
-        raise ValueError(f"fs must be > 0 Hz; got {fs}")
-    if not 0 < freq < fs / 2:
-        raise ValueError(f"freq must be in (0, fs/2 = {fs / 2}) Hz; got {freq}")
-    if order < 1:
-        raise ValueError(f"order must be >= 1; got {order}")
-    sos = signal.butter(order, freq, btype="low", fs=fs, output="sos")
-    x = np.asarray(data, dtype=np.float64)
-    if zero_phase:
-        return signal.sosfiltfilt(sos, x, axis=-1)
-    return signal.sosfilt(sos, x, axis=-1)
-
-
 def preprocess_velocity(u: np.ndarray, fs: float, config: HemewPreprocess = HemewPreprocess()) -> np.ndarray:
     """Low-pass, decimate and cut velocity fields (..., T) sampled at ``fs`` Hz -> (..., n_out).
 
@@ -133,6 +105,8 @@ def preprocess_velocity(u: np.ndarray, fs: float, config: HemewPreprocess = Heme
     u = np.asarray(u)
     if u.shape[-1] // q < config.n_out:
         raise ValueError(f"u has {u.shape[-1]} steps at {fs} Hz; need {config.n_out * q} for n_out={config.n_out}")
+    from quakesynth.data.preprocess import lowpass
+
     y = lowpass(u, fs, config.fmax, config.order)
     return y[..., ::q][..., : config.n_out].astype(np.float32)
 

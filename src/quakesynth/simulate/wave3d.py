@@ -368,7 +368,7 @@ class ElasticSolver:
         u = np.stack([np.asarray(r.data).T for r in self.recs]).astype(np.float64)  # (3, S, nt)
         if raw:
             return u
-        from quakesynth.simulate.hemew import lowpass
+        from quakesynth.data.preprocess import lowpass
 
         u = lowpass(u, 1.0 / self.dt, cfg.fmax, order=4)
         return u[..., :: self.k][..., : cfg.n_steps].astype(np.float32)
