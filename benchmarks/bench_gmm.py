@@ -71,8 +71,8 @@ def main() -> None:
     print(f"SimpleGMM.fit: {n} records in {s * 1e3:.1f} ms")
 
     # the ims table
-    from quakesynth.cli.ims import ims_table
     from quakesynth.data.store import DatasetWriter
+    from quakesynth.metrics.tables import ims_table
     from quakesynth.records import Records
 
     nr, T = args.records, args.samples

@@ -74,7 +74,7 @@ def test_table_matches_direct_metric_calls(dataset, tmp_path):
 
 @pytest.mark.slow
 def test_workers_and_batch_size_do_not_change_the_table(dataset, tmp_path):
-    from quakesynth.cli.ims import ims_table
+    from quakesynth.metrics.tables import ims_table
 
     one, two, three = tmp_path / "one.csv", tmp_path / "two.csv", tmp_path / "three.csv"
     assert _run([dataset, "-o", one, "--workers", "1", "--batch-size", "10", "--no-progress"])[0] == 0
