@@ -10,14 +10,16 @@ distance (log-FAS) between the fast outputs and the 25-step Heun outputs (same c
 no larger than that between two 25-step Heun sets with different seeds")::
 
     python benchmarks/bench_highfem.py fd-check --model runs/edm/model --data corpus20k \
-        --n 256 --steps 5 4 3 --out fd.json
+        --n 256 --fast dpmpp2m:10 dpmpp2m:8 heun:15 --out fd.json
 
 For each component the script reports (diagonal Frechet distance of ln FAS, HighFEM eq. 14):
 
 - ``floor``: FD(Heun-25 seed A, Heun-25 seed B), the sampling-noise floor;
-- ``fast_same_noise``: FD(Heun-N seed A, Heun-25 seed A): the same initial noise;
-- ``fast_new_noise``: FD(Heun-N seed C, Heun-25 seed A): independent noise, comparable with
+- ``fast_same_noise``: FD(fast seed A, Heun-25 seed A): the same initial noise;
+- ``fast_new_noise``: FD(fast seed C, Heun-25 seed A): independent noise, comparable with
   the floor.
+
+A fast setting is ``SOLVER:STEPS`` (``heun:8``, ``dpmpp2m:10``; a bare number means Heun).
 
 A faster sampler passes when ``fast_new_noise <= floor`` (within the spread of the floor over
 seed pairs, also reported) for every component.
@@ -45,7 +47,7 @@ def timing(args: argparse.Namespace) -> list[dict]:
     out = []
     for b in args.batch_sizes:
         for steps in args.steps:
-            r = benchmark(args.preset, batch_size=b, num_steps=steps, device=args.device,
+            r = benchmark(args.preset, batch_size=b, num_steps=steps, device=args.device, solver=args.solver,
                           gl_iters=args.gl_iters, repeats=args.repeats, channels_last=args.channels_last)
             r["load_average"] = _load()
             print(format_table(r), flush=True)
@@ -77,13 +79,15 @@ def fd_check(args: argparse.Namespace) -> dict:
         raise SystemExit(f"only {len(table)} usable scenarios in split {args.split!r}")
 
     edm25 = gen.edm_config
+    timings: list[float] = []
 
-    def run(steps: int, seed: int, sigma_max: float | None = None) -> np.ndarray:
-        gen.sampler = dataclasses.replace(gen.sampler, num_steps=steps)
+    def run(steps: int, seed: int, sigma_max: float | None = None, solver: str = "heun") -> np.ndarray:
+        gen.sampler = dataclasses.replace(gen.sampler, num_steps=steps, solver=solver)
         gen.edm_config = dataclasses.replace(edm25, sigma_max=sigma_max) if sigma_max else edm25
         t0 = time.perf_counter()
         rec = gen.generate_table(table, seed=seed, batch_size=args.batch_size)
-        print(f"  {steps:>2} steps, seed {seed}, sigma_max {gen.edm_config.sigma_max:g}: "
+        timings.append((time.perf_counter() - t0) / len(table))
+        print(f"  {solver} {steps:>2} steps, seed {seed}, sigma_max {gen.edm_config.sigma_max:g}: "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         return rec.data
 
@@ -91,13 +95,16 @@ def fd_check(args: argparse.Namespace) -> dict:
         return [log_fas_frechet_distance(x[:, c], y[:, c], gen.fs) for c in range(x.shape[1])]
 
     ref_a, ref_b, ref_d = run(25, 0), run(25, 1), run(25, 3)
-    result = {"model": str(args.model), "data": str(args.data), "n": len(table), "components": gen.components,
+    result = {"heun25_seconds_per_waveform": float(np.median(timings)),"model": str(args.model), "data": str(args.data), "n": len(table), "components": gen.components,
               "gl_iters": args.gl_iters, "floor": fd(ref_b, ref_a), "floor_2": fd(ref_d, ref_a), "fast": {}}
     for sigma_max in args.sigma_max or [None]:
-        for steps in args.steps:
-            same, new = run(steps, 0, sigma_max), run(steps, 2, sigma_max)
-            key = f"{steps}" + (f"@sigma_max={sigma_max:g}" if sigma_max else "")
-            result["fast"][key] = {"fast_same_noise": fd(same, ref_a), "fast_new_noise": fd(new, ref_a)}
+        for setting in args.fast:
+            solver, _, steps = setting.rpartition(":")
+            solver, steps = solver or "heun", int(steps)
+            same, new = run(steps, 0, sigma_max, solver), run(steps, 2, sigma_max, solver)
+            key = f"{solver}:{steps}" + (f"@sigma_max={sigma_max:g}" if sigma_max else "")
+            result["fast"][key] = {"fast_same_noise": fd(same, ref_a), "fast_new_noise": fd(new, ref_a),
+                                   "seconds_per_waveform": timings[-1]}
     return result
 
 
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     t.add_argument("--steps", type=int, nargs="+", default=[25])
     t.add_argument("--device", default="cpu")
+    t.add_argument("--solver", default="heun", choices=["heun", "dpmpp2m"])
     t.add_argument("--gl-iters", type=int, default=128)
     t.add_argument("--repeats", type=int, default=1)
     t.add_argument("--threads", type=int, default=None)
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--data", required=True)
     f.add_argument("--split", default="test")
     f.add_argument("--n", type=int, default=256)
-    f.add_argument("--steps", type=int, nargs="+", default=[5])
+    f.add_argument("--fast", nargs="+", default=["dpmpp2m:10"], help="SOLVER:STEPS settings to check")
     f.add_argument("--sigma-max", type=float, nargs="+", default=None,
                    help="sigma_max of the fast sampler's schedule (default: the model's)")
     f.add_argument("--gl-iters", type=int, default=128)

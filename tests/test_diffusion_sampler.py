@@ -179,3 +179,47 @@ def test_sampler_config_defaults():
     assert (cfg.num_steps, cfg.S_churn, cfg.guidance) == (25, 0.0, 1.0) and math.isinf(cfg.S_max)
     with pytest.raises(ValueError):
         SamplerConfig(num_steps=0)
+
+
+def test_dpmpp2m_solves_the_probability_flow_ode_with_one_evaluation_per_step():
+    """DPM-Solver++(2M) on Gaussian data: N evaluations for N steps, second-order convergence to
+    the exact ODE solution (error / ~4 per doubling: 16 %, 4.9 %, 1.0 %, 0.24 % at 10-80 steps),
+    and with 10 evaluations closer to the exact solution than Heun with 19 (10 steps: 22 %)
+    or 9 (5 steps: 150 %)."""
+    exact = SD / math.sqrt(80.0**2 + SD**2)
+    latents = torch.ones(2, 1, 2, 2, dtype=torch.float64)
+
+    def factor(steps: int, solver: str) -> tuple[float, int]:
+        net = GaussianDenoiser()
+        out = edm_sampler(net, latents, None, num_steps=steps, solver=solver)
+        return float(out[0, 0, 0, 0]) / 80.0, net.calls
+
+    errors = {}
+    for steps in (10, 20, 40, 80):
+        f, calls = factor(steps, "dpmpp2m")
+        assert calls == steps == num_evaluations(steps, solver="dpmpp2m")
+        errors[steps] = abs(f / exact - 1)
+    assert errors[80] < 0.003
+    assert 3.5 < errors[20] / errors[40] < 5.5 and 3.5 < errors[40] / errors[80] < 5.5
+    heun10, calls = factor(10, "heun")
+    assert calls == 19 and abs(heun10 / exact - 1) > errors[10]
+    heun5, _ = factor(5, "heun")
+    assert abs(heun5 / exact - 1) > 5 * errors[10]
+
+
+def test_dpmpp2m_keeps_the_conditional_mean_and_is_deterministic():
+    mu = torch.tensor([[1.5], [-0.5]])
+    latents = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(3))
+    a = edm_sampler(GaussianDenoiser(), latents, mu, num_steps=12, solver="dpmpp2m")
+    b = edm_sampler(GaussianDenoiser(), latents, mu, num_steps=12, solver="dpmpp2m")
+    assert torch.equal(a, b)
+    assert a[0].mean().item() == pytest.approx(1.5, abs=0.1) and a[1].mean().item() == pytest.approx(-0.5, abs=0.1)
+
+
+def test_dpmpp2m_rejects_stochastic_sampling():
+    with pytest.raises(ValueError, match="S_churn"):
+        edm_sampler(GaussianDenoiser(), torch.zeros(1, 1, 2, 2), None, num_steps=5, solver="dpmpp2m", S_churn=1.0)
+    with pytest.raises(ValueError, match="solver"):
+        edm_sampler(GaussianDenoiser(), torch.zeros(1, 1, 2, 2), None, num_steps=5, solver="euler")
+    with pytest.raises(ValueError, match="S_churn"):
+        SamplerConfig(solver="dpmpp2m", S_churn=10.0)

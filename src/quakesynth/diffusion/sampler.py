@@ -1,7 +1,14 @@
-"""Heun sampler of EDM (Karras et al. 2022, Algorithm 2; NVlabs/edm ``generate.py: edm_sampler``).
+"""Samplers of EDM (Karras et al. 2022) in one function, :func:`edm_sampler`.
 
-One function for deterministic (``S_churn=0``, Algorithm 1) and stochastic sampling; ``N``
-steps cost ``2N - 1`` denoiser evaluations (the last step, to sigma = 0, is first order).
+- ``solver="heun"``: Heun's second-order method (Karras et al. Algorithm 2; NVlabs/edm
+  ``generate.py: edm_sampler``), deterministic (``S_churn=0``, Algorithm 1) or stochastic; ``N``
+  steps cost ``2N - 1`` denoiser evaluations (the last step, to sigma = 0, is first order).
+- ``solver="dpmpp2m"``: DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided
+  Sampling of Diffusion Probabilistic Models", Algorithm 2), a multistep second-order solver of
+  the same probability-flow ODE written for the data prediction ``D(x; sigma)`` that EDM's
+  denoiser is; ``N`` steps cost ``N`` evaluations (one per step, the previous step's denoised
+  estimate supplies the second order), so at equal quality it needs far fewer evaluations than
+  Heun. Deterministic only.
 Per-sample seeds (:class:`StackedRandomGenerator`) make every sample depend only on its own
 seed, never on the batch it is computed in.
 """
@@ -15,6 +22,9 @@ from dataclasses import dataclass
 import torch
 
 
+SOLVERS = ("heun", "dpmpp2m")
+
+
 @dataclass(frozen=True)
 class SamplerConfig:
     """Settings of :func:`edm_sampler` (defaults: deterministic 25-step Heun, as HighFEM)."""
@@ -25,10 +35,15 @@ class SamplerConfig:
     S_max: float = math.inf  # highest sigma at which noise is added (data units)
     S_noise: float = 1.0  # standard deviation multiplier of the added noise
     guidance: float = 1.0  # classifier-free guidance scale; 1 = no guidance
+    solver: str = "heun"  # "heun" (2N - 1 evaluations) or "dpmpp2m" (N evaluations, deterministic)
 
     def __post_init__(self) -> None:
         if self.num_steps < 1:
             raise ValueError(f"SamplerConfig.num_steps must be >= 1; got {self.num_steps}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"SamplerConfig.solver must be one of {SOLVERS}; got {self.solver!r}")
+        if self.solver != "heun" and self.S_churn > 0:
+            raise ValueError(f"S_churn > 0 (stochastic sampling) needs solver='heun'; got {self.solver!r}")
         if self.S_churn < 0 or self.S_noise < 0:
             raise ValueError(f"S_churn and S_noise must be >= 0; got {self.S_churn}, {self.S_noise}")
 
@@ -61,8 +76,8 @@ def edm_sampler(net: Callable, latents: torch.Tensor, cond: torch.Tensor | None 
                 S_min: float = 0.0, S_max: float = math.inf, S_noise: float = 1.0, guidance: float = 1.0,
                 randn_like: Callable[[torch.Tensor], torch.Tensor] = torch.randn_like,
                 dtype: torch.dtype = torch.float64, sigmas: torch.Tensor | None = None,
-                callback: Callable[[int], None] | None = None) -> torch.Tensor:
-    """Sample with Heun's second-order method (deterministic for ``S_churn=0``).
+                callback: Callable[[int], None] | None = None, solver: str = "heun") -> torch.Tensor:
+    """Sample with Heun's second-order method (deterministic for ``S_churn=0``) or DPM-Solver++(2M).
 
     Parameters
     ----------
@@ -80,6 +95,7 @@ def edm_sampler(net: Callable, latents: torch.Tensor, cond: torch.Tensor | None 
     sigmas : explicit decreasing noise levels ending in 0, (N + 1,); its dtype is kept, so
         ``karras_sigmas(..., dtype=torch.float32)`` reproduces the reference arithmetic.
     callback : called with the step index after every step (progress bars).
+    solver : ``"heun"`` or ``"dpmpp2m"`` (deterministic; ``S_churn`` must be 0).
 
     Returns
     -------
@@ -93,6 +109,10 @@ def edm_sampler(net: Callable, latents: torch.Tensor, cond: torch.Tensor | None 
             raise ValueError(f"sigmas must be a 1-D schedule ending in 0; got shape {tuple(sigmas.shape)}")
     if guidance != 1.0 and cond is None:
         raise ValueError("guidance != 1 needs a conditioning (cond is None)")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
+    if solver != "heun" and S_churn > 0:
+        raise ValueError(f"S_churn > 0 (stochastic sampling) needs solver='heun'; got {solver!r}")
     n = len(sigmas) - 1
     batch = latents.shape[0]
 
@@ -104,6 +124,8 @@ def edm_sampler(net: Callable, latents: torch.Tensor, cond: torch.Tensor | None 
             d = d_uncond + guidance * (d - d_uncond)
         return d
 
+    if solver == "dpmpp2m":
+        return _dpmpp_2m(denoise, latents.to(dtype) * sigmas[0], sigmas, callback)
     x_next = latents.to(dtype) * sigmas[0]
     for i, (t_cur, t_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
         x_cur = x_next
@@ -126,9 +148,42 @@ def edm_sampler(net: Callable, latents: torch.Tensor, cond: torch.Tensor | None 
     return x_next
 
 
-def num_evaluations(num_steps: int, guidance: float = 1.0) -> int:
-    """Denoiser evaluations of :func:`edm_sampler`: ``2 N - 1`` (twice with guidance)."""
-    return (2 * num_steps - 1) * (1 if guidance == 1.0 else 2)
+def _dpmpp_2m(denoise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: torch.Tensor,
+              sigmas: torch.Tensor, callback: Callable[[int], None] | None) -> torch.Tensor:
+    """DPM-Solver++(2M) on the EDM ODE ``dx/dsigma = (x - D(x; sigma)) / sigma``.
+
+    With ``lambda = -ln sigma`` and step ``h = lambda_next - lambda``, the exact solution is
+    ``x_next = (sigma_next / sigma) x + (1 - e^-h) D``, integrated with ``D`` held at a linear
+    extrapolation of the last two denoised estimates (Lu et al. 2022, Algorithm 2: ``r = h_prev / h``,
+    ``D_eff = (1 + 1 / 2r) D_i - (1 / 2r) D_{i-1}``). The first step is first order (DPM-Solver++1,
+    i.e. DDIM) and so is the last one, to sigma = 0, which returns the denoised estimate itself.
+    """
+    n = len(sigmas) - 1
+    d_prev, h_prev = None, None
+    for i in range(n):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        d = denoise(x, sigma)
+        if float(sigma_next) == 0.0:
+            x = d
+        else:
+            h = torch.log(sigma) - torch.log(sigma_next)
+            d_eff = d
+            if d_prev is not None:
+                r = h_prev / h
+                d_eff = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * d_prev
+            x = (sigma_next / sigma) * x - torch.expm1(-h) * d_eff
+            h_prev = h
+        d_prev = d
+        if callback is not None:
+            callback(i)
+    return x
+
+
+def num_evaluations(num_steps: int, guidance: float = 1.0, solver: str = "heun") -> int:
+    """Denoiser evaluations of :func:`edm_sampler`: ``2 N - 1`` for Heun, ``N`` for DPM-Solver++(2M)
+    (twice with guidance)."""
+    per = 2 * num_steps - 1 if solver == "heun" else num_steps
+    return per * (1 if guidance == 1.0 else 2)
 
 
 class StackedRandomGenerator:

@@ -44,7 +44,8 @@ class HighFEMGenerator(Generator):
     states : state dicts: ``"vae"`` and the denoiser weights (``"edm"``; see ``weights``).
     weights : key of the denoiser weights to use (``"edm"``; ``"edm_raw"`` for the
         non-averaged weights of a quakesynth-trained model).
-    num_steps, S_churn, S_min, S_max, S_noise, guidance : override the model's sampler settings.
+    num_steps, S_churn, S_min, S_max, S_noise, guidance, solver : override the model's sampler
+        settings (``solver``: ``"heun"`` or ``"dpmpp2m"``, see :mod:`quakesynth.diffusion.sampler`).
     gl_iters, gl_method, gl_momentum : Griffin-Lim iterations, ``"fgla"`` or ``"gla"``, momentum.
     precision : ``"float32"``; ``"bfloat16"`` / ``"float16"`` run the networks under autocast.
     channels_last : use the channels-last memory format for the convolutions.
@@ -57,7 +58,7 @@ class HighFEMGenerator(Generator):
     def __init__(self, config: Mapping[str, Any], states: Mapping[str, Mapping[str, torch.Tensor]],
                  weights: str = "edm", num_steps: int | None = None, S_churn: float | None = None,
                  S_min: float | None = None, S_max: float | None = None, S_noise: float | None = None,
-                 guidance: float | None = None, gl_iters: int = 128, gl_method: str = "fgla",
+                 guidance: float | None = None, solver: str | None = None, gl_iters: int = 128, gl_method: str = "fgla",
                  gl_momentum: float = 0.99, precision: str = "float32", channels_last: bool = False,
                  compile: bool = False, name: str | None = None) -> None:
         import dataclasses
@@ -89,7 +90,8 @@ class HighFEMGenerator(Generator):
         self.edm_config = from_dict(EDMConfig, config["edm"])
         sampler = from_dict(SamplerConfig, config.get("sampler") or {})
         changes = {k: v for k, v in dict(num_steps=num_steps, S_churn=S_churn, S_min=S_min, S_max=S_max,
-                                          S_noise=S_noise, guidance=guidance).items() if v is not None}
+                                          S_noise=S_noise, guidance=guidance, solver=solver).items()
+                   if v is not None}
         self.sampler = dataclasses.replace(sampler, **changes)
         self.sigma_dtype = {"float32": torch.float32, "float64": torch.float64}[
             config.get("sampler_sigma_dtype", "float64")]
@@ -178,7 +180,7 @@ class HighFEMGenerator(Generator):
         with self._autocast():
             return edm_sampler(self._denoise, latents, c, sigmas=sigmas, S_churn=s.S_churn, S_min=s.S_min,
                                S_max=s.S_max, S_noise=s.S_noise, guidance=s.guidance,
-                               randn_like=rnd.randn_like).to(torch.float32)
+                               randn_like=rnd.randn_like, solver=s.solver).to(torch.float32)
 
     @torch.inference_mode()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -212,7 +214,7 @@ class HighFEMGenerator(Generator):
 
     def info(self) -> dict[str, Any]:
         out = super().info()
-        out.update({"sampler": {k: getattr(self.sampler, k) for k in ("num_steps", "S_churn", "guidance")},
+        out.update({"sampler": {k: getattr(self.sampler, k) for k in ("solver", "num_steps", "S_churn", "guidance")},
                     "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method},
                     "provenance": self.config.get("provenance", {})})
         return out
@@ -330,7 +332,7 @@ def benchmark(preset: str = "paper", batch_size: int = 1, num_steps: int = 25, d
     z1 = torch.randn(1, *gen.latent_shape, device=gen.device)
     unet_flops = count_flops(lambda x: gen.net(x, torch.ones(1, device=gen.device), c[:1]), z1)
     dec_flops = count_flops(gen.vae.decode, z1)
-    nfe = num_evaluations(gen.sampler.num_steps, gen.sampler.guidance)
+    nfe = num_evaluations(gen.sampler.num_steps, gen.sampler.guidance, gen.sampler.solver)
 
     def sync() -> None:
         if gen.device.type == "cuda":
@@ -362,7 +364,8 @@ def benchmark(preset: str = "paper", batch_size: int = 1, num_steps: int = 25, d
             best[k] = min(best.get(k, np.inf), t / batch_size)
     flops_per_wf = nfe * unet_flops + dec_flops
     return {
-        "preset": preset, "batch_size": batch_size, "num_steps": gen.sampler.num_steps, "evaluations": nfe,
+        "preset": preset, "batch_size": batch_size, "solver": gen.sampler.solver,
+        "num_steps": gen.sampler.num_steps, "evaluations": nfe,
         "device": str(gen.device), "threads": torch.get_num_threads(), "gl_iters": gl_iters,
         "gl_method": gen.gl_method, "precision": gen.precision, "channels_last": gen.channels_last,
         "unet_params_M": sum(p.numel() for p in gen.net.parameters()) / 1e6,
