@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import torch
 
-
 SOLVERS = ("heun", "dpmpp2m")
 
 
