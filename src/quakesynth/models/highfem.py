@@ -51,6 +51,11 @@ class HighFEMGenerator(Generator):
     channels_last : use the channels-last memory format for the convolutions.
     compile : ``torch.compile`` the denoiser and decoder (first call compiles).
     name : the generator's name in metadata (default: ``config["name"]`` or ``"highfem"``).
+    net_chunk, decode_chunk : evaluate the denoiser / the decoder on this many waveforms at a
+        time (results do not depend on it). Default: on CPUs 4 for the denoiser and 1 for the
+        decoder, the fastest per waveform on the 2-core development machine (paper preset:
+        U-Net 111 GFLOP/s at 4 against 97 at 32; decoder 0.23 s/waveform at 1 against 0.41 at
+        32, whose activations leave the cache); on GPUs the whole batch.
     """
 
     default_batch_size = 32
@@ -60,7 +65,8 @@ class HighFEMGenerator(Generator):
                  S_min: float | None = None, S_max: float | None = None, S_noise: float | None = None,
                  guidance: float | None = None, solver: str | None = None, gl_iters: int = 128, gl_method: str = "fgla",
                  gl_momentum: float = 0.99, precision: str = "float32", channels_last: bool = False,
-                 compile: bool = False, name: str | None = None) -> None:
+                 compile: bool = False, name: str | None = None, net_chunk: int | None = None,
+                 decode_chunk: int | None = None) -> None:
         import dataclasses
 
         from quakesynth.config import from_dict
@@ -123,11 +129,28 @@ class HighFEMGenerator(Generator):
         self.device = torch.device("cpu")
         if self.channels_last:
             self._memory_format(torch.channels_last)
-        self._denoise = self.net
-        self._decode = self.vae.decode
-        if compile:
-            self._denoise = torch.compile(self.net)
-            self._decode = torch.compile(self.vae.decode)
+        for k, v in (("net_chunk", net_chunk), ("decode_chunk", decode_chunk)):
+            if v is not None and v < 1:
+                raise ValueError(f"{k} must be >= 1; got {v}")
+        self.net_chunk, self.decode_chunk = net_chunk, decode_chunk
+        self._net = torch.compile(self.net) if compile else self.net
+        self._vae_decode = torch.compile(self.vae.decode) if compile else self.vae.decode
+
+    def _chunk(self, given: int | None, cpu_default: int) -> int | None:
+        return given if given is not None else (cpu_default if self.device.type == "cpu" else None)
+
+    def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        k = self._chunk(self.net_chunk, 4)
+        if k is None or len(x) <= k:
+            return self._net(x, sigma, cond)
+        return torch.cat([self._net(x[i:i + k], sigma[i:i + k], None if cond is None else cond[i:i + k])
+                          for i in range(0, len(x), k)])
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        k = self._chunk(self.decode_chunk, 1)
+        if k is None or len(z) <= k:
+            return self._vae_decode(z)
+        return torch.cat([self._vae_decode(z[i:i + k]) for i in range(0, len(z), k)])
 
     # -- device / memory format ------------------------------------------------------------
     def to(self, device: str | torch.device) -> HighFEMGenerator:
