@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quakesynth.physics.data import split_indices
+from quakesynth.physics.data import (
+    denormalise_velocity,
+    fit_normalisation,
+    normalise_velocity,
+    source_inputs,
+    split_indices,
+)
 from quakesynth.physics.evaluate import hf_coherence, summarise, trace_metrics
 
 
@@ -39,3 +45,23 @@ def test_split_indices_disjoint_and_complete():
     assert sorted(allidx.tolist()) == list(range(20))
     with pytest.raises(ValueError, match="fractions"):
         split_indices(10, (0.5, 0.5, 0.5))
+
+
+def test_velocity_normalisation_round_trip_and_source_inputs():
+    from quakesynth.simulate.wave3d import moment_tensor
+
+    rng = np.random.default_rng(2)
+    u = (1e-3 * rng.standard_normal((3, 3, 2, 2, 20))).astype(np.float32)
+    n = fit_normalisation(rng.uniform(1500, 4500, (3, 4, 4, 4)), u, (4800.0, 4800.0, 2400.0))
+    v = normalise_velocity(u, n)
+    assert v.dtype == np.float32 and float(np.std(v)) == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(denormalise_velocity(v, n), u, rtol=1e-6, atol=0)
+    source = np.array([[1200.0, 2400.0, -1800.0, 30.0, 60.0, 270.0]])
+    position, moment = source_inputs(source, n)
+    np.testing.assert_allclose(position, [[0.25, 0.5, -0.75]])
+    np.testing.assert_allclose(moment[0], moment_tensor(30.0, 60.0, 270.0), atol=1e-6)
+    # rake + 180 deg flips the moment tensor (so uniform rakes average to a zero wavefield)
+    flipped = source_inputs(source + [0, 0, 0, 0, 0, -180.0], n)[1]
+    np.testing.assert_allclose(flipped, -moment, atol=1e-6)
+    with pytest.raises(ValueError, match="source"):
+        source_inputs(source[:, :5], n)

@@ -6,11 +6,25 @@ from the geology and the source:
 
 - **geology branch**: the normalised Vs cube (B, 1, X, Y, Z) plus coordinate channels is lifted
   to ``width`` channels and passed through factorised Fourier layers in (x, y, z);
-- **source branch**: the source parameters (B, P) (position, angles or moment tensor) go
-  through their own MLP and are added, broadcast over space, after ``n_layers_geology`` layers;
+- **source branch**: the source position (B, 3) goes through its own MLP and is added,
+  broadcast over space, after ``n_layers_geology`` layers;
 - **depth -> time**: the depth axis is resampled to the T time steps (MIFNO's
-  "uplift"), the horizontal axes to the sensor grid, and further layers act on (x, y, t);
-- a projection gives the three components: (B, 3, S, S, T).
+  "uplift"), the horizontal axes to the sensor grid, and further layers act on (x, y, t), with
+  ``modes_time`` Fourier modes along t (the band: ``modes_time / duration`` Hz);
+- **moment tensor**: the projection gives one wavefield per moment-tensor component,
+  G_k (B, 6, 3, S, S, T), and the output is ``u = sum_k M_k G_k`` (B, 3, S, S, T).
+
+The last step is the representation theorem (Aki & Richards 2002, Eq. 3.23): for a point source
+``u_n(x, t) = M_pq(t) * d_q G_np(x, t; xi)``, linear in the moment tensor M for a given geology
+and source position. MIFNO feeds M (or the strike, dip, rake angles) to its source branch
+with the position, and combines the result with the geology features (sum, difference and
+product). With the angles added only as a bias (the first version here), the network must
+learn the sign of the wavefield from a periodic function of the angles; and since rake +
+180 deg gives -M, for HEMEW's (and ``simulate-3d``'s) uniform rakes the mean wavefield given
+the geology and the position is exactly zero, so a network that has not learnt that sign
+minimises its loss by predicting 0 (what the first CPU run did: relative errors 1.00). Linear
+in M by construction, ``u(-M) = -u(M)`` holds exactly and the network only learns the
+Green's-function fields G_k(geology, position).
 
 Factorised Fourier layer (F-FNO, Tran et al. 2023): ``K x = sum_d IFFT_d(W_d . FFT_d(x))``
 (one 1-D spectral convolution per axis, ``modes`` Fourier modes kept), then ``x + MLP(K x)``.
@@ -34,18 +48,21 @@ class MIFNOConfig:
     """Architecture of :class:`MIFNO` (tiny default for tests; the paper uses width 16, 16 layers)."""
 
     width: int = 8  # channels of the Fourier layers
-    modes: int = 4  # Fourier modes kept per axis
+    modes: int = 4  # Fourier modes kept per spatial axis (x, y, z; sensor axes)
+    modes_time: int = 8  # Fourier modes kept along time in the time layers (covers modes_time / duration Hz)
     n_layers_geology: int = 2  # factorised layers on (x, y, z) before the source is added
     n_layers_source: int = 1  # factorised layers on (x, y, z) after the source is added
     n_layers_time: int = 2  # factorised layers on (x, y, t)
-    n_source: int = 6  # source parameters (x, y, z, strike, dip, rake, normalised)
+    n_position: int = 3  # source-position parameters fed to the source branch (x, y, z, normalised)
+    n_moment: int = 6  # moment-tensor components M_k; the output is linear in them (sum_k M_k G_k)
     source_hidden: int = 32  # hidden units of the source MLP
     n_sensors: int = 16  # sensors per horizontal axis of the output
     n_times: int = 160  # output time steps T
     n_components: int = 3  # output components (E, N, Z)
 
     def __post_init__(self) -> None:
-        for name in ("width", "modes", "n_source", "source_hidden", "n_sensors", "n_times", "n_components"):
+        for name in ("width", "modes", "modes_time", "n_position", "n_moment", "source_hidden", "n_sensors",
+                     "n_times", "n_components"):
             if getattr(self, name) < 1:
                 raise ValueError(f"MIFNOConfig.{name} must be >= 1; got {getattr(self, name)}")
         for name in ("n_layers_geology", "n_layers_source", "n_layers_time"):
@@ -74,11 +91,17 @@ class SpectralConv1dAxis(nn.Module):
 
 
 class FactorizedFourierLayer(nn.Module):
-    """F-FNO layer on a (B, C, d1, ..., dn) tensor: ``x + MLP(sum_d K_d x)`` (Tran et al. 2023)."""
+    """F-FNO layer on a (B, C, d1, ..., dn) tensor: ``x + MLP(sum_d K_d x)`` (Tran et al. 2023).
 
-    def __init__(self, channels: int, modes: int, ndim: int) -> None:
+    ``modes``: Fourier modes kept, one number for every axis or one per axis.
+    """
+
+    def __init__(self, channels: int, modes: int | tuple[int, ...], ndim: int) -> None:
         super().__init__()
-        self.convs = nn.ModuleList(SpectralConv1dAxis(channels, modes, 2 + d) for d in range(ndim))
+        modes = (int(modes),) * ndim if isinstance(modes, int) else tuple(int(m) for m in modes)
+        if len(modes) != ndim:
+            raise ValueError(f"modes must be one number or {ndim} numbers; got {modes}")
+        self.convs = nn.ModuleList(SpectralConv1dAxis(channels, m, 2 + d) for d, m in enumerate(modes))
         conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[ndim]
         self.mlp = nn.Sequential(conv(channels, 2 * channels, 1), nn.GELU(), conv(2 * channels, channels, 1))
 
@@ -92,7 +115,8 @@ def _grid(shape: tuple[int, ...], device, dtype) -> torch.Tensor:
 
 
 class MIFNO(nn.Module):
-    """Geology (B, X, Y, Z) + source (B, P) -> surface velocity (B, C, S, S, T); see module doc.
+    """Geology (B, X, Y, Z), source position (B, 3) and moment tensor (B, 6) -> surface velocity
+    (B, C, S, S, T), linear in the moment tensor; see the module doc.
 
     The geology is expected normalised (zero mean, unit-ish scale) with z index 0 at the bottom
     (HEMEW layout); any X, Y, Z work (Fourier layers are resolution independent).
@@ -103,32 +127,43 @@ class MIFNO(nn.Module):
         self.cfg = cfg
         w = cfg.width
         self.lift = nn.Conv3d(1 + 3, w, 1)
-        self.source_mlp = nn.Sequential(nn.Linear(cfg.n_source, cfg.source_hidden), nn.GELU(),
+        self.source_mlp = nn.Sequential(nn.Linear(cfg.n_position, cfg.source_hidden), nn.GELU(),
                                         nn.Linear(cfg.source_hidden, w))
         self.geology_layers = nn.ModuleList(FactorizedFourierLayer(w, cfg.modes, 3) for _ in range(cfg.n_layers_geology))
         self.source_layers = nn.ModuleList(FactorizedFourierLayer(w, cfg.modes, 3) for _ in range(cfg.n_layers_source))
-        self.time_layers = nn.ModuleList(FactorizedFourierLayer(w, cfg.modes, 3) for _ in range(cfg.n_layers_time))
-        self.project = nn.Sequential(nn.Conv3d(w, 4 * w, 1), nn.GELU(), nn.Conv3d(4 * w, cfg.n_components, 1))
+        time_modes = (cfg.modes, cfg.modes, cfg.modes_time)
+        self.time_layers = nn.ModuleList(FactorizedFourierLayer(w, time_modes, 3) for _ in range(cfg.n_layers_time))
+        self.project = nn.Sequential(nn.Conv3d(w, 4 * w, 1), nn.GELU(),
+                                     nn.Conv3d(4 * w, cfg.n_moment * cfg.n_components, 1))
 
-    def forward(self, geology: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    def greens(self, geology: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """The fields G_k (B, n_moment, C, S, S, T) of unit moment-tensor components."""
         if geology.ndim != 4:
             raise ValueError(f"geology must be (B, X, Y, Z); got shape {tuple(geology.shape)}")
-        if source.ndim != 2 or source.shape[1] != self.cfg.n_source:
-            raise ValueError(f"source must be (B, {self.cfg.n_source}); got shape {tuple(source.shape)}")
+        if position.ndim != 2 or position.shape != (geology.shape[0], self.cfg.n_position):
+            raise ValueError(f"position must be (B, {self.cfg.n_position}) with B = {geology.shape[0]}; "
+                             f"got shape {tuple(position.shape)}")
         B = geology.shape[0]
         g = geology.unsqueeze(1)
         coords = _grid(tuple(g.shape[2:]), g.device, g.dtype).expand(B, -1, -1, -1, -1)
         h = self.lift(torch.cat([g, coords], dim=1))
         for layer in self.geology_layers:
             h = layer(h)
-        h = h + self.source_mlp(source)[:, :, None, None, None]
+        h = h + self.source_mlp(position)[:, :, None, None, None]
         for layer in self.source_layers:
             h = layer(h)
         S, T = self.cfg.n_sensors, self.cfg.n_times
         h = F.interpolate(h, size=(S, S, T), mode="trilinear", align_corners=True)  # depth -> time
         for layer in self.time_layers:
             h = layer(h)
-        return self.project(h)
+        return self.project(h).unflatten(1, (self.cfg.n_moment, self.cfg.n_components))
+
+    def forward(self, geology: torch.Tensor, position: torch.Tensor, moment: torch.Tensor) -> torch.Tensor:
+        """``u = sum_k M_k G_k(geology, position)``, (B, C, S, S, T)."""
+        if moment.ndim != 2 or moment.shape != (geology.shape[0], self.cfg.n_moment):
+            raise ValueError(f"moment must be (B, {self.cfg.n_moment}) with B = {geology.shape[0]}; "
+                             f"got shape {tuple(moment.shape)}")
+        return torch.einsum("bk,bkcxyt->bcxyt", moment, self.greens(geology, position))
 
 
 def relative_loss(pred: torch.Tensor, target: torch.Tensor, p: int = 1, eps: float = 1e-12) -> torch.Tensor:

@@ -1,10 +1,13 @@
 """Corpus arrays for the surrogate and the refiner: normalisation and splits.
 
 Geology normalisation (MIFNO's ``scalar_normal``): ``(Vs - mean) / (4 std)`` with scalar
-statistics of the training split. Source normalisation (MIFNO's ``transform_position`` and
-``transform_angle='unit'``): x / Lx, y / Ly, z / Lz (z <= 0), (strike - 180) / 180,
-(dip - 45) / 45, (rake - 180) / 180. Velocities are divided by one scalar ``u_scale`` (std of the
-training velocities) so the network works at unit scale; the relative losses do not depend on it.
+statistics of the training split. Source (:func:`source_inputs`): the position normalised as
+MIFNO's ``transform_position`` (x / Lx, y / Ly, z / Lz with z <= 0) and the moment tensor of
+the strike, dip and rake for M0 = 1 (:func:`quakesynth.simulate.wave3d.moment_tensor`, Aki &
+Richards order Mxx, Myy, Mzz, Mxy, Mxz, Myz), which the surrogate's output is linear in (see
+:mod:`quakesynth.models.fno`). Velocities are divided by one scalar ``u_scale`` (std of the
+training velocities) so the network works at unit scale (:func:`normalise_velocity`, inverted by
+:func:`denormalise_velocity`); the relative losses do not depend on it.
 """
 
 from __future__ import annotations
@@ -37,19 +40,27 @@ def normalise_geology(vs: np.ndarray, n: Normalisation) -> np.ndarray:
     return ((np.asarray(vs, np.float64) - n.vs_mean) / (4 * n.vs_std)).astype(np.float32)
 
 
-def normalise_source(source: np.ndarray, n: Normalisation) -> np.ndarray:
-    """(N, 6) x, y, z (m), strike, dip, rake (deg) -> (N, 6) of order one (see module doc)."""
+def source_inputs(source: np.ndarray, n: Normalisation) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 6) x, y, z (m, z <= 0), strike, dip, rake (deg) -> normalised position (N, 3)
+    ``(x / Lx, y / Ly, z / Lz)`` and moment tensor (N, 6) for M0 = 1, both float32."""
+    from quakesynth.simulate.wave3d import moment_tensor
+
     s = np.asarray(source, np.float64)
     if s.ndim != 2 or s.shape[1] != 6:
         raise ValueError(f"source must be (N, 6); got shape {s.shape}")
-    out = np.empty_like(s)
-    out[:, 0] = s[:, 0] / n.domain_x
-    out[:, 1] = s[:, 1] / n.domain_y
-    out[:, 2] = s[:, 2] / n.domain_z
-    out[:, 3] = (s[:, 3] - 180) / 180
-    out[:, 4] = (s[:, 4] - 45) / 45
-    out[:, 5] = (s[:, 5] - 180) / 180
-    return out.astype(np.float32)
+    position = s[:, :3] / np.array([n.domain_x, n.domain_y, n.domain_z])
+    moment = np.stack(moment_tensor(s[:, 3], s[:, 4], s[:, 5], M0=1.0), axis=1)
+    return position.astype(np.float32), moment.astype(np.float32)
+
+
+def normalise_velocity(u: np.ndarray, n: Normalisation) -> np.ndarray:
+    """Velocities (m/s) -> network units ``u / u_scale``, float32, same shape."""
+    return (np.asarray(u, np.float64) / n.u_scale).astype(np.float32)
+
+
+def denormalise_velocity(v: np.ndarray, n: Normalisation) -> np.ndarray:
+    """Network units -> velocities ``v u_scale`` (m/s), float32; inverse of :func:`normalise_velocity`."""
+    return (np.asarray(v, np.float64) * n.u_scale).astype(np.float32)
 
 
 def split_indices(n: int, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, np.ndarray]:
