@@ -124,6 +124,28 @@ def test_generate_station_api_and_seeds(tiny_models, which):
     assert gen.info()["variables"]["station"]["values"] == CODES
 
 
+def test_v1_model_directory_still_loads(tmp_path):
+    # directories written before TimesNetConfig.upsample existed hold interpolating decoders
+    import json
+
+    from quakesynth.models.timesnet import TimesNetAE, TimesNetConfig
+    from quakesynth.sitegen.data import station_pool
+    from quakesynth.sitegen.export import save_timesnet
+    from quakesynth.sitegen.generator import load_generator
+
+    cfg = TimesNetConfig(n_samples=128, d_model=8, d_ff=8, num_kernels=2, e_layers=1, d_layers=1, latent_stride=4,
+                         latent_channels=4, n_stations=3, upsample="interpolate")
+    torch.manual_seed(0)
+    state = TimesNetAE(cfg).state_dict()
+    path = save_timesnet(tmp_path / "v1" / "model", cfg, state, state, station_pool(_synthetic_records()))
+    config = json.loads((path / "config.json").read_text())
+    del config["timesnet"]["upsample"]
+    (path / "config.json").write_text(json.dumps(config))
+    gen = load_generator(path)
+    assert gen.net_cfg.upsample == "interpolate"
+    assert gen.generate(station="ST01", n=2, seed=0).data.shape == (2, 3, 128)
+
+
 def test_k_averaging_semantics(tiny_models):
     from quakesynth.sitegen.generator import load_generator
 

@@ -9,8 +9,16 @@ and applies the inverse STFT (no Griffin-Lim: the phase is modelled).
 
 Model (Sohn et al. 2015, "Learning structured output representation using deep conditional
 generative models"): encoder ``q(z | X, s)`` and decoder ``p(X | z, s)`` with the station
-one-hot ``s`` concatenated to the input channels (encoder) and to ``z`` (decoder); loss
-``MSE(X_hat, X) + beta KL(q || N(0, I))``; generation decodes ``z ~ N(0, I)`` under ``s``.
+one-hot ``s`` concatenated to the input channels (encoder) and to ``z`` (decoder); loss, per
+record of ``N = 3 C F N_frames`` representation numbers,
+
+    ``MSE(X_hat, X) + beta KL(q || N(0, I)) / N``,
+
+i.e. ``(SSE + beta KL) / N``: ``beta = 1`` is the standard VAE with a Gaussian decoder of
+variance 1/2 per number, whatever the STFT shape. (The first version weighted the summed KL
+against the per-number *mean* squared error, ``MSE + beta KL``: its ``beta = 1e-3`` on the
+9 x 33 x 65 representation was a per-record ``beta`` of 19, and the posterior collapsed to
+KL = 0.02 nats.) Generation decodes ``z ~ N(0, I)`` under ``s``.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ class CVAEConfig:
     channels: int = 16  # channels of the first convolution (doubled at the second)
     latent_dim: int = 32  # dimension of z
     n_stations: int = 1  # station classes of the one-hot conditioning
-    beta: float = 1e-3  # weight of the KL term
+    beta: float = 1.0  # KL weight against the per-record sum of squared errors (1: standard VAE; module docstring)
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "n_samples", "n_fft", "hop", "channels", "latent_dim", "n_stations"):
@@ -131,10 +139,12 @@ class CVAE(nn.Module):
         return self.out(F.gelu(self.dec2(h)))
 
     def loss(self, X: torch.Tensor, station: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``MSE + beta KL`` with the reparameterisation trick (uses the global torch RNG)."""
+        """``MSE + beta KL / N`` (module docstring) with the reparameterisation trick (uses the
+        global torch RNG); ``parts["kl"]`` is the KL per record, nats."""
         mu, logvar = self.encode(X, station)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         X_hat = self.decode(z, station)
         recon = F.mse_loss(X_hat, X)
         kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
-        return recon + self.cfg.beta * kl, {"recon": recon, "kl": kl}
+        n = X[0].numel()  # representation numbers per record
+        return recon + self.cfg.beta * kl / n, {"recon": recon, "kl": kl}

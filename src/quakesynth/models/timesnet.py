@@ -25,7 +25,23 @@ the one-hot vector is zero: phase-0 pre-training and the zero-shot variant use t
 Shapes of :class:`TimesNetAE` (``n_samples`` T, ``patch`` P, ``latent_stride`` L)::
 
     x (B, C, T) --conv stride P--> (B, T/P, d) --TimesBlocks--> --conv stride L--> z (B, c_z, T/(P L))
-    z --1x1 conv, upsample L--> (B, T/P, d) --TimesBlocks--> --upsample P, convs--> x_hat (B, C, T)
+    z --transposed conv stride L--> (B, T/P, d) --TimesBlocks--> --transposed conv stride P, convs--> x_hat (B, C, T)
+
+Every down-sampling has a learned up-sampling as its mirror (a transposed convolution of the
+same kernel and stride): a synthesis filter bank that, with ``d >= C P`` channels, reaches the
+whole band up to the Nyquist frequency ``fs / 2``. The first version (``upsample=
+"interpolate"``, kept to load its model directories) repeated latent frames (nearest) and
+up-sampled the features by linear interpolation, a low-pass of gain ``sinc^2(f P / fs)``
+(0.40 at ``fs / 2P``, 0.02 at 11 Hz for P = 4 at 50 Hz) that leaves ``fs / 2P .. fs / 2``
+to images its 7-tap head had to re-shape.
+
+The latent is a lossy bottleneck where :attr:`TimesNetConfig.compression` (waveform numbers
+per latent number) exceeds 1. TimesNet-Gen's reference latent is the full-rate feature
+sequence: the generator averages and perturbs latents of recorded waveforms, which needs a
+decoder that reconstructs them -- spectrum and H/V ratio included. With the first presets'
+latent (P = L = 4, c_z = 8 on 3 x 1024 samples: compression 6) the reconstructions were
+uncorrelated with the inputs (r = 0.00; only the envelope was kept, r = 0.99 of log
+envelopes) and every station's reconstructions had one average HVSR (f0 ~ 1 Hz).
 """
 
 from __future__ import annotations
@@ -35,6 +51,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+#: Decoder up-sampling variants of :class:`TimesNetConfig` (module docstring).
+UPSAMPLINGS = ("transposed", "interpolate")
 
 
 @dataclass(frozen=True)
@@ -50,9 +69,10 @@ class TimesNetConfig:
     e_layers: int = 2  # TimesBlocks in the encoder
     d_layers: int = 2  # TimesBlocks in the decoder
     patch: int = 4  # time downsampling of the input embedding, samples
-    latent_stride: int = 4  # further time downsampling into the latent
-    latent_channels: int = 8  # channels of the latent z
+    latent_stride: int = 1  # further time downsampling into the latent (keep compression <= 1)
+    latent_channels: int = 16  # channels of the latent z (>= in_channels * patch * latent_stride: no lossy bottleneck)
     n_stations: int = 0  # station classes of the one-hot conditioning (0: unconditioned model)
+    upsample: str = "transposed"  # decoder up-sampling: "transposed" (learned, full band) or "interpolate" (v1 models)
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "n_samples", "d_model", "d_ff", "top_k", "num_kernels", "patch",
@@ -64,6 +84,8 @@ class TimesNetConfig:
         if self.n_samples % (self.patch * self.latent_stride):
             raise ValueError(f"TimesNetConfig.n_samples={self.n_samples} must be divisible by patch * "
                              f"latent_stride = {self.patch * self.latent_stride}")
+        if self.upsample not in UPSAMPLINGS:
+            raise ValueError(f"TimesNetConfig.upsample must be one of {UPSAMPLINGS}; got {self.upsample!r}")
 
     @property
     def seq_len(self) -> int:
@@ -74,6 +96,12 @@ class TimesNetConfig:
     def latent_shape(self) -> tuple[int, int]:
         """(c_z, T_z) of one latent."""
         return (self.latent_channels, self.n_samples // (self.patch * self.latent_stride))
+
+    @property
+    def compression(self) -> float:
+        """Waveform numbers per latent number, ``C T / (c_z T_z)`` (> 1: a lossy bottleneck)."""
+        c_z, t_z = self.latent_shape
+        return self.in_channels * self.n_samples / (c_z * t_z)
 
 
 def fft_periods(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,14 +197,20 @@ class TimesNetAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         d, P, Ls = cfg.d_model, cfg.patch, cfg.latent_stride
-        self.embed = nn.Conv1d(cfg.in_channels, d, 2 * P, stride=P, padding=P // 2)
+        # kernel 2P, stride P on the input padded by P/2 at both ends (P//2, P - P//2): T/P frames
+        self.embed = nn.Conv1d(cfg.in_channels, d, 2 * P, stride=P)
         self.pos_enc = nn.Parameter(torch.zeros(1, cfg.seq_len, d))
         self.pos_dec = nn.Parameter(torch.zeros(1, cfg.seq_len, d))
         blk = dict(d_model=d, d_ff=cfg.d_ff, top_k=cfg.top_k, num_kernels=cfg.num_kernels, n_stations=cfg.n_stations)
         self.enc_blocks = nn.ModuleList([TimesBlock(**blk) for _ in range(cfg.e_layers)])
         self.enc_norms = nn.ModuleList([nn.LayerNorm(d) for _ in range(cfg.e_layers)])
         self.to_latent = nn.Conv1d(d, cfg.latent_channels, Ls, stride=Ls)
-        self.from_latent = nn.Conv1d(cfg.latent_channels, d, 1)
+        if cfg.upsample == "transposed":  # mirrors of to_latent and embed
+            self.from_latent = nn.ConvTranspose1d(cfg.latent_channels, d, Ls, stride=Ls)
+            self.unpatch = nn.ConvTranspose1d(d, d, 2 * P, stride=P)
+        else:  # v1: 1 x 1 conv + nearest, then linear interpolation
+            self.from_latent = nn.Conv1d(cfg.latent_channels, d, 1)
+            self.unpatch = None
         self.dec_blocks = nn.ModuleList([TimesBlock(**blk) for _ in range(cfg.d_layers)])
         self.dec_norms = nn.ModuleList([nn.LayerNorm(d) for _ in range(cfg.d_layers)])
         self.head = nn.Sequential(nn.Conv1d(d, d, 7, padding=3), nn.GELU(), nn.Conv1d(d, cfg.in_channels, 7, padding=3))
@@ -191,7 +225,8 @@ class TimesNetAE(nn.Module):
         (-1 or None: unconditioned)."""
         self._check(x)
         oh = one_hot(station, self.cfg.n_stations, x.shape[0], x)
-        h = self.embed(x).transpose(1, 2) + self.pos_enc
+        P = self.cfg.patch
+        h = self.embed(F.pad(x, (P // 2, P - P // 2))).transpose(1, 2) + self.pos_enc
         for blk, norm in zip(self.enc_blocks, self.enc_norms):
             h = norm(blk(h, oh))
         return self.to_latent(h.transpose(1, 2))
@@ -202,11 +237,18 @@ class TimesNetAE(nn.Module):
         if z.ndim != 3 or tuple(z.shape[1:]) != (c_z, t_z):
             raise ValueError(f"z must have shape (B, {c_z}, {t_z}); got {tuple(z.shape)}")
         oh = one_hot(station, self.cfg.n_stations, z.shape[0], z)
-        h = F.interpolate(self.from_latent(z), scale_factor=self.cfg.latent_stride, mode="nearest")
+        P = self.cfg.patch
+        h = self.from_latent(z)
+        if self.unpatch is None:
+            h = F.interpolate(h, scale_factor=self.cfg.latent_stride, mode="nearest")
         h = h.transpose(1, 2) + self.pos_dec
         for blk, norm in zip(self.dec_blocks, self.dec_norms):
             h = norm(blk(h, oh))
-        h = F.interpolate(h.transpose(1, 2), scale_factor=self.cfg.patch, mode="linear", align_corners=False)
+        h = h.transpose(1, 2)
+        if self.unpatch is None:
+            h = F.interpolate(h, scale_factor=P, mode="linear", align_corners=False)
+        else:  # (T/P - 1) P + 2P = T + P samples: drop the embedding's padding
+            h = self.unpatch(h)[..., P // 2:P // 2 + self.cfg.n_samples]
         return self.head(h)
 
     def forward(self, x: torch.Tensor, station: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

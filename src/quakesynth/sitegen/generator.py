@@ -96,7 +96,8 @@ class TimesNetGenerator(_StationGenerator):
         from quakesynth.models.timesnet import TimesNetAE, TimesNetConfig
 
         self.config = config
-        self.net_cfg = from_dict(TimesNetConfig, config["timesnet"])
+        # model directories written before TimesNetConfig.upsample existed used interpolation
+        self.net_cfg = from_dict(TimesNetConfig, {"upsample": "interpolate", **config["timesnet"]})
         self.net = TimesNetAE(self.net_cfg).eval()
         self.net.load_state_dict(states["timesnet"])
         self.net0 = TimesNetAE(self.net_cfg).eval()

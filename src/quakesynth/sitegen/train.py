@@ -11,7 +11,8 @@ TimesNet-Gen (arXiv 2512.04694):
 
 Loss: :func:`quakesynth.models.timesnet.reconstruction_loss` (MSE + log-Fourier-amplitude L1)
 plus ``latent_weight * mean(z^2)`` (keeps the latent scale bounded, so averaging and noise act
-on a stable scale). The CVAE trains with ``MSE + beta KL`` on amplitude/phase spectrograms.
+on a stable scale). The CVAE trains with ``MSE + beta KL / N`` on amplitude/phase spectrograms
+(:meth:`quakesynth.models.cvae.CVAE.loss`; ``beta = 1``: the standard VAE).
 
 The output folder::
 
@@ -29,6 +30,7 @@ amplitudes; the CVAE the mean and sd of ln peak per station.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,10 @@ def train_timesnet(dataset: str | Path, out: str | Path, cfg: SiteGenConfig | No
     pool = load_pool(dataset, "train", per_station=limit_per_station, components=cfg.components)
     net_cfg = dataclasses.replace(cfg.timesnet, n_stations=len(pool.codes), in_channels=pool.wave.shape[1],
                                   n_samples=pool.wave.shape[2])
+    if net_cfg.compression > 1:
+        warnings.warn(f"TimesNet-Gen latent {net_cfg.latent_shape} holds {net_cfg.compression:.2g}x fewer numbers "
+                      "than a waveform: a lossy bottleneck whose reconstructions lose the site response "
+                      "(use latent_channels >= in_channels * patch * latent_stride)", stacklevel=2)
     cfg = dataclasses.replace(cfg, timesnet=net_cfg)
     dump_yaml(to_dict(cfg), out / "config.yaml")
     t0 = time.perf_counter()
