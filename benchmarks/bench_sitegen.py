@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--cvae", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=30, help="generated records per station")
+    ap.add_argument("--noise-scales", type=float, nargs="*", default=[],
+                    help="extra k=5 noise rows with these noise_scale values (sampling ablation)")
     args = ap.parse_args()
 
     train, test = load_pool(args.corpus, "train"), load_pool(args.corpus, "test")
@@ -70,6 +72,9 @@ def main() -> None:
     for sampling in ("noise", "mean", "single"):
         runs[f"TimesNet-Gen k=5 {sampling}" if sampling != "single" else "TimesNet-Gen single latent"] = \
             load_generator(args.timesnet, k=5, sampling=sampling)
+    for scale in args.noise_scales:
+        runs[f"TimesNet-Gen k=5 noise x {scale:g}"] = load_generator(args.timesnet, k=5, sampling="noise",
+                                                                    noise_scale=scale)
     runs["TimesNet-Gen zero-shot k=5 noise"] = load_generator(args.timesnet, k=5, sampling="noise", mode="zeroshot")
     runs["CVAE (STFT amp+phase)"] = load_generator(args.cvae)
     results = {}

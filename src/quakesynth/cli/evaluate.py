@@ -26,12 +26,14 @@ import click
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Waveforms per batch and work unit [default: 64].")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes of the IM stage (1: in this process) [default: 1].")
+@click.option("--max-records", type=click.IntRange(min=1), default=None,
+              help="Evaluate a seeded random subset of this many records [default: all].")
 @click.option("--out-of-range", type=click.Choice(["drop", "extrapolate", "error"]), default="drop",
               help="Records outside a model's conditioning range: leave out, extrapolate, or fail.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def command(data, models, gmms, realizations, output, classifier, bins_file, seed, batch_size, workers,
-            out_of_range, overwrite, progress) -> None:
+            max_records, out_of_range, overwrite, progress) -> None:
     """Evaluate generators against a dataset and GMMs in one report.
 
     For every record of DATASET[:SPLIT], each model generates N realisations with the record's
@@ -44,6 +46,7 @@ def command(data, models, gmms, realizations, output, classifier, bins_file, see
     Example:
       quakesynth evaluate --data corpus:test --model stochastic --model runs/small/model \\
           --gmm BooreEtAl2014 --gmm Kanno2006Shallow --realizations 10 -o report/
+      quakesynth evaluate --data corpus:test --max-records 300 --model default -n 2 -o quick/
       quakesynth evaluate --data scratch/knet --model stochastic --gmm BooreEtAl2014 -n 5 \\
           --bins bins.yaml --workers 2 -o report-real/ --overwrite
     """
@@ -55,7 +58,7 @@ def command(data, models, gmms, realizations, output, classifier, bins_file, see
     d = load_config_file(bins_file) if bins_file is not None else {}
     cfg = config_from_dict(d)
     changes = {k: v for k, v in (("realizations", realizations), ("seed", seed), ("batch_size", batch_size),
-                                 ("workers", workers)) if v is not None}
+                                 ("workers", workers), ("max_records", max_records)) if v is not None}
     cfg = dataclasses.replace(cfg, **changes)
     result = evaluate(data, list(models), list(gmms), output, cfg, classifier=classifier, overwrite=overwrite,
                       out_of_range=out_of_range, progress=progress)

@@ -120,6 +120,7 @@ class EvaluateConfig:
     hvsr_min_records: int = 3  # stations with at least this many records get HVSR / f0
     paired_max_records: int = 200  # records per paired model for Kristekova / Anderson GOF
     floor_max_records: int = 20000  # cap of the real-data floor sample (train split)
+    max_records: int = 0  # evaluate a seeded random subset of this many records (0: all)
     max_bins_plotted: int = 6  # M-R bins shown in the envelope / log-FAS figures (most populated)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     bins: BinsConfig = field(default_factory=BinsConfig)

@@ -49,8 +49,12 @@ def parse_data_spec(spec: str) -> tuple[str, str | None]:
     return path, (split or None)
 
 
-def open_data(spec: str, seed: int = 0, floor_max_records: int = 20000) -> tuple[RecordSet, RecordSet | None, str]:
+def open_data(spec: str, seed: int = 0, floor_max_records: int = 20000,
+              max_records: int = 0) -> tuple[RecordSet, RecordSet | None, str]:
     """The evaluation set and the real-data floor set of ``DATASET[:split]``.
+
+    ``max_records`` > 0 keeps a random subset of that many records (seeded by ``seed``, in
+    dataset order) of a larger evaluation set.
 
     The floor is the ``train`` split when the evaluation split is another one (sub-sampled to
     the evaluation set's size, at most ``floor_max_records``, with ``seed``); otherwise None
@@ -67,6 +71,9 @@ def open_data(spec: str, seed: int = 0, floor_max_records: int = 20000) -> tuple
         raise ValueError(f"dataset {path!r} has no split {split!r} (splits: {', '.join(splits) or 'none'})")
     view = ds.split(split) if split is not None else ds
     data = RecordSet(view.metadata, view.get, name=f"{Path(path).name}" + (f":{split}" if split else ""))
+    if max_records and len(data) > max_records:
+        keep = np.sort(np.random.default_rng([seed, 1]).choice(len(data), size=max_records, replace=False))
+        data = data.subset(keep)
     floor = None
     if split is not None and split != "train" and "train" in splits:
         tr = ds.split("train")
@@ -158,7 +165,7 @@ def evaluate(data: str | RecordSet, models: list[str] | dict[str, Any], gmms: li
     if isinstance(data, RecordSet):
         dset, floor_set, data_name = data, floor, data.name
     else:
-        dset, floor_set, data_name = open_data(data, cfg.seed, cfg.floor_max_records)
+        dset, floor_set, data_name = open_data(data, cfg.seed, cfg.floor_max_records, cfg.max_records)
     if classifier is not None and isinstance(classifier, (str, Path)):
         from quakesynth.evaluate.classifier import ClassifierAdapter
 
