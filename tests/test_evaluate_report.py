@@ -375,3 +375,13 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     img = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert img.shape[0] >= 2000 and img.std() > 10  # a rendered page, not a blank one
     assert re.search(r"chromium|chrome", exe, re.I)
+
+
+def test_max_records_is_a_seeded_subset(dataset):
+    full, _, _ = open_data(f"{dataset}:test")
+    sub, floor, _ = open_data(f"{dataset}:test", seed=3, max_records=5)
+    again, _, _ = open_data(f"{dataset}:test", seed=3, max_records=5)
+    assert len(sub) == 5 < len(full) and len(floor) == 5  # the floor follows the evaluated size
+    assert list(sub.metadata.index) == list(again.metadata.index)
+    assert set(sub.metadata["trace_name"]) <= set(full.metadata["trace_name"])
+    assert len(open_data(f"{dataset}:test", max_records=10 ** 6)[0]) == len(full)
