@@ -229,8 +229,7 @@ def _single_scan(u, v, a, bp, with_bounds, ub, blk_ub, peak):
     for k in range(t - 1):
         kb = k // BLOCK
         for b in range(nb):
-            x0, x1, xa, xb = _decompose(u[k, b], v[k, b], a[k, b], a[k + 1, b], bp)
-            e = max(abs(x0), abs(x1)) + np.sqrt(xa * xa + xb * xb)
+            e = _single_bound(u, v, a, k, b, bp)
             ub[k, b] = e
             blk_ub[kb, b] = max(blk_ub[kb, b], e)
 
