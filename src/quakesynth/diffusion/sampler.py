@@ -39,12 +39,16 @@ class SamplerConfig:
     def __post_init__(self) -> None:
         if self.num_steps < 1:
             raise ValueError(f"SamplerConfig.num_steps must be >= 1; got {self.num_steps}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"SamplerConfig.solver must be one of {SOLVERS}; got {self.solver!r}")
-        if self.solver != "heun" and self.S_churn > 0:
-            raise ValueError(f"S_churn > 0 (stochastic sampling) needs solver='heun'; got {self.solver!r}")
+        _check_solver(self.solver, self.S_churn)
         if self.S_churn < 0 or self.S_noise < 0:
             raise ValueError(f"S_churn and S_noise must be >= 0; got {self.S_churn}, {self.S_noise}")
+
+
+def _check_solver(solver: str, S_churn: float) -> None:
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
+    if solver != "heun" and S_churn > 0:
+        raise ValueError(f"S_churn > 0 (stochastic sampling) needs solver='heun'; got {solver!r}")
 
 
 def karras_sigmas(num_steps: int = 25, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,
@@ -108,10 +112,7 @@ def edm_sampler(net: Callable, latents: torch.Tensor, cond: torch.Tensor | None 
             raise ValueError(f"sigmas must be a 1-D schedule ending in 0; got shape {tuple(sigmas.shape)}")
     if guidance != 1.0 and cond is None:
         raise ValueError("guidance != 1 needs a conditioning (cond is None)")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
-    if solver != "heun" and S_churn > 0:
-        raise ValueError(f"S_churn > 0 (stochastic sampling) needs solver='heun'; got {solver!r}")
+    _check_solver(solver, S_churn)
     n = len(sigmas) - 1
     batch = latents.shape[0]
 

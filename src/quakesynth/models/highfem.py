@@ -136,21 +136,20 @@ class HighFEMGenerator(Generator):
         self._net = torch.compile(self.net) if compile else self.net
         self._vae_decode = torch.compile(self.vae.decode) if compile else self.vae.decode
 
-    def _chunk(self, given: int | None, cpu_default: int) -> int | None:
-        return given if given is not None else (cpu_default if self.device.type == "cpu" else None)
+    def _chunked(self, fn: Any, given: int | None, cpu_default: int, *tensors: torch.Tensor | None) -> torch.Tensor:
+        """``fn(*tensors)`` evaluated on at most ``given`` (default on CPUs: ``cpu_default``; on
+        GPUs: all) waveforms at a time; ``None`` arguments pass through."""
+        k = given if given is not None else (cpu_default if self.device.type == "cpu" else None)
+        n = len(tensors[0])
+        if k is None or n <= k:
+            return fn(*tensors)
+        return torch.cat([fn(*(None if t is None else t[i:i + k] for t in tensors)) for i in range(0, n, k)])
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        k = self._chunk(self.net_chunk, 4)
-        if k is None or len(x) <= k:
-            return self._net(x, sigma, cond)
-        return torch.cat([self._net(x[i:i + k], sigma[i:i + k], None if cond is None else cond[i:i + k])
-                          for i in range(0, len(x), k)])
+        return self._chunked(self._net, self.net_chunk, 4, x, sigma, cond)
 
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
-        k = self._chunk(self.decode_chunk, 1)
-        if k is None or len(z) <= k:
-            return self._vae_decode(z)
-        return torch.cat([self._vae_decode(z[i:i + k]) for i in range(0, len(z), k)])
+        return self._chunked(self._vae_decode, self.decode_chunk, 1, z)
 
     # -- device / memory format ------------------------------------------------------------
     def to(self, device: str | torch.device) -> HighFEMGenerator:
