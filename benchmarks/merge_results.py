@@ -21,6 +21,14 @@ ORDER = [  # (file, issue)
     ("evaluate.md", "issue 7, evaluate"),
     ("physics.md", "issue 8, physics-guided"),
     ("sitegen.md", "issue 9, site-specific"),
+    ("calibration.md", "issue 13, simulator calibration"),
+    ("reliability.md", "issue 14, reliability"),
+    ("restructure.md", "issue 15, restructuring"),
+    ("hub.md", "issue 16, published-model pull"),
+    ("physics_training.md", "issue 17, physics-guided training"),
+    ("default_model.md", "issue 18, default model"),
+    ("site_archives.md", "issue 19, site-specific on real archives"),
+    ("archives.md", "issue 20, evaluation on real archives"),
 ]
 
 INTRO = """# Benchmark results
