@@ -9,9 +9,14 @@ import click
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--data", "data", required=True, metavar="DATASET[:SPLIT]",
+@click.option("--data", "data", default=None, metavar="DATASET[:SPLIT]",
               help="Dataset folder (quakesynth ingest / simulate) and optionally its split, e.g. corpus:test.")
-@click.option("--model", "models", multiple=True, required=True, metavar="[LABEL=]MODEL",
+@click.option("--flatfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Instead of --data: a table of observed IMs (one row per record; NGA-West2, ESM, GEM or "
+                   "quakesynth columns); no waveforms needed.")
+@click.option("--flatfile-format", type=click.Choice(["auto", "nga-west2", "esm", "gem", "quakesynth"]),
+              default="auto", help="Column mapping of --flatfile.")
+@click.option("--model", "models", multiple=True, metavar="[LABEL=]MODEL",
               help="Model name (quakesynth models) or model directory; repeat for several; LABEL= names it.")
 @click.option("--gmm", "gmms", multiple=True, metavar="NAME[:REGION]",
               help="Ground-motion model, e.g. BooreEtAl2014 or BooreEtAl2014:japan, Kanno2006Shallow; repeatable.")
@@ -27,20 +32,30 @@ import click
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes of the IM stage (1: in this process) [default: 1].")
 @click.option("--max-records", type=click.IntRange(min=1), default=None,
-              help="Evaluate a seeded random subset of this many records [default: all].")
+              help="Evaluate a seeded random subset of this many records (flatfile rows) [default: all].")
+@click.option("--scenarios/--no-scenarios", "scenarios", default=True,
+              help="Scenario curves (SA against distance, magnitude, Vs30): with the default scenarios "
+                   "320 extra waveforms per model, whatever the size of the data.")
 @click.option("--out-of-range", type=click.Choice(["drop", "extrapolate", "error"]), default="drop",
               help="Records outside a model's conditioning range: leave out, extrapolate, or fail.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def command(data, models, gmms, realizations, output, classifier, bins_file, seed, batch_size, workers,
-            max_records, out_of_range, overwrite, progress) -> None:
+def command(data, flatfile, flatfile_format, models, gmms, realizations, output, classifier, bins_file, seed,
+            batch_size, workers, max_records, scenarios, out_of_range, overwrite, progress) -> None:
     """Evaluate generators against a dataset and GMMs in one report.
 
     For every record of DATASET[:SPLIT], each model generates N realisations with the record's
     conditioning; intensity measures, log-FAS, envelopes and HVSR of every waveform are
     compared with the data and the GMMs as in the HighFEM paper's Section 4. Writes
     OUTPUT/index.html (self-contained), metrics.json (every number), ims.parquet (one row per
-    record x model x realisation) and prints a summary table.
+    record x model x realisation) and prints a summary table. Horizontal-only datasets (NE,
+    12, RT: PEER pairs) are compared on the horizontals; measures that need a vertical are
+    left out.
+
+    With --flatfile TABLE instead of --data, each row's observed PGA/PGV/PSA are compared
+    with N realisations of each model (default N=1) and with the GMMs; residuals are split
+    into bias, between-event (tau), site (phi_S2S) and within-event (phi) terms by a crossed
+    random-effects fit, binned by magnitude, distance and Vs30.
 
     \b
     Example:
@@ -49,16 +64,41 @@ def command(data, models, gmms, realizations, output, classifier, bins_file, see
       quakesynth evaluate --data corpus:test --max-records 300 --model default -n 2 -o quick/
       quakesynth evaluate --data scratch/knet --model stochastic --gmm BooreEtAl2014 -n 5 \\
           --bins bins.yaml --workers 2 -o report-real/ --overwrite
+      quakesynth evaluate --flatfile NGA_West2_flatfile.csv --model stochastic \\
+          --gmm BooreEtAl2014 --max-records 2000 -o flatfile-report/
     """
     from quakesynth._atomic import check_writable
     from quakesynth.evaluate.config import config_from_dict, load_config_file
     from quakesynth.evaluate.run import evaluate
 
+    if (data is None) == (flatfile is None):
+        raise click.UsageError("give exactly one of --data DATASET or --flatfile TABLE")
+    if not models and (flatfile is None or not gmms):
+        raise click.UsageError("give at least one --model (flatfile mode: a --model or a --gmm)")
     check_writable(output, overwrite)
+    if flatfile is not None:
+        from quakesynth.evaluate.flatfile import evaluate_flatfile
+
+        periods = None
+        if bins_file is not None:
+            periods = config_from_dict(load_config_file(bins_file)).features.periods_s
+        res = evaluate_flatfile(flatfile, list(models), list(gmms), output, format=flatfile_format,
+                                realizations=realizations or 1, seed=seed or 0, max_rows=max_records or 0,
+                                batch_size=batch_size or 64, periods=periods,
+                                out_of_range="extrapolate" if out_of_range == "extrapolate" else "drop",
+                                overwrite=overwrite, progress=progress)
+        for n in res.metrics["run"]["notes"]:
+            click.echo(f"note: {n}", err=True)
+        click.echo(res.summary)
+        click.echo(f"report: {output}/index.html  ({res.metrics['run']['rows']} rows, "
+                   f"{res.metrics['run']['timing']['total_s']:.1f} s)")
+        return
     d = load_config_file(bins_file) if bins_file is not None else {}
     cfg = config_from_dict(d)
     changes = {k: v for k, v in (("realizations", realizations), ("seed", seed), ("batch_size", batch_size),
                                  ("workers", workers), ("max_records", max_records)) if v is not None}
+    if not scenarios:
+        changes["scenarios"] = ()
     cfg = dataclasses.replace(cfg, **changes)
     result = evaluate(data, list(models), list(gmms), output, cfg, classifier=classifier, overwrite=overwrite,
                       out_of_range=out_of_range, progress=progress)

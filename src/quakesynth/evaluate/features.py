@@ -15,7 +15,10 @@ puts it on common grids so that records of different lengths and sampling rates 
 - for paired models: Kristekova envelope/phase GOF, Anderson GOF and frequency bias against
   the record each waveform reproduces.
 
-Components are put in the order (H1, H2, V): the two horizontals as stored, then Z.
+Components are put in the order (H1, H2, V): the two horizontals as stored, then Z. Records
+with two horizontal components only (``NE``, ``12``, ``RT``: PEER NGA pairs) are first-class:
+every horizontal measure is computed, and the V slot of every per-component array (IMs,
+log-FAS, envelope) is NaN, as are HVSR and f0.
 """
 
 from __future__ import annotations
@@ -43,15 +46,30 @@ def envelope_times(cfg: FeatureConfig) -> np.ndarray:
 
 
 def component_order(components: str) -> list[int]:
-    """Indices of (H1, H2, V) in ``components`` (one Z and two horizontals required).
+    """Indices of (H1, H2, V) in ``components``; V is -1 for a horizontal pair.
 
-    >>> component_order("ZNE"), component_order("ENZ")
-    ([1, 2, 0], [0, 1, 2])
+    Two horizontal components and at most one Z are required.
+
+    >>> component_order("ZNE"), component_order("ENZ"), component_order("NE")
+    ([1, 2, 0], [0, 1, 2], [0, 1, -1])
     """
-    if "Z" not in components or len(components) != 3:
-        raise ValueError(f"records must have three components including Z; got {components!r}")
     h = [i for i, c in enumerate(components) if c != "Z"]
-    return [h[0], h[1], components.index("Z")]
+    nz = components.count("Z")
+    if len(h) != 2 or nz > 1:
+        raise ValueError(f"records must have two horizontal components and at most one Z "
+                         f"(e.g. ZNE, NE, 12, RT); got {components!r}")
+    return [h[0], h[1], components.index("Z") if nz else -1]
+
+
+def canonical(data: np.ndarray, components: str) -> np.ndarray:
+    """``data`` (n, C, T) as float64 (n, 3, T) in (H1, H2, V) order; V is NaN when absent."""
+    order = component_order(components)
+    x = np.asarray(data, dtype=np.float64)
+    out = np.full((x.shape[0], 3, x.shape[-1]), np.nan)
+    out[:, 0], out[:, 1] = x[:, order[0]], x[:, order[1]]
+    if order[2] >= 0:
+        out[:, 2] = x[:, order[2]]
+    return out
 
 
 def _block_means(x: np.ndarray, fs: float, cfg: FeatureConfig) -> np.ndarray:
@@ -92,21 +110,25 @@ def waveform_curves(x: np.ndarray, fs: float, cfg: FeatureConfig, hvsr_rows: np.
 
     freqs = fas_frequencies(cfg)
     x = np.asarray(x, dtype=np.float64)
-    f, A = fourier_amplitude(x, fs)  # (F_fft,), (n, 3, F_fft) in m/s
+    nc = 3 if np.isfinite(x[:, 2]).all() else 2  # a horizontal pair: V is NaN
+    f, A = fourier_amplitude(x[:, :nc], fs)  # (F_fft,), (n, nc, F_fft) in m/s
     ok = (freqs <= 0.45 * fs) & (freqs >= 2.0 * f[1])
     logfas = np.full((*x.shape[:2], len(freqs)), np.nan)
     hv = np.full((x.shape[0], len(freqs)), np.nan)
     f0s = np.full(x.shape[0], np.nan)
     rows = np.ones(len(x), bool) if hvsr_rows is None else np.asarray(hvsr_rows, bool)
+    if nc < 3:
+        rows = np.zeros(len(x), bool)  # no vertical: no HVSR
     if ok.any():
-        logfas[..., ok] = _log10(konno_ohmachi_smooth(A, f, freqs[ok], b=cfg.ko_bandwidth))
+        logfas[:, :nc, ok] = _log10(konno_ohmachi_smooth(A, f, freqs[ok], b=cfg.ko_bandwidth))
         if rows.any():
             xr = x[rows]
             _, h = hvsr_curves(xr[:, 0], xr[:, 1], xr[:, 2], fs, freqs=freqs[ok], b=cfg.ko_bandwidth)
             hv[np.ix_(rows, ok)] = h
             good = np.isfinite(h).any(axis=1)
             f0s[np.flatnonzero(rows)[good]] = f0(h[good], freqs[ok], band=tuple(cfg.f0_band_hz))
-    env = moving_average_envelope(x, kernel=cfg.envelope_kernel)  # (n, 3, T), m/s^2
+    env = np.full(x.shape, np.nan)
+    env[:, :nc] = moving_average_envelope(x[:, :nc], kernel=cfg.envelope_kernel)  # (n, 3, T), m/s^2
     logenv = _log10(_block_means(env, fs, cfg))
     return {"logfas": logfas.astype(np.float32), "logenv": logenv.astype(np.float32),
             "hvsr": _log10(hv).astype(np.float32), "f0": f0s}
@@ -140,9 +162,10 @@ def intensity_measures(data: np.ndarray, fs: float, components: str, periods, th
     from quakesynth.metrics.ims import format_period
     from quakesynth.records import G
 
-    order = component_order(components)
-    acc = np.asarray(data, dtype=np.float64)[:, order]  # (N, 3, T) H1, H2, V, m/s^2
-    vel, _ = integrate(acc, fs)
+    acc = canonical(data, components)  # (N, 3, T) H1, H2, V (NaN for a pair), m/s^2
+    nc = 3 if "Z" in components else 2
+    vel = np.full(acc.shape, np.nan)
+    vel[:, :nc], _ = integrate(acc[:, :nc], fs)
     cols: dict[str, np.ndarray] = {}
     for im, x, scale, unit in (("PGA", acc, 1.0 / G, "g"), ("PGV", vel, 100.0, "cm/s")):
         pk = np.abs(x).max(axis=-1)
@@ -157,7 +180,8 @@ def intensity_measures(data: np.ndarray, fs: float, components: str, periods, th
         for p, T in enumerate(periods):
             for key in ("H1", "H2", "GM", "SRSS", "RotD50"):
                 cols[f"PSA{format_period(T)}_{key}_g"] = hs[key][:, p] / G
-    d = significant_duration(acc, fs, 0.05, 0.95)
+    d = np.full(acc.shape[:2], np.nan)
+    d[:, :nc] = significant_duration(acc[:, :nc], fs, 0.05, 0.95)
     for j, c in enumerate(COMPONENT_LABELS):
         cols[f"D5-95_{c}_s"] = d[:, j]
     return pd.DataFrame(cols)
@@ -197,9 +221,9 @@ def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfi
 
     Parameters
     ----------
-    data : acceleration (n, 3, T), m/s^2.
+    data : acceleration (n, C, T), m/s^2.
     fs : sampling rate, Hz.
-    components : component order of ``data`` (three letters including Z).
+    components : component order of ``data`` (two horizontals and at most one Z).
     cfg : grids and IM periods.
     ims : compute the intensity-measure table.
     curves : compute log-FAS, envelope and HVSR.
@@ -215,8 +239,7 @@ def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfi
     ``seconds`` / ``cpu_seconds`` (wall-clock and CPU time of this unit).
     """
     t0, c0 = time.perf_counter(), time.process_time()
-    order = component_order(components)
-    x = np.asarray(data)[:, order]
+    x = canonical(data, components)
     out: dict[str, Any] = {"ims": None, "paired": None, "paired_rows": None}
     if ims:
         out["ims"] = intensity_measures(data, fs, components, _periods(cfg), threads, cfg.ims)
@@ -227,7 +250,7 @@ def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfi
     if ref is not None:
         if ref_fs != fs:
             raise ValueError(f"paired records have fs={ref_fs} Hz but the model's output has fs={fs} Hz")
-        r = np.asarray(ref)[:, component_order(ref_components)]
+        r = canonical(ref, ref_components)
         out["paired"] = paired_measures(x[ref_rows], r, fs, cfg)
         out["paired_rows"] = np.asarray(ref_rows)
     out["seconds"] = time.perf_counter() - t0

@@ -322,9 +322,14 @@ class _Sink:
         return done
 
 
-def _chunk_data(rec: Records) -> tuple[np.ndarray, float, str]:
+def _chunk_data(rec: Records, horizontal_only: bool = False) -> tuple[np.ndarray, float, str]:
+    """``(data, fs, components)`` of a chunk; ``horizontal_only`` drops a Z component, so that
+    generated three-component records are compared on the components the data have."""
     if rec.quantity != "acceleration":
         raise ValueError(f"records must be acceleration (m/s^2); got {rec.quantity} in {rec.unit}")
+    if horizontal_only and "Z" in rec.components:
+        keep = [i for i, c in enumerate(rec.components) if c != "Z"]
+        return rec.data[:, keep], rec.fs, rec.components.replace("Z", "")
     return rec.data, rec.fs, rec.components
 
 
@@ -393,9 +398,11 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         emb.setdefault(source, []).append((positions, e, p))
 
     wall0 = time.perf_counter()
+    horiz = False  # the data are horizontal pairs: every source is compared on its horizontals
     try:
         # the data
         for pos, rec in data.chunks(bs):
+            horiz = "Z" not in rec.components
             classify(DATA, pos, rec)
             pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True, threads=threads, hvsr_rows=hvsr_pos[pos] >= 0,
                         callback=sink.callback(DATA, pos, np.zeros(len(pos), np.int64)))
@@ -404,7 +411,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         if floor is not None:
             for pos, rec in floor.chunks(bs):
                 classify(FLOOR, pos, rec)
-                pipe.submit(compute_unit, *_chunk_data(rec), fcfg, False, threads=threads,
+                pipe.submit(compute_unit, *_chunk_data(rec, horiz), fcfg, False, threads=threads,
                             hvsr_rows=np.zeros(len(pos), bool), callback=sink.callback(FLOOR, pos, np.zeros(len(pos), np.int64), kind="floor"))
                 bar.update(len(pos))
         # the models
@@ -425,7 +432,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
                 if ref is not None and len(ref_rows):
                     kw = dict(ref=ref.data[ref_rows], ref_fs=ref.fs, ref_components=ref.components,
                               ref_rows=ref_rows)
-                pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True, threads=threads,
+                pipe.submit(compute_unit, *_chunk_data(rec, horiz), fcfg, True, threads=threads,
                             hvsr_rows=(k == 0) & (hvsr_pos[pos] >= 0),
                             callback=sink.callback(label, pos, k), **kw)
                 bar.update(len(pos))
@@ -445,7 +452,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
                         k = rec.metadata["realization"].to_numpy(np.int64)
                         extra = {"source": label, "scenario": sc.name, "point": point,
                                  sc.vary: tab[sc.vary].to_numpy()[point]}
-                        pipe.submit(compute_unit, *_chunk_data(rec), fcfg, True, curves=False, threads=threads,
+                        pipe.submit(compute_unit, *_chunk_data(rec, horiz), fcfg, True, curves=False, threads=threads,
                                     callback=sink.callback(label, point, k, kind="scenario", extra=extra))
                         bar.update(len(rec))
         pipe.drain()
@@ -466,7 +473,11 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         paired=pd.concat(sink.paired, ignore_index=True) if sink.paired else None,
         timing={**sink.seconds, "total": {"wall_s": wall}},
         model_info={k: _info(m) for k, m in models.items()}, floor_conditioning=floor_cond,
+        components=COMPONENT_LABELS[:2] if horiz else COMPONENT_LABELS,
     )
+    if horiz:
+        coll.notes.append("horizontal-only data: models are compared on their two horizontal components "
+                          "(no V measures, no HVSR)")
     for source, parts in emb.items():
         size = len(floor) if source == FLOOR else n
         e = np.concatenate([p[1] for p in parts])
