@@ -332,6 +332,12 @@ def _builtin() -> None:
         register_model("stochastic", _load_stochastic, "stochastic method (Boore 2003) on pyrvt source/path models")
     if "default" not in _REGISTRY:
         register_model("default", _load_default, "HighFEM small model shipped with the package")
+    # published models: loaded from the cache after `quakesynth models pull`, never downloaded here
+    from quakesynth import hub
+
+    for name, summary in hub.published_summaries().items():
+        if name not in _REGISTRY:
+            register_model(name, hub.loader(name), summary)
 
 
 def model_factory(name: str) -> Callable[..., Generator] | None:
