@@ -5,10 +5,10 @@ biases of Perrone et al. (2025) in ``bands`` and the Kristekova envelope / phase
 0-10, single-component, global normalisation); summarised per component by the mean (median
 for the biases, which are heavy-tailed).
 
-Spatial coherence of the high frequencies (:func:`hf_coherence`): the wavefields are band-passed
-to ``band`` (zero-phase Butterworth) and the zero-lag correlation coefficient of every pair of
-sensors on the same row or column of the grid is averaged per separation (in sensor spacings),
-per component. The truth gives the target curve; a per-sensor refiner that invents independent
+Spatial coherence of the high frequencies (:func:`hf_coherence`, computed by
+:mod:`quakesynth.metrics.coherence`): the wavefields are band-passed to ``band`` (zero-phase
+Butterworth) and the zero-lag correlation coefficient of every pair of sensors on the same row
+or column of the grid is averaged per separation (in sensor spacings), per component. The truth gives the target curve; a per-sensor refiner that invents independent
 high frequencies gives too low a curve.
 """
 
@@ -61,35 +61,13 @@ def summarise(metrics: dict[str, np.ndarray], components: str = "ENZ", mask: np.
     return out
 
 
-def hf_coherence(u: np.ndarray, fs: float, band: tuple[float, float], max_sep: int = 4) -> np.ndarray:
-    """Mean zero-lag correlation of band-passed traces vs sensor separation.
+def hf_coherence(u: np.ndarray, fs: float, band: tuple[float, float], max_sep: int = 4,
+                 measure: str = "correlation") -> np.ndarray:
+    """Mean coherence of band-passed traces vs sensor separation: (C, max_sep) for wavefields
+    ``u`` (N, C, S, S, T) at ``fs`` Hz; :func:`quakesynth.metrics.coherence.spatial_coherence`."""
+    from quakesynth.metrics.coherence import spatial_coherence
 
-    Parameters
-    ----------
-    u : (N, C, S, S, T) wavefields.
-    fs : Hz.
-    band : (f1, f2) Hz of the zero-phase Butterworth band-pass (order 4).
-    max_sep : largest separation, in sensor spacings.
-
-    Returns
-    -------
-    (C, max_sep) mean correlation at separations 1..max_sep along rows and columns.
-    """
-    from scipy import signal
-
-    u = np.asarray(u, dtype=np.float64)
-    if u.ndim != 5:
-        raise ValueError(f"u must be (N, C, S, S, T); got shape {u.shape}")
-    sos = signal.butter(4, band, btype="bandpass", fs=fs, output="sos")
-    x = signal.sosfiltfilt(sos, u, axis=-1)
-    x = x - x.mean(axis=-1, keepdims=True)
-    x = x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-30)
-    out = np.empty((u.shape[1], max_sep))
-    for d in range(1, max_sep + 1):
-        cx = (x[:, :, d:, :] * x[:, :, :-d, :]).sum(-1)  # (N, C, S-d, S)
-        cy = (x[:, :, :, d:] * x[:, :, :, :-d]).sum(-1)
-        out[:, d - 1] = 0.5 * (cx.mean(axis=(0, 2, 3)) + cy.mean(axis=(0, 2, 3)))
-    return out
+    return spatial_coherence(u, fs, band, max_sep=max_sep, measure=measure)
 
 
 def seconds_per_call(fn: Callable[[], object], repeat: int = 3) -> float:

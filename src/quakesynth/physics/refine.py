@@ -26,7 +26,7 @@ def refine_records(records: Records, model_dir, num_steps: int = 18, seed: int =
                    device: str = "cpu", progress: bool = False) -> Records:
     """Refined copy of ``records`` (see the module doc); ``model_dir`` is a refiner model."""
     from quakesynth.data.preprocess import resample
-    from quakesynth.physics.train import load_refiner
+    from quakesynth.physics.models import load_refiner
 
     refiner, config = load_refiner(model_dir, device=device)
     C, fs_m, T_m = refiner.cfg.channels, float(config["waveform"]["fs"]), int(config["waveform"]["n_samples"])

@@ -24,15 +24,14 @@ import numpy as np
 import torch
 
 from quakesynth.models.fno import MIFNO, MIFNOConfig, relative_loss
-from quakesynth.models.refiner import Refiner, RefinerConfig, to_patches
+from quakesynth.models.refiner import Refiner, RefinerConfig
 from quakesynth.physics.data import (
-    Normalisation,
-    denormalise_velocity,
     fit_normalisation,
     normalise_geology,
     normalise_velocity,
     source_inputs,
 )
+from quakesynth.physics.models import Surrogate, load_refiner, surrogate_pairs  # noqa: F401 -- re-exported
 from quakesynth.train.config import TrainConfig
 from quakesynth.train.module import TrainModule
 
@@ -74,7 +73,8 @@ class MIFNOModule(TrainModule):
 
 
 class RefinerModule(TrainModule):
-    """Batches ``x`` (B, C, T) truth and ``y`` (B, C, T) condition, in data units."""
+    """Batches ``x`` (B, C, T) truth and ``y`` (B, C, T) condition, in data units, and ``extra``
+    (B, n_extra) normalised features when the refiner takes them."""
 
     def __init__(self, cfg: RefinerConfig, train: TrainConfig, sigma_data: float, y_train: torch.Tensor,
                  P_mean: float = -1.2, P_std: float = 1.2) -> None:
@@ -87,7 +87,8 @@ class RefinerModule(TrainModule):
         return self.refiner
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self.refiner.loss(batch["x"].float(), batch["y"].float(), self.P_mean, self.P_std), {}
+        extra = batch["extra"].float() if "extra" in batch else None
+        return self.refiner.loss(batch["x"].float(), batch["y"].float(), self.P_mean, self.P_std, extra), {}
 
 
 def _fit(module, arrays: dict[str, np.ndarray], run_dir, train: TrainConfig, resume: bool, progress: bool,
@@ -129,44 +130,6 @@ def train_surrogate(corpus: dict, train_idx, run_dir, cfg: MIFNOConfig, train: T
     return save_model_dir(Path(run_dir) / "model", configs, {"mifno": ema.averaged_state_dict()}, overwrite=overwrite)
 
 
-class Surrogate:
-    """A loaded MIFNO model directory: ``predict(vs, source)`` in physical units."""
-
-    def __init__(self, path, device: str = "cpu") -> None:
-        from quakesynth.config import from_dict
-        from quakesynth.models.checkpoint import load_model_dir
-
-        config, sd = load_model_dir(path, ["mifno"], map_location=device)
-        if config.get("model") != "mifno":
-            raise ValueError(f"{str(path)!r} is not a MIFNO model (model={config.get('model')!r})")
-        self.config = config
-        self.norm = from_dict(Normalisation, config["normalisation"])
-        self.net = MIFNO(from_dict(MIFNOConfig, config["mifno"])).to(device).eval()
-        self.net.load_state_dict(sd["mifno"])
-        self.device = device
-        self.fs = float(config["waveform"]["fs"])
-
-    @torch.no_grad()
-    def predict(self, vs: np.ndarray, source: np.ndarray, batch_size: int = 16) -> np.ndarray:
-        """(N, X, Y, Z) Vs m/s and (N, 6) source x, y, z (m), strike, dip, rake (deg) -> (N, 3, S, S, T)
-        velocity, m/s."""
-        g = normalise_geology(vs, self.norm)
-        position, moment = source_inputs(source, self.norm)
-        out = []
-        for i in range(0, len(g), batch_size):
-            b = slice(i, i + batch_size)
-            p = self.net(*(torch.as_tensor(a[b], device=self.device) for a in (g, position, moment)))
-            out.append(denormalise_velocity(p.cpu().numpy(), self.norm))
-        return np.concatenate(out)
-
-
-def surrogate_pairs(surrogate: Surrogate, corpus: dict, idx, patch: int = 1) -> dict[str, np.ndarray]:
-    """Refiner pairs from the frozen surrogate: ``x`` truth, ``y`` prediction, (M, 3 k^2, T)."""
-    idx = np.asarray(idx)
-    y = surrogate.predict(corpus["vs"][idx], corpus["source"][idx])
-    return {"x": to_patches(corpus["u"][idx].astype(np.float32), patch), "y": to_patches(y, patch)}
-
-
 def lowpass_pairs(x: np.ndarray, fs: float, fc: float, order: int = 4) -> dict[str, np.ndarray]:
     """Refiner pairs from broadband records ``x`` (N, C, T): ``y`` = zero-phase low-pass at ``fc`` Hz."""
     from quakesynth.data.preprocess import lowpass
@@ -179,18 +142,24 @@ def train_refiner(pairs: dict[str, np.ndarray], run_dir, cfg: RefinerConfig, tra
                   val_pairs: dict[str, np.ndarray] | None = None, resume: bool = False, progress: bool = False,
                   overwrite: bool = False, extra: dict[str, Any] | None = None, devices: int = 1,
                   accelerator: str = "cpu") -> Path:
-    """Train the refiner on ``pairs`` (``x`` truth, ``y`` condition; (M, C, T)); ``sigma_data`` is
-    the std of the normalised training residuals. Writes ``run_dir/model`` and returns it."""
+    """Train the refiner on ``pairs`` (``x`` truth, ``y`` condition; (M, C, T); ``extra`` (M, n_extra)
+    when ``cfg.n_extra > 0``); ``sigma_data`` is the std of the normalised training residuals.
+    Writes ``run_dir/model`` (``extra`` entries added to its config) and returns it."""
     from quakesynth.config import to_dict
     from quakesynth.models.checkpoint import save_model_dir
 
     x, y = (torch.as_tensor(pairs[k]) for k in ("x", "y"))
     if x.shape != y.shape or x.ndim != 3 or x.shape[1] != cfg.channels:
         raise ValueError(f"pairs x, y must both be (M, {cfg.channels}, T); got {tuple(x.shape)}, {tuple(y.shape)}")
+    if cfg.n_extra and ("extra" not in pairs or np.shape(pairs["extra"]) != (len(x), cfg.n_extra)):
+        raise ValueError(f"pairs need extra of shape ({len(x)}, {cfg.n_extra}); "
+                         f"got {None if 'extra' not in pairs else np.shape(pairs['extra'])}")
     probe = Refiner(cfg)
     sigma_data = float(probe.residual(x, y).std()) or 0.5
     module = RefinerModule(cfg, train, sigma_data, y)
-    ema = _fit(module, {"x": pairs["x"], "y": pairs["y"]}, run_dir, train, resume, progress, val_pairs,
+    keys = ("x", "y", "extra") if cfg.n_extra else ("x", "y")
+    val = {k: val_pairs[k] for k in keys} if val_pairs else None
+    ema = _fit(module, {k: pairs[k] for k in keys}, run_dir, train, resume, progress, val,
                devices, accelerator)
     configs = {"model": "refiner", "refiner": to_dict(cfg), "sigma_data": sigma_data, "train": to_dict(train),
                "waveform": {"fs": float(fs), "n_samples": int(x.shape[-1]), "channels": cfg.channels},
@@ -199,14 +168,57 @@ def train_refiner(pairs: dict[str, np.ndarray], run_dir, cfg: RefinerConfig, tra
                           overwrite=overwrite)
 
 
-def load_refiner(path, device: str = "cpu") -> tuple[Refiner, dict]:
-    """``(refiner in eval mode, config)`` from a refiner model directory."""
-    from quakesynth.config import from_dict
-    from quakesynth.models.checkpoint import load_model_dir
+def broadband_training_data(dataset, cfg, split: str = "train", limit: int | None = None, seed: int = 0,
+                            conditioning=None) -> tuple[dict[str, np.ndarray], Any]:
+    """Pairs (:func:`quakesynth.physics.broadband.broadband_pairs`) from split ``split`` of a dataset
+    store (e.g. ``quakesynth simulate``'s corpus), its first ``limit`` records; returns
+    ``(pairs, conditioning)``, the scenario normalisation fitted on this split unless given."""
+    from quakesynth.data.preprocess import resample
+    from quakesynth.data.store import Dataset
+    from quakesynth.generate import to_quantity
+    from quakesynth.models.conditioning import Conditioning, ConditioningConfig
+    from quakesynth.physics.broadband import broadband_pairs, scenario_table
 
-    config, sd = load_model_dir(path, ["refiner"], map_location=device)
-    if config.get("model") != "refiner":
-        raise ValueError(f"{str(path)!r} is not a refiner model (model={config.get('model')!r})")
-    ref = Refiner(from_dict(RefinerConfig, config["refiner"]), sigma_data=float(config["sigma_data"]))
-    ref.load_state_dict(sd["refiner"])
-    return ref.to(device).eval(), config
+    ds = Dataset(dataset).split(split)
+    n = len(ds) if limit is None else min(int(limit), len(ds))
+    if n == 0:
+        raise ValueError(f"split {split!r} of {str(dataset)!r} is empty")
+    rec = ds.get(np.arange(n))
+    if rec.quantity != cfg.quantity:
+        rec = to_quantity(rec, cfg.quantity)
+    table = scenario_table(rec, cfg.variables, cfg.variables)
+    if conditioning is None:
+        conditioning = Conditioning.fit(table, ConditioningConfig(variables=tuple(cfg.variables)))
+    x = rec.data.astype(np.float64)
+    if not np.isclose(rec.fs, cfg.fs):
+        x = resample(x, rec.fs, cfg.fs)
+    pairs = broadband_pairs(x, cfg.fs, conditioning(table), cfg, seed=seed)
+    return pairs, (conditioning, rec.components, rec.unit)
+
+
+def train_broadband(dataset, run_dir, cfg: RefinerConfig, train: TrainConfig, broadband=None,
+                    limit: int | None = None, val_limit: int | None = 256, resume: bool = False,
+                    progress: bool = False, overwrite: bool = False, devices: int = 1,
+                    accelerator: str = "cpu") -> Path:
+    """Train the broadband refiner on low-passed pairs of a dataset store's train split (dev split
+    for validation); writes ``run_dir/model`` with the ``broadband`` layout and the scenario
+    normalisation, loadable by :class:`quakesynth.physics.broadband.BroadbandRefiner`."""
+    from dataclasses import replace
+
+    from quakesynth.config import to_dict
+    from quakesynth.physics.broadband import BroadbandConfig
+
+    bb = broadband or BroadbandConfig()
+    if cfg.n_extra != len(bb.variables) + 1:
+        cfg = replace(cfg, n_extra=len(bb.variables) + 1)
+    pairs, (cond, components, unit) = broadband_training_data(dataset, bb, "train", limit, seed=train.seed)
+    val = None
+    if val_limit:
+        try:
+            val, _ = broadband_training_data(dataset, bb, "dev", val_limit, seed=train.seed + 1, conditioning=cond)
+        except ValueError:
+            val = None
+    return train_refiner(pairs, run_dir, cfg, train, fs=bb.fs, val_pairs=val, resume=resume, progress=progress,
+                         overwrite=overwrite, devices=devices, accelerator=accelerator,
+                         extra={"broadband": to_dict(bb), "conditioning": cond.to_dict(),
+                                "components": components, "unit": unit, "dataset": str(dataset)})
