@@ -6,38 +6,105 @@ from pathlib import Path
 
 import click
 
+FORMATS = ["mseed", "sac", "seisbench", "hdf5", "npz", "at2", "obspy"]
+
+
+def read_input(path: Path, fmt: str | None, input_unit: str | None = None):
+    """Records of ``path``: a dataset store / quakesynth output format by suffix, else any file
+    ObsPy reads (``fmt="obspy"`` forces it; ``input_unit`` names the samples' unit, e.g. m/s)."""
+    from quakesynth.formats import read_records
+
+    if fmt not in (None, "obspy", "at2"):
+        return read_records(path, format=fmt)
+    if fmt is None and not (path.is_dir() and not (path / "metadata.csv").exists()):
+        try:
+            from quakesynth.formats import infer_format
+
+            return read_records(path, format=infer_format(path))
+        except ValueError:
+            pass
+    from quakesynth.data.readers import ReadOptions, read
+    from quakesynth.records import Records
+
+    options = ReadOptions(input_unit=input_unit or "counts")
+    items = list(read([path], format="at2" if fmt == "at2" or path.suffix.lower() == ".at2" else "auto",
+                      options=options))
+    recs = [r for r in items if isinstance(r, Records)]
+    if not recs:
+        reasons = [getattr(i, "detail", "") or getattr(i, "reason", "") for i in items]
+        raise ValueError(f"no record could be read from {str(path)!r}" + (f": {reasons[0]}" if reasons else ""))
+    shapes = {(r.data.shape[1:], r.fs, r.components) for r in recs}
+    if len(shapes) > 1:
+        raise ValueError(f"{str(path)!r} holds records of different shapes or rates; refine them one by one")
+    return Records.concat(recs)
+
 
 @click.command(context_settings={"show_default": True})
 @click.argument("input", type=click.Path(exists=True, path_type=Path))
-@click.option("--model", "model", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="Refiner model directory (trained on low-passed broadband records or surrogate pairs).")
+@click.option("--model", "model", default="broadband",
+              help="Refiner model directory or shipped model name (a broadband refiner, or a refiner of "
+                   "surrogate pairs).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output path; the format follows its suffix (.mseed, .sac folder, SeisBench folder, .h5, .npz).")
+              help="Output path; the format follows its suffix (.mseed, .sac, SeisBench folder, .h5, .npz).")
 @click.option("--format", "fmt", type=click.Choice(["mseed", "sac", "seisbench", "hdf5", "npz"]), default=None,
               help="Output format [default: from the OUTPUT suffix].")
-@click.option("--input-format", type=click.Choice(["mseed", "sac", "seisbench", "hdf5", "npz"]), default=None,
-              help="Input format [default: from the INPUT suffix].")
+@click.option("--input-format", type=click.Choice(FORMATS), default=None,
+              help="Input format [default: from the INPUT suffix; anything else is read with ObsPy].")
+@click.option("--input-unit", type=click.Choice(["m/s^2", "m/s", "m"]), default=None,
+              help="Unit of the samples of a generic ObsPy file (K-NET, SAC... carry theirs).")
+@click.option("--fc", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Crossover frequency, Hz: the input is trusted below it [default: the model's, 1 Hz].")
+@click.option("--magnitude", type=float, default=None, help="Scenario magnitude (overrides the metadata).")
+@click.option("--distance", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Scenario hypocentral distance, km (overrides the metadata).")
+@click.option("--vs30", type=click.FloatRange(min=0, min_open=True), default=None, help="Site Vs30, m/s.")
+@click.option("--depth", type=click.FloatRange(min=0), default=None, help="Hypocentral depth, km.")
 @click.option("--steps", type=click.IntRange(min=1, max=1000), default=18, help="Heun sampler steps.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed; record i, window w uses (seed, i, w).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, help="Windows per refiner call.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Windows per refiner call.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def command(input, model, output, fmt, input_format, steps, seed, batch_size, overwrite, progress) -> None:
+def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, distance, vs30, depth, steps, seed,
+            batch_size, overwrite, progress) -> None:
     """Add realistic high frequencies to low-frequency records.
 
-    INPUT holds records (e.g. 0-1 Hz velocities from a physics code) with the refiner's
-    components; they are resampled to the refiner's rate, refined window by window (EDM
-    sampler, per-record seeds) and written with their metadata and a `refine` processing step.
+    A broadband refiner takes records trusted below a crossover fc (1 Hz by default; e.g. a
+    physics simulation, or a record low-passed at fc) and their scenario (magnitude and
+    distance from the metadata or the options; Vs30 and depth when known) and returns broadband
+    records at 100 Hz: the input exactly below 0.8 fc, blended to the generated record at fc,
+    the refiner's high frequencies above. INPUT: any ObsPy-readable file (miniSEED, SAC, K-NET,
+    ...), a PEER AT2 file, or a dataset store. A refiner of surrogate pairs refines
+    window by window at its own rate.
 
     \b
     Example:
-      quakesynth refine lowfreq.mseed --model refiner_model -o broadband.mseed
-      quakesynth refine sims_sac.sac --model refiner_model -o out_seisbench --steps 32 --seed 1
+      quakesynth refine lowfreq.mseed --model runs/broadband/model --magnitude 6.5 --distance 30 -o broadband.mseed
+      quakesynth refine dataset_lp --model runs/broadband/model --fc 0.5 -o broadband_ds --steps 32
+      quakesynth refine sims_sac.sac --model refiner_model -o out.mseed
     """
-    from quakesynth.formats import read_records, write_records
-    from quakesynth.physics.refine import refine_records
+    from quakesynth._atomic import check_writable
+    from quakesynth.formats import write_records
+    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.physics.broadband import resolve_model
 
-    records = read_records(input, format=input_format)
-    out = refine_records(records, model, num_steps=steps, seed=seed, batch_size=batch_size, progress=progress)
+    check_writable(output, overwrite)
+    path = resolve_model(model)
+    config, _ = load_model_dir(path, names=[])
+    if config.get("model") != "refiner":
+        raise ValueError(f"{path!r} is not a refiner model (model={config.get('model')!r})")
+    records = read_input(input, input_format, input_unit)
+    if "broadband" in config:
+        from quakesynth.physics.broadband import BroadbandRefiner
+
+        scenario = {"magnitude": magnitude, "distance": distance, "vs30": vs30, "depth": depth}
+        out = BroadbandRefiner(path).refine(records, fc=fc, seed=seed, num_steps=steps, batch_size=batch_size,
+                                            scenario=scenario, progress=progress)
+    else:
+        from quakesynth.physics.refine import refine_records
+
+        if fc is not None or any(v is not None for v in (magnitude, distance, vs30, depth)):
+            raise ValueError("--fc and the scenario options apply to broadband refiners only; this refiner "
+                             "takes the surrogate's records as they are")
+        out = refine_records(records, path, num_steps=steps, seed=seed, batch_size=batch_size, progress=progress)
     write_records(out, output, format=fmt, overwrite=overwrite)
     click.echo(f"refined {len(out)} records -> {output}")

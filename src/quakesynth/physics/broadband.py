@@ -1,0 +1,481 @@
+"""Broadband records from any low-frequency record: learned refiner and classic hybrid baseline.
+
+Hybrid broadband simulation takes deterministic physics below a crossover ``fc`` (about 1 Hz)
+and needs realistic high frequencies above. Two ways are here, sharing one set of filters:
+
+**Crossover filters** (zero phase, applied in the frequency domain, exactly complementary)::
+
+    L(f) = 1 / (1 + (f / fc)^(2 n)),     H(f) = 1 - L(f)
+
+(``L`` is the squared magnitude of an order-n Butterworth, i.e. its forward-backward filter).
+``L`` makes the training conditions and the evaluation inputs; ``L`` and ``H`` merge the hybrid
+baseline.
+
+**Classic hybrid baseline** (:func:`hybrid_baseline`): ``L * low + H * stochastic`` where
+``stochastic`` is the stochastic simulator's record for the same scenario
+(:class:`quakesynth.simulate.stochastic.StochasticGenerator`), shifted so that its low-passed
+energy peak meets the input's.
+
+**Learned refiner** (:class:`BroadbandRefiner`): an EDM refiner
+(:class:`quakesynth.models.refiner.Refiner`) generates the residual ``x - L x`` given
+``y = L x`` (amplitude-normalised), the scenario (magnitude, distance, Vs30, depth, normalised
+by :class:`quakesynth.models.conditioning.Conditioning`) and ``log2 fc`` as extra channels. It is
+trained on low-passed broadband pairs of the stochastic-simulator corpus (``quakesynth
+simulate``), with ``fc`` drawn log-uniformly in ``fc_range`` so one model serves any crossover in
+that range. At inference a record is low-passed (``y = L input``), cut into overlapping windows
+of the model's length, refined window by window with per-(record, window) seeds, joined with
+power-complementary weights (``sum_k w_k^2 = 1``, so independent high frequencies keep their
+power in the overlaps) and blended into the input with the keep mask::
+
+    out = input + M(f) (y + r - input),   M(f) = 0 for f <= k fc, raised cosine to 1 at fc
+
+(``k = keep_fraction``, 0.8; ``M`` applied on the record's own DFT grid): the input is returned
+exactly below ``k fc`` and the generated record above ``fc``. Velocity and displacement inputs are refined as acceleration (spectral
+differentiation) and converted back (spectral integration, safe since ``M = 0`` near 0 Hz).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from quakesynth.records import QUANTITY_UNITS, Records
+
+#: order of spectral differentiation that turns a quantity into acceleration
+_ORDER = {"acceleration": 0, "velocity": 1, "displacement": 2}
+
+
+@dataclass(frozen=True)
+class BroadbandConfig:
+    """The broadband refiner's data layout (stored in its model directory as ``broadband``)."""
+
+    fc: float = 1.0  # default crossover frequency, Hz
+    fc_min: float = 0.5  # lowest crossover trained for, Hz
+    fc_max: float = 2.0  # highest crossover trained for, Hz
+    order: int = 8  # crossover order n of L = 1 / (1 + (f/fc)^(2n))
+    keep_fraction: float = 0.8  # input returned exactly below keep_fraction * fc
+    fs: float = 100.0  # sampling rate of the model and of the output, Hz
+    window: int = 2048  # samples per refined window
+    hop: int = 1024  # samples between window starts
+    variables: tuple[str, ...] = ("magnitude", "distance", "vs30", "depth")  # scenario variables
+    required: tuple[str, ...] = ("magnitude", "distance")  # variables that must be known (others: training mean)
+    quantity: str = "acceleration"  # quantity the model works in
+    crops_per_record: int = 2  # training windows cut from each corpus record
+    double_lowpass: float = 0.5  # fraction of training conditions low-passed twice (inputs already low-passed)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fc_min <= self.fc <= self.fc_max < self.fs / 4:
+            raise ValueError(f"need 0 < fc_min <= fc <= fc_max < fs/4; got {self.fc_min}, {self.fc}, "
+                             f"{self.fc_max}, fs={self.fs}")
+        if self.order < 1:
+            raise ValueError(f"order must be >= 1; got {self.order}")
+        if not 0 < self.keep_fraction < 1:
+            raise ValueError(f"keep_fraction must be in (0, 1); got {self.keep_fraction}")
+        if not 0 < self.hop <= self.window:
+            raise ValueError(f"hop must be in (0, window = {self.window}]; got {self.hop}")
+        if not set(self.required) <= set(self.variables):
+            raise ValueError(f"required {self.required} must be among variables {self.variables}")
+        if self.quantity not in _ORDER:
+            raise ValueError(f"quantity must be one of {list(_ORDER)}; got {self.quantity!r}")
+
+
+# --------------------------------------------------------------------------------------
+# filters (pure functions)
+# --------------------------------------------------------------------------------------
+def crossover_lowpass_response(freqs, fc: float, order: int = 8) -> np.ndarray:
+    """``L(f) = 1 / (1 + (f / fc)^(2 order))`` at ``freqs`` (Hz); ``H = 1 - L``."""
+    if not fc > 0:
+        raise ValueError(f"fc must be > 0 Hz; got {fc}")
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + (np.abs(np.asarray(freqs, dtype=np.float64)) / fc) ** (2 * int(order)))
+
+
+def keep_mask(freqs, fc: float, keep_fraction: float = 0.8) -> np.ndarray:
+    """``M(f)``: 0 up to ``keep_fraction fc``, raised cosine to 1 at ``fc``, 1 above."""
+    f = np.asarray(freqs, dtype=np.float64)
+    a = keep_fraction * fc
+    t = np.clip((f - a) / (fc - a), 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * t)
+
+
+def spectral_filter(x, fs: float, response, pad: bool = True) -> np.ndarray:
+    """Zero-phase filter of ``x`` (..., T) sampled at ``fs`` Hz by a real ``response(freqs)``
+    applied to the rFFT of the signal zero-padded to at least 2 T (linear filtering), or with
+    ``pad=False`` to its T-point rFFT (circular; exact on the record's own frequency grid);
+    float64, same shape."""
+    from scipy import fft
+
+    x = np.asarray(x, dtype=np.float64)
+    T = x.shape[-1]
+    n = fft.next_fast_len(2 * T, real=True) if pad else T
+    X = fft.rfft(x, n=n, axis=-1)
+    return fft.irfft(X * response(fft.rfftfreq(n, 1.0 / fs)), n=n, axis=-1)[..., :T]
+
+
+def crossover_lowpass(x, fs: float, fc: float, order: int = 8, pad: bool = True) -> np.ndarray:
+    """``L x``: zero-phase crossover low-pass of ``x`` (..., T) at ``fc`` Hz (``fs`` Hz); ``pad``
+    as in :func:`spectral_filter`."""
+    return spectral_filter(x, fs, lambda f: crossover_lowpass_response(f, fc, order), pad=pad)
+
+
+def crossover_merge(low, high, fs: float, fc: float, order: int = 8) -> np.ndarray:
+    """``L low + H high`` with the matched complementary crossover filters (same shapes (..., T)),
+    on the record's own DFT grid (so ``L + H = 1`` holds exactly there)."""
+    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+    if low.shape != high.shape:
+        raise ValueError(f"low and high shapes differ: {low.shape} vs {high.shape}")
+    return high + crossover_lowpass(low - high, fs, fc, order, pad=False)
+
+
+def convert_quantity(x, fs: float, order: int, fmin: float = 0.0) -> np.ndarray:
+    """Spectral differentiation (``order`` > 0) or integration (< 0) of ``x`` (..., T):
+    multiply by ``(i 2 pi f)^order``; for integration frequencies below ``fmin`` Hz (> 0) are
+    zeroed. ``order = 0`` returns a float64 copy."""
+    from scipy import fft
+
+    x = np.asarray(x, dtype=np.float64)
+    if order == 0:
+        return x.copy()
+    if order < 0 and not fmin > 0:
+        raise ValueError(f"integration needs fmin > 0 Hz; got {fmin}")
+    T = x.shape[-1]
+    n = fft.next_fast_len(2 * T, real=True)
+    f = fft.rfftfreq(n, 1.0 / fs)
+    w = 2j * np.pi * f
+    if order > 0:
+        g = w**order
+    else:
+        g = np.zeros_like(w)
+        ok = f >= fmin
+        g[ok] = w[ok] ** order
+    return fft.irfft(fft.rfft(x, n=n, axis=-1) * g, n=n, axis=-1)[..., :T]
+
+
+def band_kept_error(out, inp, fs: float, fmax: float) -> np.ndarray:
+    """Relative RMS difference of ``out`` and ``inp`` (N, C, T) below ``fmax`` Hz, per record (N,):
+    ``||F(out - inp)||_{f < fmax} / ||F(inp)||_{f < fmax}`` over all components (Parseval: the
+    RMS of the difference of the band-limited records over that of the input)."""
+    from scipy import fft
+
+    out, inp = np.asarray(out, np.float64), np.asarray(inp, np.float64)
+    if out.shape != inp.shape or out.ndim != 3:
+        raise ValueError(f"out and inp must be (N, C, T) of equal shapes; got {out.shape}, {inp.shape}")
+    f = fft.rfftfreq(out.shape[-1], 1.0 / fs)
+    sel = f < fmax
+    d = np.abs(fft.rfft(out - inp, axis=-1)[..., sel]) ** 2
+    r = np.abs(fft.rfft(inp, axis=-1)[..., sel]) ** 2
+    return np.sqrt(d.sum(axis=(1, 2)) / np.maximum(r.sum(axis=(1, 2)), 1e-300))
+
+
+# --------------------------------------------------------------------------------------
+# scenario and input checks
+# --------------------------------------------------------------------------------------
+def scenario_table(records: Records, variables, required, scenario: dict | None = None) -> np.ndarray:
+    """(N, V) scenario in physical units from the metadata, ``scenario`` values overriding.
+
+    Raises ``ValueError`` naming the first record and variable when a ``required`` one is missing;
+    other missing values stay NaN (imputed with the training mean by the caller).
+    """
+    from quakesynth.records import CONDITIONING_COLUMNS
+
+    scenario = {k: v for k, v in (scenario or {}).items() if v is not None}
+    cols = []
+    for v in variables:
+        if v in scenario:
+            cols.append(np.full(len(records), float(scenario[v])))
+            continue
+        col = CONDITIONING_COLUMNS.get(v, v)
+        cols.append(records.metadata[col].astype("float64").to_numpy(na_value=np.nan)
+                    if col in records.metadata else np.full(len(records), np.nan))
+    table = np.stack(cols, axis=1) if cols else np.zeros((len(records), 0))
+    for j, v in enumerate(variables):
+        if v in required:
+            bad = ~np.isfinite(table[:, j])
+            if bad.any():
+                i = int(np.argmax(bad))
+                name = records.metadata["trace_name"].iloc[i] if "trace_name" in records.metadata else i
+                raise ValueError(f"missing scenario: record {i} ({name}) has no {v}; give it in the metadata "
+                                 f"or as --{v}")
+    return table
+
+
+def check_input(records: Records, fc: float, window_s: float) -> None:
+    """One-line ``ValueError`` for inputs a broadband refine cannot use: NaN/inf samples, a
+    sampling rate below ``2 fc``, a record shorter than ``window_s`` seconds."""
+    if len(records) == 0:
+        raise ValueError("INPUT holds no records")
+    finite = np.isfinite(records.data).reshape(len(records), -1).all(axis=1)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise ValueError(f"record {i} has NaN or infinite samples; repair or drop it first")
+    if records.fs < 2 * fc:
+        raise ValueError(f"sampling rate {records.fs:g} Hz is below 2 fc = {2 * fc:g} Hz: the record cannot "
+                         f"hold the band up to the crossover")
+    if records.duration < window_s - 1e-9:
+        raise ValueError(f"records are {records.duration:g} s long, shorter than the refiner's window of "
+                         f"{window_s:g} s")
+
+
+def window_starts(T: int, window: int, hop: int) -> list[int]:
+    """Starts of windows of ``window`` samples every ``hop`` covering ``T >= window`` samples
+    (the last one ends at T)."""
+    if T < window:
+        raise ValueError(f"T = {T} samples is shorter than the window of {window}")
+    starts = list(range(0, T - window + 1, hop))
+    if starts[-1] != T - window:
+        starts.append(T - window)
+    return starts
+
+
+def overlap_weights(T: int, window: int, starts) -> np.ndarray:
+    """(len(starts), window) weights with ``sum_k w_k(t)^2 = 1`` at every t (sine tapers,
+    power-normalised): independent window contents keep their power where windows overlap."""
+    h = np.sin(np.pi * (np.arange(window) + 0.5) / window)
+    power = np.zeros(T)
+    for s in starts:
+        power[s:s + window] += h**2
+    return np.stack([h / np.sqrt(power[s:s + window]) for s in starts])
+
+
+# --------------------------------------------------------------------------------------
+# the hybrid baseline
+# --------------------------------------------------------------------------------------
+#: values used by the hybrid baseline when a record lacks them (the simulator needs all five)
+BASELINE_DEFAULTS = {"vs30": 400.0, "depth": 10.0, "gap": 180.0}
+
+
+def _peak_time(x: np.ndarray, fs: float, smooth_s: float = 2.0) -> np.ndarray:
+    """Sample of the peak of the smoothed energy summed over components, (N,) for x (N, C, T)."""
+    from scipy.ndimage import uniform_filter1d
+
+    e = uniform_filter1d((np.asarray(x, np.float64) ** 2).sum(axis=1), max(1, int(smooth_s * fs)), axis=-1)
+    return e.argmax(axis=-1)
+
+
+def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0,
+                    scenario: dict | None = None, generator=None) -> Records:
+    """Classic hybrid broadband: ``L low + H stochastic`` (see the module doc).
+
+    Parameters
+    ----------
+    low : low-frequency records (N, C, T) in SI units (acceleration, velocity or displacement),
+        components among Z, N, E; metadata with magnitude and distance (``scenario`` overrides).
+    fc, order : crossover (Hz) and its order.
+    seed : the stochastic record of record i uses ``waveform_seed(seed, i, 0)``.
+    generator : a :class:`~quakesynth.simulate.stochastic.StochasticGenerator` (default config).
+
+    Returns records like ``low`` (same fs, quantity, components), with a ``hybrid`` processing
+    step. Missing Vs30, depth and gap take :data:`BASELINE_DEFAULTS`; scenarios outside the
+    simulator's validity range are extrapolated.
+    """
+    import pandas as pd
+
+    from quakesynth.data.preprocess import resample
+    from quakesynth.generate import waveform_seed
+    from quakesynth.simulate.stochastic import StochasticGenerator
+
+    gen = generator or StochasticGenerator()
+    if low.quantity not in _ORDER or low.unit != QUANTITY_UNITS[low.quantity]:
+        raise ValueError(f"records must be in SI units of acceleration, velocity or displacement; got "
+                         f"{low.quantity} in {low.unit}")
+    missing = set(low.components) - set(gen.components)
+    if missing:
+        raise ValueError(f"components {sorted(missing)} are not simulated ({gen.components})")
+    table = scenario_table(low, ("magnitude", "distance", "vs30", "depth", "gap"), ("magnitude", "distance"),
+                           scenario)
+    for j, k in ((2, "vs30"), (3, "depth"), (4, "gap")):
+        table[:, j] = np.where(np.isfinite(table[:, j]), table[:, j], BASELINE_DEFAULTS[k])
+    table[:, 3] = np.minimum(table[:, 3], table[:, 1])  # the simulator needs depth <= distance
+    N, C, T = low.data.shape
+    x = low.data.astype(np.float64)
+    out = np.empty((N, C, T))
+    peak_low = _peak_time(crossover_lowpass(x, low.fs, fc, order), low.fs)
+    for i in range(N):
+        row = pd.DataFrame([dict(zip(("magnitude", "distance", "vs30", "depth", "gap"), table[i]))])
+        sim = gen._generate(gen.check_table(row, allow_extrapolation=True)[list(gen.variables)].to_numpy(),
+                            np.array([waveform_seed(seed, i, 0)]))
+        sim = np.asarray(sim, np.float64)[:, [gen.components.index(c) for c in low.components]]
+        if not np.isclose(gen.fs, low.fs):
+            sim = resample(sim, gen.fs, low.fs)
+        sim = convert_quantity(sim, low.fs, -_ORDER[low.quantity], fmin=0.5 * fc)[0]
+        shift = int(peak_low[i] - _peak_time(crossover_lowpass(sim[None], low.fs, fc, order), low.fs)[0])
+        placed = np.zeros((C, T))
+        a, b = max(0, shift), min(T, shift + sim.shape[-1])
+        if b > a:
+            from scipy.signal.windows import tukey
+
+            placed[:, a:b] = sim[:, a - shift:b - shift] * tukey(b - a, min(1.0, 2 * low.fs / (b - a)))
+        out[i] = crossover_merge(x[i], placed, low.fs, fc, order)
+    res = low.replace(data=out.astype(np.float32))
+    res.add_processing("hybrid", fc=float(fc), order=int(order), seed=int(seed), high="stochastic")
+    return res
+
+
+# --------------------------------------------------------------------------------------
+# training pairs
+# --------------------------------------------------------------------------------------
+def broadband_pairs(x, fs: float, features, cfg: BroadbandConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Training pairs from broadband records ``x`` (N, C, T) at ``fs`` = ``cfg.fs`` Hz (T >= window).
+
+    Each record gives ``cfg.crops_per_record`` random windows; each draws ``fc`` log-uniformly in
+    [fc_min, fc_max] and its condition is ``L x`` (``L L x`` for a fraction ``double_lowpass``).
+    ``features`` (N, V) normalised scenario. Returns ``x``, ``y`` (M, C, window) float32 and
+    ``extra`` (M, V + 1): the scenario and ``log2 fc``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    features = np.asarray(features, dtype=np.float32)
+    N, C, T = x.shape
+    if not np.isclose(fs, cfg.fs):
+        raise ValueError(f"records must be at the model rate {cfg.fs} Hz; got {fs}")
+    if T < cfg.window:
+        raise ValueError(f"records of {T} samples are shorter than the window of {cfg.window}")
+    if features.shape[0] != N:
+        raise ValueError(f"features must have one row per record ({N}); got {features.shape}")
+    rng = np.random.default_rng(seed)
+    K = cfg.crops_per_record
+    fcs = np.exp(rng.uniform(np.log(cfg.fc_min), np.log(cfg.fc_max), (N, K)))
+    twice = rng.random((N, K)) < cfg.double_lowpass
+    starts = rng.integers(0, T - cfg.window + 1, (N, K))
+    xs, ys, ex = [], [], []
+    for k in range(K):
+        y = np.empty_like(x)
+        for i in range(N):
+            y[i] = crossover_lowpass(x[i], fs, fcs[i, k], cfg.order)
+            if twice[i, k]:
+                y[i] = crossover_lowpass(y[i], fs, fcs[i, k], cfg.order)
+        idx = starts[:, k, None] + np.arange(cfg.window)
+        xs.append(np.take_along_axis(x, idx[:, None, :].repeat(C, 1), axis=-1))
+        ys.append(np.take_along_axis(y, idx[:, None, :].repeat(C, 1), axis=-1))
+        ex.append(np.column_stack([features, np.log2(fcs[:, k])]))
+    return {"x": np.concatenate(xs).astype(np.float32), "y": np.concatenate(ys).astype(np.float32),
+            "extra": np.concatenate(ex).astype(np.float32)}
+
+
+# --------------------------------------------------------------------------------------
+# the learned refiner (inference; no Lightning)
+# --------------------------------------------------------------------------------------
+def resolve_model(name_or_path) -> str:
+    """A refiner model directory from a path or a model shipped in ``quakesynth/weights/<name>``."""
+    from pathlib import Path
+
+    p = Path(name_or_path)
+    if (p / "config.json").exists():
+        return str(p)
+    shipped = Path(__file__).resolve().parents[1] / "weights" / str(name_or_path)
+    if (shipped / "config.json").exists():
+        return str(shipped)
+    raise FileNotFoundError(f"no refiner model {str(name_or_path)!r}: neither a model directory nor a model "
+                            f"shipped in quakesynth/weights")
+
+
+class BroadbandRefiner:
+    """A loaded broadband refiner model directory (see the module doc).
+
+    Also a paired model of :mod:`quakesynth.evaluate.paired`: :meth:`reproduce` low-passes each
+    record at the default ``fc`` and refines it back to broadband.
+    """
+
+    def __init__(self, path, device: str = "cpu") -> None:
+        from quakesynth.config import from_dict
+        from quakesynth.models.conditioning import Conditioning
+        from quakesynth.physics.models import load_refiner
+
+        self.path = resolve_model(path)
+        self.refiner, self.config = load_refiner(self.path, device=device)
+        if "broadband" not in self.config:
+            raise ValueError(f"{self.path!r} is a refiner but not a broadband one (no 'broadband' section)")
+        self.cfg = from_dict(BroadbandConfig, self.config["broadband"])
+        self.conditioning = Conditioning.from_dict(self.config["conditioning"])
+        self.components = str(self.config["components"])
+        self.device = device
+        self.name = f"refiner:{self.path}"
+        self.variables = self.cfg.variables
+
+    def features(self, records: Records, scenario: dict | None = None) -> np.ndarray:
+        """Normalised scenario (N, V); missing optional variables get the training mean (0)."""
+        table = scenario_table(records, self.cfg.variables, self.cfg.required, scenario)
+        c = self.conditioning(table)
+        if not np.isfinite(c).all():
+            warnings.warn(f"{int((~np.isfinite(c)).any(axis=1).sum())} record(s) lack an optional scenario "
+                          f"variable: the training mean is used", stacklevel=2)
+        return np.where(np.isfinite(c), c, 0.0).astype(np.float32)
+
+    def refine(self, records: Records, fc: float | None = None, seed: int = 0, seeds=None, num_steps: int = 18,
+               batch_size: int = 32, scenario: dict | None = None, progress: bool = False) -> Records:
+        """Broadband copy of low-frequency ``records`` at the model rate (see the module doc).
+
+        ``seeds`` (N,) per-record seeds (default ``SeedSequence([seed, i])``); window w of record i
+        uses ``SeedSequence([seeds[i], w])``. ``scenario`` values override the metadata.
+        """
+        import torch
+
+        from quakesynth.data.preprocess import resample
+        from quakesynth.diffusion.sampler import StackedRandomGenerator
+
+        cfg = self.cfg
+        fc = cfg.fc if fc is None else float(fc)
+        if not cfg.fc_min <= fc <= cfg.fc_max:
+            raise ValueError(f"fc = {fc:g} Hz is outside the crossovers this refiner was trained for "
+                             f"[{cfg.fc_min:g}, {cfg.fc_max:g}] Hz")
+        check_input(records, fc, cfg.window / cfg.fs)
+        if set(records.components) != set(self.components):
+            raise ValueError(f"the refiner takes components {self.components}; INPUT has {records.components}")
+        if records.quantity not in _ORDER or records.unit != QUANTITY_UNITS[records.quantity]:
+            raise ValueError(f"INPUT is {records.quantity} in {records.unit}; convert it to SI units (m/s^2, m/s "
+                             f"or m) first, e.g. by removing the instrument response")
+        feats = self.features(records, scenario)
+        order_q = _ORDER[records.quantity] - _ORDER[cfg.quantity]
+        rec = records.select_components(self.components)
+        x = rec.data.astype(np.float64)
+        if not np.isclose(rec.fs, cfg.fs):
+            x = resample(x, rec.fs, cfg.fs)
+        N, C, T = x.shape
+        if T < cfg.window:
+            raise ValueError(f"records are {T / cfg.fs:g} s long, shorter than the refiner's window of "
+                             f"{cfg.window / cfg.fs:g} s")
+        a = convert_quantity(x, cfg.fs, order_q)  # acceleration-equivalent (differentiation)
+        y = crossover_lowpass(a, cfg.fs, fc, cfg.order)
+        starts = window_starts(T, cfg.window, cfg.hop)
+        W = len(starts)
+        weights = overlap_weights(T, cfg.window, starts)
+        if seeds is None:
+            seeds = [int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0]) for i in range(N)]
+        if len(seeds) != N:
+            raise ValueError(f"need one seed per record ({N}); got {len(seeds)}")
+        win_seeds = [int(np.random.SeedSequence([int(seeds[i]), w]).generate_state(1)[0])
+                     for i in range(N) for w in range(W)]
+        idx = np.asarray(starts)[:, None] + np.arange(cfg.window)
+        yw = y[:, :, idx].transpose(0, 2, 1, 3).reshape(N * W, C, cfg.window)
+        extra = np.repeat(np.column_stack([feats, np.full(N, np.log2(fc))]), W, axis=0).astype(np.float32)
+        r = np.empty_like(yw, dtype=np.float32)
+        chunks = range(0, N * W, batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            chunks = tqdm(chunks, desc="refine", unit="batch")
+        for j in chunks:
+            b = slice(j, j + batch_size)
+            yt = torch.as_tensor(yw[b], dtype=torch.float32, device=self.device)
+            rnd = StackedRandomGenerator(yt.device, win_seeds[b])
+            r[b] = self.refiner.residual_sample(yt, rnd.randn(yt.shape, device=yt.device), rnd.randn_like, num_steps,
+                                                extra=torch.as_tensor(extra[b], device=self.device)).cpu().numpy()
+        res = np.zeros((N, C, T))
+        r = r.reshape(N, W, C, cfg.window)
+        for w, s in enumerate(starts):
+            res[:, :, s:s + cfg.window] += weights[w] * r[:, w]
+        x_hat = convert_quantity(y + res, cfg.fs, -order_q, fmin=0.5 * cfg.keep_fraction * fc)
+        # circular on the record's grid: below keep_fraction fc the DFT of out is the input's, exactly
+        out = x + spectral_filter(x_hat - x, cfg.fs, lambda f: keep_mask(f, fc, cfg.keep_fraction), pad=False)
+        result = rec.replace(data=out.astype(np.float32), fs=cfg.fs)
+        result.metadata["trace_sampling_rate_hz"] = cfg.fs
+        result.add_processing("refine_broadband", model=self.path, fc=fc, num_steps=int(num_steps), seed=int(seed))
+        return result
+
+    def reproduce(self, records: Records, seeds: np.ndarray) -> Records:
+        """Paired-model interface: record i low-passed at the default ``fc`` (crossover ``L``) and
+        refined with seed ``seeds[i]``; same fs as ``records`` when that is the model rate."""
+        low = records.replace(data=crossover_lowpass(records.data, records.fs, self.cfg.fc,
+                                                     self.cfg.order).astype(np.float32))
+        return self.refine(low, seeds=[int(s) for s in np.asarray(seeds).reshape(-1)])

@@ -1,0 +1,220 @@
+"""Broadband refine from low-frequency input: filters, hybrid baseline, a tiny trained refiner,
+`quakesynth refine` end to end (quakesynth.physics.broadband)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from quakesynth.cli.main import main
+from quakesynth.physics.broadband import (
+    BroadbandRefiner,
+    band_kept_error,
+    convert_quantity,
+    crossover_lowpass,
+    crossover_lowpass_response,
+    crossover_merge,
+    hybrid_baseline,
+    keep_mask,
+    overlap_weights,
+    window_starts,
+)
+from quakesynth.records import Records
+
+FS = 100.0
+
+
+def _tone(f, T=4096, fs=FS):
+    return np.sin(2 * np.pi * f * np.arange(T) / fs)
+
+
+def test_crossover_filters_are_complementary_and_zero_phase():
+    f = np.linspace(0, 50, 501)
+    L = crossover_lowpass_response(f, 1.0, 8)
+    assert L[0] == 1 and L[10] == pytest.approx(0.5) and L[8] > 0.97 and L[30] < 1e-7
+    x = _tone(0.25) + _tone(10.0)
+    low = crossover_lowpass(x, FS, 1.0, 8)
+    np.testing.assert_allclose(low[500:-500], _tone(0.25)[500:-500], atol=1e-3)  # no phase shift
+    a, b = np.random.default_rng(0).standard_normal((2, 3, 1000))
+    np.testing.assert_allclose(crossover_merge(a, a, FS, 1.0), a, atol=1e-12)  # L + H = 1
+    np.testing.assert_allclose(crossover_merge(a, b, FS, 1.0) - crossover_merge(a, 0 * b, FS, 1.0),
+                               b - crossover_lowpass(b, FS, 1.0, pad=False), atol=1e-12)
+    m = keep_mask(f, 1.0, 0.8)
+    assert m[f <= 0.8].max() == 0 and m[f >= 1.0].min() == 1 and np.all(np.diff(m) >= 0)
+
+
+def test_band_kept_error_and_spectral_quantity_conversion():
+    T = 4096
+    inp = _tone(25 * FS / T)[None, None]  # a tone on an FFT bin (0.61 Hz)
+    out = inp + _tone(640 * FS / T)[None, None]  # plus one at 15.6 Hz
+    assert band_kept_error(out, inp, FS, 0.8)[0] < 1e-10
+    assert band_kept_error(1.03 * inp, inp, FS, 0.8)[0] == pytest.approx(0.03)
+    t = np.arange(T) / FS
+    g = np.exp(-(((t - 20) / 4) ** 2))  # a tapered 2 Hz tone: d/dt (g sin) known in closed form
+    v = g * np.sin(2 * np.pi * 2.0 * t)
+    dv = g * (2 * np.pi * 2.0 * np.cos(2 * np.pi * 2.0 * t) - (t - 20) / 8 * np.sin(2 * np.pi * 2.0 * t))
+    a = convert_quantity(v, FS, 1)
+    np.testing.assert_allclose(a, dv, atol=1e-3 * np.abs(dv).max())
+    np.testing.assert_allclose(convert_quantity(a, FS, -1, fmin=0.2), v, atol=1e-3)
+
+
+def test_overlapping_windows_cover_and_keep_power():
+    starts = window_starts(1000, 256, 128)
+    assert starts[0] == 0 and starts[-1] == 1000 - 256
+    w = overlap_weights(1000, 256, starts)
+    power = np.zeros(1000)
+    for k, s in enumerate(starts):
+        power[s:s + 256] += w[k] ** 2
+    np.testing.assert_allclose(power, 1.0, atol=1e-12)
+    with pytest.raises(ValueError, match="shorter"):
+        window_starts(100, 256, 128)
+
+
+# ------------------------------------------------------------------------------------------
+# a tiny corpus, a tiny trained refiner
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bb") / "corpus"
+    assert main(["simulate", "--events", "4", "--stations-per-event", "3", "-o", str(path), "--seed", "0",
+                 "--workers", "1", "--no-progress"]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(corpus, tmp_path_factory):
+    from quakesynth.physics.run import main as run_main
+
+    out = tmp_path_factory.mktemp("bbrun") / "run"
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert run_main(["broadband", "--data", str(corpus), "--preset", "refiner_broadband_tiny", "-o", str(out),
+                         "--quiet"]) == 0
+    finally:
+        torch.set_num_threads(n)
+    return out / "model"
+
+
+@pytest.fixture(scope="module")
+def records(corpus):
+    from quakesynth.data.store import Dataset
+
+    ds = Dataset(corpus)
+    return ds.get(np.arange(2)).replace(data=ds.get(np.arange(2)).data[..., :1024])
+
+
+def _low(rec: Records, fc=1.0) -> Records:
+    return rec.replace(data=crossover_lowpass(rec.data, rec.fs, fc, 8).astype(np.float32))
+
+
+def test_refine_keeps_the_input_below_fc_and_adds_high_frequencies(model_dir, records):
+    br = BroadbandRefiner(model_dir)
+    assert br.refiner.cfg.n_extra == 5 and br.cfg.window == 256
+    low = _low(records)
+    out = br.refine(low, num_steps=3, seed=1)
+    assert out.data.shape == low.data.shape and out.fs == FS and out.components == low.components
+    err = band_kept_error(out.data, low.data, FS, 0.8)
+    assert err.max() < 0.05  # the target; by construction it is round-off
+    assert err.max() < 1e-4
+    hf = crossover_lowpass(out.data - low.data, FS, 20.0) - crossover_lowpass(out.data - low.data, FS, 2.0)
+    assert np.sqrt((hf**2).mean()) > 0  # high frequencies were added
+    assert out.processing(0)[-1]["step"] == "refine_broadband"
+    # per-record seeds: record 1 alone gives what it gave in the batch; another fc works
+    one = br.refine(low[1:2], seeds=[int(np.random.SeedSequence([1, 1]).generate_state(1)[0])], num_steps=3)
+    np.testing.assert_allclose(one.data[0], out.data[1], rtol=1e-5, atol=1e-9)
+    out2 = br.refine(_low(records, 0.5), fc=0.5, num_steps=2)
+    assert band_kept_error(out2.data, _low(records, 0.5).data, FS, 0.4).max() < 1e-4
+
+
+def test_refine_velocity_input_keeps_its_band(model_dir, records):
+    from quakesynth.generate import to_quantity
+
+    vel = _low(to_quantity(records, "velocity"))
+    out = BroadbandRefiner(model_dir).refine(vel, num_steps=2)
+    assert out.quantity == "velocity" and band_kept_error(out.data, vel.data, FS, 0.8).max() < 1e-4
+
+
+def test_refine_rejects_bad_input_with_one_line_errors(model_dir, records):
+    br = BroadbandRefiner(model_dir)
+    low = _low(records)
+    nan = low.data.copy()
+    nan[0, 0, 5] = np.nan
+    cases = {"NaN": low.replace(data=nan),
+             "below 2 fc": low.replace(data=low.data[..., ::80], fs=FS / 80),
+             "shorter than the refiner's window": low.replace(data=low.data[..., :200])}
+    for msg, rec in cases.items():
+        with pytest.raises(ValueError, match=msg):
+            br.refine(rec, num_steps=1)
+    meta = low.metadata.copy()
+    meta["source_magnitude"] = np.nan
+    with pytest.raises(ValueError, match="missing scenario: record 0 .* no magnitude"):
+        br.refine(low.replace(metadata=meta), num_steps=1)
+    assert br.refine(low.replace(metadata=meta), num_steps=1, scenario={"magnitude": 6.0}).data.shape == low.data.shape
+    with pytest.raises(ValueError, match="outside the crossovers"):
+        br.refine(low, fc=5.0)
+
+
+def test_paired_model_interface(model_dir, records):
+    from quakesynth.evaluate.paired import PairedModel
+
+    br = BroadbandRefiner(model_dir)
+    assert isinstance(br, PairedModel)
+    out = br.reproduce(records, np.array([3, 4]))
+    assert out.data.shape == records.data.shape
+    assert band_kept_error(out.data, _low(records).data, FS, 0.8).max() < 1e-4
+
+
+def test_hybrid_baseline_keeps_the_input_and_adds_the_simulator_high_frequencies(corpus):
+    from quakesynth.data.store import Dataset
+
+    records = Dataset(corpus).get(np.arange(2))
+    low = _low(records)
+    hyb = hybrid_baseline(low, fc=1.0, seed=0)
+    assert hyb.data.shape == low.data.shape and hyb.processing(0)[-1]["step"] == "hybrid"
+    assert band_kept_error(hyb.data, low.data, FS, 0.8).max() < 0.05
+    hf = hyb.data - crossover_lowpass(hyb.data, FS, 2.0)
+    assert np.sqrt((hf**2).mean()) > 0.1 * np.sqrt((records.data - crossover_lowpass(records.data, FS, 2.0)) ** 2).mean()
+    meta = low.metadata.copy()
+    meta["path_hyp_distance_km"] = np.nan
+    with pytest.raises(ValueError, match="no distance"):
+        hybrid_baseline(low.replace(metadata=meta))
+
+
+def test_refine_cli_end_to_end_without_lightning(model_dir, records, tmp_path, capsys):
+    from quakesynth.formats import read_records, write_records
+
+    low = _low(records)
+    src = write_records(low, tmp_path / "low.mseed")
+    out = tmp_path / "broad.mseed"
+    code = (f"import sys; from quakesynth.cli.main import main; rc = main(['refine', {str(src)!r}, '--model', "
+            f"{str(model_dir)!r}, '-o', {str(out)!r}, '--steps', '2', '--magnitude', '6', '--distance', '30', "
+            f"'--no-progress']); assert rc == 0, rc; "
+            f"assert not [m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')]")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    got = read_records(out)
+    assert got.data.shape == low.data.shape
+    assert band_kept_error(got.data, low.data, FS, 0.8).max() < 1e-3  # miniSEED float32 round trip
+    # a dataset store as input (scenario from its metadata)
+    ds = write_records(low, tmp_path / "low_ds")
+    assert main(["refine", str(ds), "--model", str(model_dir), "-o", str(tmp_path / "o.npz"), "--steps", "1",
+                 "--no-progress"]) == 0
+    # a record without magnitude: a one-line error and exit 2, unless --magnitude gives it
+    meta = low.metadata.copy()
+    meta["source_magnitude"] = np.nan
+    bad = write_records(low.replace(metadata=meta), tmp_path / "nomag.mseed")
+    capsys.readouterr()
+    assert main(["refine", str(bad), "--model", str(model_dir), "-o", str(tmp_path / "x.mseed"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "missing scenario" in err and "--magnitude" in err
+    assert main(["refine", str(bad), "--model", str(model_dir), "-o", str(tmp_path / "x.mseed"), "--magnitude", "5",
+                 "--steps", "1", "--no-progress"]) == 0
+    assert main(["refine", "--help"]) == 0
+    assert "Example" in capsys.readouterr().out
