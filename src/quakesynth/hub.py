@@ -8,7 +8,8 @@ model, checks it and converts it into a quakesynth model directory in the cache:
         highfem/
           config.json  vae.pt  edm.pt    the converted model (quakesynth.models.checkpoint)
           source.json                    where it came from: URL, archive SHA-256, file hashes
-      .pull-XXXX.tmp/                    staging of a running pull (removed when it ends)
+      .pull-XXXX.tmp/                    staging of a running pull (removed when it ends, or by
+                                         the next pull if a killed process left it behind)
 
 After that, ``load_model("highfem")`` and ``quakesynth generate --model highfem`` use it like
 any other named model. Nothing is ever downloaded implicitly: loading a model that is not in
@@ -323,7 +324,12 @@ def pull(name: str = "highfem", url: str | None = None, archive: str | Path | No
     sha256 = _check_hex(sha256)
     say = echo or _stderr
     target = model_dir(name)
-    previous = read_source(name) if is_pulled(name) else None
+    try:
+        previous = read_source(name) if is_pulled(name) else None
+    except ValueError:  # an unreadable source.json: only --force may replace the model
+        if not force:
+            raise
+        previous = None
     if previous is not None and not force:
         if sha256 is not None and sha256 != previous.get("archive_sha256"):
             raise ValueError(f"{name} in the cache came from an archive with sha256 {previous.get('archive_sha256')}, "
@@ -337,6 +343,7 @@ def pull(name: str = "highfem", url: str | None = None, archive: str | Path | No
     expected, why = _expected_sha256(m, sha256, previous)
     root = home()
     root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(root)
     staging = Path(tempfile.mkdtemp(prefix=".pull-", suffix=".tmp", dir=root))
     try:
         source_url = None
@@ -382,6 +389,22 @@ def pull(name: str = "highfem", url: str | None = None, archive: str | Path | No
     return target
 
 
+#: A staging folder older than this (s) belongs to a pull that was killed (SIGKILL, power loss).
+STALE_STAGING_S = 24 * 3600.0
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Remove the ``.pull-*.tmp`` folders that killed pulls left in ``root`` (older than
+    :data:`STALE_STAGING_S`); an interrupted or failed pull removes its own."""
+    now = time.time()
+    for p in root.glob(".pull-*.tmp"):
+        try:
+            if p.is_dir() and now - p.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _stderr(line: str) -> None:
     import sys
 
@@ -400,7 +423,7 @@ def _expected_sha256(m: PublishedModel, given: str | None, previous: dict | None
 
 def _convert(m: PublishedModel, ckpts: dict[str, Path]) -> tuple[dict[str, Any], dict]:
     """The importer on the extracted checkpoints, its errors as one line naming the archive."""
-    from quakesynth.models.tqdne_import import convert_tqdne
+    from quakesynth.models.tqdne_import import TQDNE_DESCRIPTION, convert_tqdne
 
     try:
         configs, state_dicts = convert_tqdne(ckpts["edm"], ckpts["autoencoder"], weights=m.weights)
@@ -410,7 +433,7 @@ def _convert(m: PublishedModel, ckpts: dict[str, Path]) -> tuple[dict[str, Any],
             msg = msg.replace(repr(str(p)), m.members[role]).replace(str(p), m.members[role])
         raise ValueError(f"{m.archive}: {msg}; refused, the cache is unchanged") from e
     configs["name"] = m.name
-    configs["description"] = "HighFEM latent diffusion, published tqdne 0.2.2 weights"
+    configs["description"] = TQDNE_DESCRIPTION
     return configs, state_dicts
 
 

@@ -27,17 +27,20 @@ def command(edm: str, autoencoder: str, out: str, weights: str, name: str | None
     Example:
       quakesynth import-tqdne edm.ckpt autoencoder.ckpt -o highfem-published
       quakesynth import-tqdne edm.ckpt autoencoder.ckpt -o highfem-ema --weights ema
+
+    To download, verify and register the published archive as the named model `highfem`
+    instead, use `quakesynth models pull highfem` (or `--archive tqdne-0.2.2.zip`).
     """
     from pathlib import Path
 
     from quakesynth._atomic import check_writable
     from quakesynth.models.checkpoint import save_model_dir
-    from quakesynth.models.tqdne_import import convert_tqdne
+    from quakesynth.models.tqdne_import import TQDNE_DESCRIPTION, convert_tqdne
 
     check_writable(out, overwrite)
     configs, state_dicts = convert_tqdne(edm, autoencoder, weights=weights)
     configs["name"] = name or Path(out).name
-    configs["description"] = "HighFEM latent diffusion, published tqdne 0.2.2 weights"
+    configs["description"] = TQDNE_DESCRIPTION
     path = save_model_dir(out, configs, state_dicts, overwrite=overwrite)
     n_unet = sum(v.numel() for k, v in state_dicts["edm"].items() if not k.endswith(".W"))
     click.echo(f"wrote {path} ({weights} weights; U-Net {n_unet / 1e6:.2f} M parameters, "

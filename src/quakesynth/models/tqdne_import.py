@@ -57,6 +57,9 @@ TQDNE_CONDITIONING: dict[str, Any] = {
     "source": "tqdne 0.2.2 scripts/generate_waveforms.py (statistics of the whole data set)",
 }
 
+#: ``config.json["description"]`` of a converted model (import-tqdne and models pull).
+TQDNE_DESCRIPTION = "HighFEM latent diffusion, published tqdne 0.2.2 weights"
+
 #: Waveform format of the published model: K-NET/KiK-net accelerograms at 100 Hz, 4064 samples.
 TQDNE_WAVEFORM: dict[str, Any] = {"fs": 100.0, "components": "NEZ", "n_samples": 4064,
                                   "quantity": "acceleration", "unit": "m/s^2"}
