@@ -125,3 +125,31 @@ def test_result_does_not_depend_on_workers(tmp_path):
     assert one["records"] == two["records"] == 36
     for name in ("waveforms.hdf5", "metadata.csv", "stats.json", "stations.csv"):
         assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes(), name
+
+
+def test_training_design_covers_magnitudes_and_log_distances_evenly(small):
+    """corpus.magnitude_distribution=uniform + distance_distribution=log-uniform: magnitudes
+    uniform, no trigger range, and more near records than the network's r-density draw."""
+    cfg, sim, stations = small
+    even = dataclasses.replace(cfg, magnitude_distribution="uniform", distance_distribution="log-uniform")
+    ev_d = [sample_event(i, 1, stations, 3, cfg, sim) for i in range(300)]
+    ev_e = [sample_event(i, 1, stations, 3, even, sim) for i in range(300)]
+    m = np.array([e["magnitude"] for e in ev_e])
+    assert m.min() >= 4.0 and m.max() <= 7.5
+    assert np.mean(m) == pytest.approx(5.75, abs=0.15) and np.mean(m > 6.5) == pytest.approx(1 / 3.5, abs=0.07)
+    r_d = np.concatenate([e["distance"] for e in ev_d])
+    r_e = np.concatenate([e["distance"] for e in ev_e])
+    assert np.all((r_e >= cfg.distance_min_km) & (r_e <= cfg.distance_max_km))
+    flat = dataclasses.replace(even, distance_distribution="uniform")
+    r_f = np.concatenate([sample_event(i, 1, stations, 3, flat, sim)["distance"] for i in range(300)])
+    assert np.mean(r_e < 40) > 1.3 * max(np.mean(r_d < 40), np.mean(r_f < 40))
+    assert np.median(r_f) > np.median(r_e)
+    # no trigger range: small events are recorded beyond the M4 trigger distance too
+    small_far = [np.any(e["distance"] > 1.2 * cfg.trigger_distance_m4_km) for e in ev_e if e["magnitude"] < 4.3]
+    assert any(small_far)
+    # the same event index draws the same depth in both designs (only M and stations differ)
+    assert [e["depth"] for e in ev_e[:20]] == [e["depth"] for e in ev_d[:20]]
+    with pytest.raises(ValueError, match="magnitude_distribution"):
+        CorpusConfig(magnitude_distribution="gr")
+    with pytest.raises(ValueError, match="distance_distribution"):
+        CorpusConfig(distance_distribution="log")

@@ -1,11 +1,12 @@
 """Turn a trained HighFEM model directory into the package's shipped ``default`` model.
 
-Keeps the VAE and the EMA denoiser weights (the non-averaged ``edm_raw`` copy is dropped to
+Keeps the VAE, the EMA denoiser weights and, for models with the explicit amplitude path
+(``amplitude.mode: peak``), the amplitude model (the non-averaged ``edm_raw`` copy is dropped to
 halve the size), names the model ``default``, records the training commands and sets the
 sampler chosen with ``benchmarks/bench_highfem.py fd-check`` (docs/model_card_default.md)::
 
-    python tools/make_default_model.py runs/edm-small/model src/quakesynth/weights/default \
-        --solver dpmpp2m --steps 10
+    python tools/make_default_model.py runs/edm-default/model src/quakesynth/weights/default \
+        --solver dpmpp2m --steps 10 --description "..."
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import argparse
 
 from quakesynth.models.checkpoint import load_model_dir, save_model_dir
 
-DESCRIPTION = ("HighFEM small (VAE 8x32x32 latent + EDM U-Net 1.1 M parameters) trained on the "
-               "20,000-record stochastic-method corpus `quakesynth simulate --events 2000 "
-               "--stations-per-event 10 --seed 0`; see docs/model_card_default.md")
+DESCRIPTION = ("HighFEM default (VAE 8x32x32 latent + EDM U-Net 1.1 M parameters) with the explicit "
+               "amplitude path (peak-normalised shapes + a conditional Gaussian of the three log10 "
+               "peaks), fine-tuned on the 20,000-record training-design stochastic-method corpus "
+               "(uniform magnitudes, log-uniform distances); see docs/model_card_default.md")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,15 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("target", help="output model directory (replaced)")
     p.add_argument("--solver", choices=["heun", "dpmpp2m"], default="dpmpp2m")
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: keep)")
+    p.add_argument("--description", default=DESCRIPTION, help="the model's one-paragraph description")
     args = p.parse_args(argv)
-    config, states = load_model_dir(args.source, names=["vae", "edm"])
+    config, states = load_model_dir(args.source)
+    states = {k: v for k, v in states.items() if k in ("vae", "edm", "amplitude")}
     if config.get("model") != "highfem":
         raise SystemExit(f"{args.source!r} is not a HighFEM generator (model={config.get('model')!r})")
     for key in ("format", "format_version", "quakesynth_version", "weights"):
         config.pop(key, None)
     config["name"] = "default"
-    config["description"] = DESCRIPTION
+    config["description"] = args.description
     config["sampler"] = {**config.get("sampler", {}), "solver": args.solver, "num_steps": args.steps}
+    if args.guidance is not None:
+        config["sampler"]["guidance"] = args.guidance
     save_model_dir(args.target, config, states, overwrite=True)
     print(f"wrote {args.target} ({args.solver}, {args.steps} steps)")
     return 0

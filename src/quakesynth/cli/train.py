@@ -7,7 +7,7 @@ import click
 from quakesynth.train.config import PRECISIONS
 
 KINDS = ("vae", "edm", "classifier")
-PRESETS = ("tiny", "small", "paper")
+PRESETS = ("tiny", "small", "paper", "default")
 
 
 @click.command()
@@ -23,6 +23,9 @@ PRESETS = ("tiny", "small", "paper")
               help="Override a config value, e.g. --set train.max_steps=2000 (repeatable).")
 @click.option("--vae", type=click.Path(exists=True),
               help="edm only: the trained VAE (model directory or `train vae` run folder).")
+@click.option("--init", "init", type=click.Path(exists=True),
+              help="Warm start: copy the matching weights (name and shape) of this model directory or run "
+                   "folder, e.g. src/quakesynth/weights/default, into the network before training.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True,
               help="Devices (processes); > 1 trains with DDP.")
@@ -33,7 +36,7 @@ PRESETS = ("tiny", "small", "paper")
               help="Multi-device strategy (default ddp when --devices > 1).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(kind: str, data: str, out: str, preset: str, config_file: str | None, overrides: tuple[str, ...],
-            vae: str | None, resume: bool, devices: int, accelerator: str, precision: str | None,
+            vae: str | None, init: str | None, resume: bool, devices: int, accelerator: str, precision: str | None,
             strategy: str | None, quiet: bool) -> None:
     """Train a VAE, a latent EDM or the evaluation classifier.
 
@@ -47,6 +50,7 @@ def command(kind: str, data: str, out: str, preset: str, config_file: str | None
       quakesynth train edm --data corpus --preset small --vae runs/vae --out runs/edm
       quakesynth train edm --data corpus --vae runs/vae --out runs/edm --resume
       quakesynth train classifier --data corpus --out runs/clf --set train.max_steps=500
+      quakesynth train vae --data corpus --preset default --init src/quakesynth/weights/default --out runs/vae-d
     """
     import logging
     import warnings
@@ -61,6 +65,6 @@ def command(kind: str, data: str, out: str, preset: str, config_file: str | None
     overrides = tuple(overrides) + ((f"train.precision='{precision}'",) if precision else ())
     model_dir = train(kind, data, out, preset=preset, config=config_file, overrides=overrides, resume=resume,
                       devices=devices, accelerator=accelerator, strategy=strategy, vae=vae,
-                      progress=not quiet)
+                      progress=not quiet, init=init)
     if model_dir is not None:
         click.echo(f"model written to {model_dir}", err=True)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from quakesynth.generate import Generator
+from quakesynth.models.amplitude import rescale_peaks
 
 #: Where the package's default model lives (a model directory).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "default"
@@ -135,6 +136,7 @@ class HighFEMGenerator(Generator):
         self.net_chunk, self.decode_chunk = net_chunk, decode_chunk
         self._net = torch.compile(self.net) if compile else self.net
         self._vae_decode = torch.compile(self.vae.decode) if compile else self.vae.decode
+        self.amplitude = _amplitude_model(config, states)
 
     def _chunked(self, fn: Any, given: int | None, cpu_default: int, *tensors: torch.Tensor | None) -> torch.Tensor:
         """``fn(*tensors)`` evaluated on at most ``given`` (default on CPUs: ``cpu_default``; on
@@ -230,8 +232,10 @@ class HighFEMGenerator(Generator):
 
     def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
         self.to(device)
-        z = self.sample_latents(self.normalise(cond), seeds)
-        wave = self.invert(self.decode(z), seeds)
+        c = self.normalise(cond)
+        wave = self.invert(self.decode(self.sample_latents(c, seeds)), seeds)
+        if self.amplitude is not None:  # explicit amplitude path: peaks drawn per waveform seed
+            wave = rescale_peaks(wave, self.amplitude.sample(c.cpu(), [int(s) for s in seeds]).to(wave.device))
         return self.fit_length(wave.detach().cpu().numpy().astype(np.float32))
 
     def info(self) -> dict[str, Any]:
@@ -240,6 +244,20 @@ class HighFEMGenerator(Generator):
                     "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method},
                     "provenance": self.config.get("provenance", {})})
         return out
+
+
+def _amplitude_model(config: Mapping[str, Any], states: Mapping[str, Mapping[str, torch.Tensor]]):
+    """The amplitude model of a model with ``amplitude.mode = "peak"`` (None for mode "none":
+    the paper's amplitude-in-the-spectrogram design); see :mod:`quakesynth.models.amplitude`."""
+    from quakesynth.models.amplitude import load_amplitude_model
+
+    section = config.get("amplitude") or {"mode": "none"}
+    if section.get("mode", "none") == "none":
+        return None
+    if section["mode"] != "peak" or "amplitude" not in states:
+        raise ValueError(f"amplitude mode {section['mode']!r} needs 'peak' and the 'amplitude' weights "
+                         f"(has {sorted(states)}); retrain with quakesynth train edm")
+    return load_amplitude_model(section, states["amplitude"])
 
 
 def load_generator(path: str | Path, weights: str = "ema", **kwargs: Any) -> HighFEMGenerator:

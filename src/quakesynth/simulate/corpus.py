@@ -8,6 +8,21 @@ events. Each event is recorded by ``stations_per_event`` stations within a magni
 distance (the trigger range), and its azimuthal gap is that of the stations of the network
 in range (the network that would locate it; offshore events have large gaps).
 
+Two scenario designs (``corpus.magnitude_distribution`` and ``corpus.distance_distribution``):
+
+- realistic (the default, ``gutenberg-richter`` + ``network``): truncated Gutenberg-Richter
+  magnitudes (b = 1 leaves about 1 % of the records above M 6) and stations drawn uniformly
+  among those within the magnitude-dependent trigger range, so distances follow the network
+  geometry (density ~ r);
+- training (``uniform`` + ``log-uniform``): magnitudes uniform over [magnitude_min,
+  magnitude_max]; every event is recorded out to ``distance_max_km`` (no trigger range) and its
+  stations are drawn with weights ~ 1/r^2 among those in range, which turns the network's ~ r
+  station density into a density ~ 1/r: log-uniform hypocentral distances. Every magnitude x
+  distance bin of the paper's classifier grid (:data:`quakesynth.models.classifier.MAG_BINS` x
+  ``DIST_BINS``) then holds records in proportion to its width in M and ln R.
+  ``uniform`` distances (weights ~ 1/r, density flat in r) fill the classifier's 25-km bins
+  evenly instead.
+
 Everything derives from one seed: the station table from ``[seed, 0]``, event ``i`` from
 ``[seed, 1, i]``, the noise of record ``j`` of event ``i`` from ``[seed, 2, i, j]``. Events are
 simulated in chunks of ``chunk_events`` (a fixed batch composition), so the dataset is
@@ -43,6 +58,8 @@ class CorpusConfig:
     magnitude_min: float = 4.0  # smallest magnitude (Mw)
     magnitude_max: float = 7.5  # largest magnitude (Mw)
     b_value: float = 1.0  # Gutenberg-Richter b-value of the truncated exponential distribution
+    magnitude_distribution: str = "gutenberg-richter"  # "gutenberg-richter" (realistic) or "uniform" (training: even coverage in M)
+    distance_distribution: str = "network"  # "network" (stations uniform within the trigger range), "log-uniform" or "uniform" (training; no trigger range)
     crustal_fraction: float = 0.65  # fraction of crustal events (the rest are intraslab)
     crustal_depth_min_km: float = 2.0  # crustal depths uniform between these, km
     crustal_depth_max_km: float = 25.0  # km
@@ -58,6 +75,20 @@ class CorpusConfig:
     event_interval_s: float = 3600.0  # origin time step between consecutive events, s
     chunk_events: int = 16  # events per work unit (fixed: results do not depend on workers)
     max_placement_tries: int = 1000  # epicentre draws before giving up on an event
+
+    def __post_init__(self) -> None:
+        if self.magnitude_distribution not in MAGNITUDE_DISTRIBUTIONS:
+            raise ValueError(f"corpus.magnitude_distribution must be one of {MAGNITUDE_DISTRIBUTIONS}; "
+                             f"got {self.magnitude_distribution!r}")
+        if self.distance_distribution not in DISTANCE_DISTRIBUTIONS:
+            raise ValueError(f"corpus.distance_distribution must be one of {DISTANCE_DISTRIBUTIONS}; "
+                             f"got {self.distance_distribution!r}")
+        if not self.magnitude_min < self.magnitude_max:
+            raise ValueError(f"corpus needs magnitude_min < magnitude_max; got {self.magnitude_min}, {self.magnitude_max}")
+
+
+MAGNITUDE_DISTRIBUTIONS = ("gutenberg-richter", "uniform")
+DISTANCE_DISTRIBUTIONS = ("network", "log-uniform", "uniform")
 
 
 def load_corpus_config(config: CorpusConfig | dict | str | Path | None = None,
@@ -87,6 +118,8 @@ def load_corpus_config(config: CorpusConfig | dict | str | Path | None = None,
 # -- events ------------------------------------------------------------------------------------
 def trigger_distance(magnitude: float, depth: float, cfg: CorpusConfig) -> float:
     """Largest hypocentral distance (km) at which an event is recorded."""
+    if cfg.distance_distribution != "network":  # training designs: every event to distance_max_km
+        return float(cfg.distance_max_km)
     r = cfg.trigger_distance_m4_km * 2.0 ** ((magnitude - 4.0) / cfg.trigger_doubling_m)
     return float(min(cfg.distance_max_km, max(r, depth + cfg.trigger_depth_margin_km)))
 
@@ -110,7 +143,10 @@ def sample_event(i: int, seed: int, stations: pd.DataFrame, k: int, cfg: CorpusC
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1, int(i)]))
     b, m0, m1 = cfg.b_value, cfg.magnitude_min, cfg.magnitude_max
     u = rng.random()
-    mag = m0 - np.log10(1.0 - u * (1.0 - 10.0 ** (-b * (m1 - m0)))) / b  # truncated G-R
+    if cfg.magnitude_distribution == "uniform":
+        mag = m0 + u * (m1 - m0)
+    else:
+        mag = m0 - np.log10(1.0 - u * (1.0 - 10.0 ** (-b * (m1 - m0)))) / b  # truncated G-R
     if rng.random() < cfg.crustal_fraction:
         depth = rng.uniform(cfg.crustal_depth_min_km, cfg.crustal_depth_max_km)
     else:
@@ -129,7 +165,11 @@ def sample_event(i: int, seed: int, stations: pd.DataFrame, k: int, cfg: CorpusC
         raise ValueError(f"event {i}: no epicentre with {k} stations within {r_max:.0f} km after "
                          f"{cfg.max_placement_tries} tries; lower --stations-per-event or raise "
                          f"simulator.stations.n_stations ({sim.stations.n_stations})")
-    chosen = np.sort(rng.choice(in_range, size=k, replace=False))
+    if cfg.distance_distribution == "network":
+        chosen = np.sort(rng.choice(in_range, size=k, replace=False))
+    else:  # station density ~ r: weights 1/r^2 give density ~ 1/r (log-uniform), 1/r a flat one
+        w = rhyp[in_range] ** (-2.0 if cfg.distance_distribution == "log-uniform" else -1.0)
+        chosen = np.sort(rng.choice(in_range, size=k, replace=False, p=w / w.sum()))
     az_event_to_sta = np.degrees(np.arctan2(sx[in_range] - x, sy[in_range] - y))
     gap = max(cfg.gap_min_deg, azimuthal_gap(az_event_to_sta))
     dx, dy = x - sx[chosen], y - sy[chosen]

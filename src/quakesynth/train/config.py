@@ -16,6 +16,7 @@ from typing import Any
 
 from quakesynth.config import apply_overrides, from_dict, load_preset, to_dict
 from quakesynth.diffusion.sampler import SamplerConfig
+from quakesynth.models.amplitude import AmplitudeConfig
 from quakesynth.models.classifier import ClassifierConfig
 from quakesynth.models.conditioning import ConditioningConfig
 from quakesynth.models.edm import EDMConfig
@@ -77,7 +78,7 @@ class LatentConfig:
 
 
 KINDS = ("vae", "edm", "classifier")
-PRESETS = ("tiny", "small", "paper")
+PRESETS = ("tiny", "small", "paper", "default")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class VAERunConfig:
 
     spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
     vae: VAEConfig = field(default_factory=VAEConfig)  # autoencoder architecture and KL weight
+    amplitude: AmplitudeConfig = field(default_factory=AmplitudeConfig)  # mode "peak": learn peak-normalised shapes (the edm inherits mode and reference)
     data: DataConfig = field(default_factory=DataConfig)  # records used
     train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
 
@@ -99,6 +101,7 @@ class EDMRunConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)  # default sampler of the exported generator
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)  # scenario variables
     latent: LatentConfig = field(default_factory=LatentConfig)  # latent caching, sigma_data, CFG dropout
+    amplitude: AmplitudeConfig = field(default_factory=AmplitudeConfig)  # amplitude-model settings; mode and reference come from the VAE
     data: DataConfig = field(default_factory=DataConfig)  # records used
     train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
 

@@ -30,6 +30,7 @@ import yaml
 
 from quakesynth._atomic import atomic_path
 from quakesynth.config import apply_overrides, from_dict, to_dict
+from quakesynth.models.amplitude import amplitude_config_dict, fit_amplitude_model, normalise_peaks
 from quakesynth.models.vae import VAEConfig
 from quakesynth.repr.spectrogram import SpectrogramConfig
 from quakesynth.train.config import (
@@ -82,7 +83,7 @@ def load_vae(path: str | Path) -> tuple[SpectrogramConfig, VAEConfig, dict[str, 
 def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "small",
           config: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
           resume: bool = False, devices: int = 1, accelerator: str = "cpu", strategy: str | None = None,
-          vae: str | Path | None = None, progress: bool = True) -> Path | None:
+          vae: str | Path | None = None, progress: bool = True, init: str | Path | None = None) -> Path | None:
     """Train a model; returns the exported model directory (``None`` in DDP worker processes).
 
     Parameters
@@ -96,6 +97,9 @@ def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "sm
     resume : continue the run in ``out`` from its last checkpoint.
     devices, accelerator, strategy : Lightning execution (``devices > 1``: DDP).
     vae : for ``edm``, the trained VAE (model directory or run folder).
+    init : warm start: initialise the trained network from this model directory or run folder
+        (``vae``: its VAE; ``edm``: its EMA denoiser; ``classifier``: its classifier), every
+        tensor whose name and shape match (see :func:`warm_start`); ignored when resuming.
     """
     if kind not in RUN_CONFIGS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
@@ -118,7 +122,8 @@ def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "sm
             raise FileExistsError(f"run folder {str(out)!r} exists; use --resume to continue it or choose another --out")
         run_cfg = resolve_config(kind, preset, config, overrides)
         meta = {"kind": kind, "preset": preset, "config_file": str(config) if config else None,
-                "overrides": list(overrides), "quakesynth_version": _version()}
+                "overrides": list(overrides), "init": str(init) if init else None,
+                "quakesynth_version": _version()}
     meta.update({"data": str(data), "vae": str(vae) if vae else None})
     if kind == "edm" and not vae:
         raise ValueError("training an edm needs the trained VAE: --vae RUN_OR_MODEL")
@@ -126,6 +131,8 @@ def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "sm
     torch.manual_seed(run_cfg.train.seed)
     builder = {"vae": _prepare_vae, "edm": _prepare_edm, "classifier": _prepare_classifier}[kind]
     module, dm, run_cfg, export = builder(run_cfg, Path(data), vae, progress)
+    if init and not resume:
+        warm_start(module, kind, init)
 
     if primary:
         out.mkdir(parents=True, exist_ok=True)
@@ -185,6 +192,10 @@ def _prepare_vae(cfg: VAERunConfig, data: Path, vae_path: Any, progress: bool):
     spec = cfg.spectrogram
     _check_latent_shape(spec, cfg.vae)
     _, w_tr, _, w_va, comps = _splits(cfg, data, spec.n_samples, spec.fs)
+    amp = cfg.amplitude
+    if amp.mode == "peak":  # the VAE learns peak-normalised shapes (quakesynth.models.amplitude)
+        w_tr = normalise_peaks(w_tr, amp.reference)[0]
+        w_va = normalise_peaks(w_va, amp.reference)[0] if w_va is not None else None
     if w_tr.shape[1] != cfg.vae.in_channels:
         cfg = dataclasses.replace(cfg, vae=dataclasses.replace(cfg.vae, in_channels=w_tr.shape[1]))
     module = VAEModule(spec, cfg.vae, cfg.train)
@@ -193,6 +204,8 @@ def _prepare_vae(cfg: VAERunConfig, data: Path, vae_path: Any, progress: bool):
     def export(m: VAEModule, ema: dict, provenance: dict):
         conf = {"model": "vae", "spectrogram": to_dict(spec), "vae": to_dict(cfg.vae),
                 "waveform": _waveform_info(spec, comps), "provenance": provenance}
+        if amp.mode != "none":
+            conf["amplitude"] = {"mode": amp.mode, "reference": amp.reference}
         return conf, {"vae": ema, "vae_raw": _cpu(m.vae.state_dict())}
 
     return module, dm, cfg, export
@@ -259,6 +272,9 @@ def _prepare_edm(cfg: EDMRunConfig, data: Path, vae_path: Any, progress: bool):
         w_va = _reorder(w_va, comps, vae_comps) if w_va is not None else None
         comps = vae_comps
     lat_shape = vae_cfg.latent_shape((vae_cfg.in_channels, *spec.shape))
+    vae_amp = vae_conf.get("amplitude") or {"mode": "none"}
+    cfg = dataclasses.replace(cfg, amplitude=dataclasses.replace(
+        cfg.amplitude, mode=vae_amp["mode"], reference=float(vae_amp.get("reference", cfg.amplitude.reference))))
 
     # Conditioning: statistics from the training split only.
     ccfg = cfg.conditioning
@@ -270,6 +286,12 @@ def _prepare_edm(cfg: EDMRunConfig, data: Path, vae_path: Any, progress: bool):
     if va is not None:
         c_va, keep_va = Conditioning.fill_missing(cnorm(va.conditioning(ccfg.variables)), ccfg, "validation")
         w_va = w_va[keep_va]
+    amp = cfg.amplitude
+    a_tr = a_va = None
+    if amp.mode == "peak":  # the latents are those of peak-normalised shapes, as the VAE was trained
+        w_tr, a_tr = normalise_peaks(w_tr, amp.reference)
+        if w_va is not None:
+            w_va, a_va = normalise_peaks(w_va, amp.reference)
 
     unet = dataclasses.replace(cfg.unet, in_channels=lat_shape[0], out_channels=lat_shape[0],
                                cond_features=len(ccfg.variables), dims=vae_cfg.dims)
@@ -301,7 +323,12 @@ def _prepare_edm(cfg: EDMRunConfig, data: Path, vae_path: Any, progress: bool):
                 "sampler_sigma_dtype": "float64", "conditioning": cnorm.to_dict(),
                 "waveform": _waveform_info(spec, comps),
                 "provenance": {**provenance, "vae": str(vae_path), "cond_dropout": cfg.latent.cond_dropout}}
-        return conf, {"vae": _cpu(m.vae.state_dict()), "edm": ema, "edm_raw": _cpu(m.net.state_dict())}
+        states = {"vae": _cpu(m.vae.state_dict()), "edm": ema, "edm_raw": _cpu(m.net.state_dict())}
+        if amp.mode == "peak":  # the amplitude model: conditioning -> log10 peaks of the 3 components
+            head, report = fit_amplitude_model(c_tr, a_tr, amp, seed=cfg.train.seed, c_val=c_va, a_val=a_va)
+            conf["amplitude"] = amplitude_config_dict(amp, c_tr.shape[1], a_tr.shape[1], report)
+            states["amplitude"] = _cpu(head.state_dict())
+        return conf, states
 
     return module, dm, cfg, export
 
@@ -338,3 +365,36 @@ def _encode_all(encode: Any, w: np.ndarray, batch_size: int, progress: bool, des
 
 def _cpu(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in sd.items()}
+
+
+#: The network each kind trains and the model-directory weights that warm-start it.
+_WARM_KEYS = {"vae": ("vae", "vae"), "edm": ("net", "edm"), "classifier": ("net", "classifier")}
+
+
+def warm_start(module: Any, kind: str, init: str | Path) -> dict[str, int]:
+    """Copy into the trained network every tensor of the model at ``init`` (model directory or
+    run folder) whose name and shape match; returns ``{"copied", "skipped", "total"}`` counts.
+
+    Raises ``ValueError`` when ``init`` has no weights of this kind or no tensor matches.
+    """
+    from quakesynth.models.checkpoint import load_model_dir
+
+    attr, key = _WARM_KEYS[kind]
+    _, states = load_model_dir(_model_dir(init))
+    if key not in states:
+        raise ValueError(f"--init {str(init)!r} has no {key!r} weights to warm-start a {kind} (has {sorted(states)})")
+    src, net = states[key], getattr(module, attr)
+    target = net.state_dict()
+    match = {k: v for k, v in src.items() if k in target and tuple(v.shape) == tuple(target[k].shape)}
+    if not match:
+        raise ValueError(f"--init {str(init)!r}: no {key!r} tensor matches the {kind} being trained in name and shape")
+    with torch.no_grad():
+        for k, v in match.items():
+            target[k].copy_(v)
+    counts = {"copied": len(match), "skipped": len(target) - len(match), "total": len(target)}
+    if counts["skipped"]:
+        import warnings
+
+        warnings.warn(f"--init {str(init)!r}: {counts['skipped']} of {counts['total']} {kind} tensors differ in "
+                      f"name or shape and keep their fresh initialisation", stacklevel=2)
+    return counts

@@ -1,0 +1,241 @@
+"""Explicit amplitude path of HighFEM: per-component log peak amplitudes modelled apart from shape.
+
+With ``amplitude.mode = "peak"`` each training record's three components are divided by their
+own peak absolute acceleration and multiplied by a fixed ``reference`` (m/s^2), so every
+component of every record peaks at ``reference``. In the log-spectrogram a scale factor is a
+pure shift, ``ln|S(k x)| = ln|S(x)| + ln k``, so the VAE and the latent diffusion model learn
+the normalised *shape* only (spectral content, duration, envelope) and the amplitude drops out
+of the clipped [-1, 1] representation. Griffin-Lim commutes with a positive scale (the
+phase-gradient start and every projection are scale-equivariant), so rescaling after phase
+retrieval equals rescaling before it.
+
+The amplitude itself is the vector ``a = log10(max_t |x_c(t)|)`` (c = the three components;
+log10 of m/s^2), modelled by a small conditional Gaussian (:class:`AmplitudeModel`): an MLP maps
+the normalised conditioning vector ``c`` (B, V) to a mean ``mu(c)`` (B, 3) and the Cholesky
+factor ``L(c)`` (B, 3, 3; positive diagonal through ``exp``) of the covariance of ``a``; it is
+trained by the Gaussian negative log-likelihood
+
+    NLL = 1/2 |L^-1 (a - mu)|^2 + sum_i ln L_ii + 3/2 ln(2 pi).
+
+At generation, ``a = mu + L eps`` with ``eps`` drawn from the waveform's own seed (a waveform
+depends on its seed, not on its batch), and each generated component is rescaled so that its
+peak equals ``10**a_c`` exactly: the output amplitude is right by construction, with the
+between-component correlation of the training data.
+
+>>> import numpy as np
+>>> x = np.array([[[0.0, 2.0, -4.0]]], np.float32)          # (N=1, C=1, T=3), m/s^2
+>>> y, a = normalise_peaks(x, reference=0.1)
+>>> float(np.abs(y).max()), a.round(3).tolist()
+(0.1, [[0.602]])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+AMPLITUDE_MODES = ("none", "peak")
+#: Peaks below this (m/s^2) count as silent: the log amplitude uses it instead of log10(0).
+PEAK_FLOOR = 1e-10
+
+
+@dataclass(frozen=True)
+class AmplitudeConfig:
+    """The explicit amplitude path (``mode: none`` keeps the reference HighFEM behaviour)."""
+
+    mode: str = "none"  # "none" (amplitude inside the spectrogram, as the paper) or "peak" (per-component peak normalisation + amplitude model)
+    reference: float = 0.1  # peak of every normalised component, m/s^2 (centres the [-1, 1] log-spectrogram)
+    hidden: int = 64  # width of the amplitude MLP's hidden layers
+    layers: int = 2  # hidden layers of the amplitude MLP
+    steps: int = 2000  # AdamW steps when fitting the amplitude model (at the edm export)
+    batch_size: int = 1024  # records per step (the whole split when smaller)
+    lr: float = 3e-3  # Adam learning rate of the amplitude model
+    weight_decay: float = 1e-4  # AdamW weight decay of the amplitude model
+
+    def __post_init__(self) -> None:
+        if self.mode not in AMPLITUDE_MODES:
+            raise ValueError(f"amplitude.mode must be one of {AMPLITUDE_MODES}; got {self.mode!r}")
+        if not self.reference > 0:
+            raise ValueError(f"amplitude.reference must be > 0 m/s^2; got {self.reference}")
+        for name in ("hidden", "layers", "steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"amplitude.{name} must be >= 1; got {getattr(self, name)}")
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise ValueError(f"amplitude.lr must be > 0 and weight_decay >= 0; got {self.lr}, {self.weight_decay}")
+
+
+def log_peaks(wave: np.ndarray) -> np.ndarray:
+    """log10 of the peak absolute value per component: (N, C, T) m/s^2 -> (N, C) log10(m/s^2).
+
+    Silent components get ``log10(PEAK_FLOOR)``.
+    """
+    x = np.asarray(wave)
+    if x.ndim != 3:
+        raise ValueError(f"wave must have shape (N, C, T); got {x.shape}")
+    peak = np.abs(x).max(axis=-1).astype(np.float64)
+    return np.log10(np.maximum(peak, PEAK_FLOOR))
+
+
+def normalise_peaks(wave: np.ndarray, reference: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(waveforms scaled so each component peaks at ``reference`` m/s^2, their log10 peaks (N, C)).
+
+    ``wave`` (N, C, T) in m/s^2; silent components stay zero. The inverse is
+    :func:`rescale_peaks` with the returned log peaks.
+    """
+    if not reference > 0:
+        raise ValueError(f"reference must be > 0 m/s^2; got {reference}")
+    x = np.asarray(wave)
+    a = log_peaks(x)
+    peak = np.abs(x).max(axis=-1, keepdims=True).astype(np.float64)
+    gain = np.where(peak > PEAK_FLOOR, reference / np.maximum(peak, PEAK_FLOOR), 0.0)
+    return (x * gain).astype(x.dtype, copy=False), a
+
+
+def rescale_peaks(wave: torch.Tensor, log_peak: torch.Tensor) -> torch.Tensor:
+    """Waveforms (B, C, T) rescaled so that component c peaks at exactly ``10**log_peak[:, c]``.
+
+    Components that are all zero stay zero.
+    """
+    if wave.ndim != 3 or tuple(log_peak.shape) != tuple(wave.shape[:2]):
+        raise ValueError(f"need wave (B, C, T) and log_peak (B, C); got {tuple(wave.shape)}, {tuple(log_peak.shape)}")
+    peak = wave.abs().amax(dim=-1, keepdim=True).to(torch.float64)
+    target = torch.pow(10.0, log_peak.to(torch.float64)).unsqueeze(-1)
+    gain = torch.where(peak > 0, target / peak.clamp_min(1e-30), torch.zeros_like(peak))
+    return (wave.to(torch.float64) * gain).to(wave.dtype)
+
+
+class AmplitudeModel(nn.Module):
+    """Conditional Gaussian of the per-component log10 peaks: ``c`` (B, V) -> (mu (B, K), L (B, K, K)).
+
+    Parameters
+    ----------
+    cond_features : V, length of the normalised conditioning vector.
+    components : K, number of components (3).
+    hidden, layers : MLP width and number of hidden layers (SiLU).
+    """
+
+    def __init__(self, cond_features: int, components: int = 3, hidden: int = 64, layers: int = 2) -> None:
+        super().__init__()
+        if cond_features < 1 or components < 1:
+            raise ValueError(f"cond_features and components must be >= 1; got {cond_features}, {components}")
+        self.cond_features, self.components = int(cond_features), int(components)
+        k = self.components
+        dims = [self.cond_features] + [int(hidden)] * int(layers)
+        mods: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            mods += [nn.Linear(a, b), nn.SiLU()]
+        self.body = nn.Sequential(*mods)
+        self.head = nn.Linear(dims[-1], k + k * (k + 1) // 2)
+        rows, cols = torch.tril_indices(k, k)
+        self.register_buffer("tril_rows", rows, persistent=False)
+        self.register_buffer("tril_cols", cols, persistent=False)
+        # The mean and the log-diagonal start at the statistics set by :meth:`set_offset`.
+        self.register_buffer("mu0", torch.zeros(k))
+        self.register_buffer("log_sd0", torch.zeros(k))
+
+    def set_offset(self, mu: np.ndarray, sd: np.ndarray) -> None:
+        """Start from the unconditional mean and standard deviations (log10 units)."""
+        self.mu0.copy_(torch.as_tensor(np.asarray(mu, np.float64), dtype=torch.float32))
+        self.log_sd0.copy_(torch.as_tensor(np.log(np.maximum(np.asarray(sd, np.float64), 1e-3)), dtype=torch.float32))
+
+    def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean (B, K) and lower-triangular Cholesky factor (B, K, K), log10(m/s^2) units."""
+        k = self.components
+        h = self.head(self.body(c))
+        mu = self.mu0 + h[:, :k]
+        L = torch.zeros(len(c), k, k, dtype=h.dtype, device=h.device)
+        L[:, self.tril_rows, self.tril_cols] = h[:, k:]
+        diag = torch.exp(torch.diagonal(L, dim1=-2, dim2=-1) + self.log_sd0)
+        L = torch.tril(L, diagonal=-1) + torch.diag_embed(diag)
+        return mu, L
+
+    def nll(self, c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Mean Gaussian negative log-likelihood (nats per record) of log peaks ``a`` (B, K)."""
+        mu, L = self(c)
+        r = torch.linalg.solve_triangular(L, (a - mu).unsqueeze(-1), upper=False).squeeze(-1)
+        logdet = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+        return (0.5 * (r**2).sum(-1) + logdet + 0.5 * self.components * math.log(2 * math.pi)).mean()
+
+    @torch.no_grad()
+    def sample(self, c: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        """Log10 peaks (B, K), one draw per waveform from its own seed (batch-independent)."""
+        if len(seeds) != len(c):
+            raise ValueError(f"need one seed per conditioning row; got {len(seeds)} seeds for {len(c)} rows")
+        mu, L = self(c.float())
+        eps = torch.stack([torch.randn(self.components, generator=torch.Generator().manual_seed(amplitude_seed(s)),
+                                       dtype=torch.float32) for s in seeds]).to(mu.device)
+        return mu + (L @ eps.unsqueeze(-1)).squeeze(-1)
+
+
+def amplitude_seed(seed: int) -> int:
+    """The seed of a waveform's amplitude draw, derived from its waveform seed (so that it is
+    independent of the seeded latent noise and of Griffin-Lim)."""
+    return int(np.random.SeedSequence([int(seed) % 2**63, 0xA3]).generate_state(1, np.uint64)[0] % 2**63)
+
+
+def fit_amplitude_model(c: np.ndarray, a: np.ndarray, cfg: AmplitudeConfig = AmplitudeConfig(),
+                        seed: int = 0, c_val: np.ndarray | None = None,
+                        a_val: np.ndarray | None = None) -> tuple[AmplitudeModel, dict[str, float]]:
+    """Fit :class:`AmplitudeModel` by AdamW (``cfg.steps`` steps of ``cfg.batch_size`` records drawn
+    without replacement per epoch, cosine learning-rate decay) on normalised conditioning ``c``
+    (N, V) and log10 peaks ``a`` (N, K) of the training split.
+
+    Returns the model (eval mode) and a report: ``nll_train`` (and ``nll_val`` with validation
+    data), nats per record, and ``sd_train`` (per-component residual sd of the mean, log10).
+    """
+    c = np.asarray(c, np.float32)
+    a = np.asarray(a, np.float32)
+    if c.ndim != 2 or a.ndim != 2 or len(c) != len(a) or len(c) < 2:
+        raise ValueError(f"need c (N, V) and a (N, K) with the same N >= 2; got {c.shape}, {a.shape}")
+    torch.manual_seed(seed)
+    model = AmplitudeModel(c.shape[1], a.shape[1], cfg.hidden, cfg.layers)
+    model.set_offset(a.mean(0), a.std(0))
+    with torch.no_grad():  # start at the unconditional Gaussian
+        model.head.weight.mul_(0.01)
+        model.head.bias.zero_()
+    ct, at = torch.from_numpy(c), torch.from_numpy(a)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    g = torch.Generator().manual_seed(seed)
+    bs = min(cfg.batch_size, len(c))
+    order, pos = torch.randperm(len(c), generator=g), 0
+    for _ in range(cfg.steps):
+        if pos + bs > len(c):
+            order, pos = torch.randperm(len(c), generator=g), 0
+        idx = order[pos:pos + bs]
+        pos += bs
+        opt.zero_grad(set_to_none=True)
+        loss = model.nll(ct[idx], at[idx])
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+    with torch.no_grad():
+        report = {"nll_train": float(model.nll(ct, at)),
+                  "sd_train": (at - model(ct)[0]).std(0).tolist()}
+        if c_val is not None and a_val is not None and len(c_val):
+            report["nll_val"] = float(model.nll(torch.from_numpy(np.asarray(c_val, np.float32)),
+                                                torch.from_numpy(np.asarray(a_val, np.float32))))
+    return model, report
+
+
+def amplitude_config_dict(cfg: AmplitudeConfig, cond_features: int, components: int,
+                          report: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``amplitude`` section of a model directory's config.json."""
+    return {"mode": cfg.mode, "reference": cfg.reference, "hidden": cfg.hidden, "layers": cfg.layers,
+            "cond_features": int(cond_features), "components": int(components),
+            "fit": dict(report or {})}
+
+
+def load_amplitude_model(section: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> AmplitudeModel:
+    """An :class:`AmplitudeModel` (eval mode) from a config section and its weights."""
+    model = AmplitudeModel(int(section["cond_features"]), int(section["components"]), int(section["hidden"]),
+                           int(section["layers"]))
+    model.load_state_dict(dict(state))
+    return model.requires_grad_(False).eval()
