@@ -6,8 +6,9 @@ The loopback server (:func:`serve`, also used by ``test_hub_pull.py``) serves by
 registered in ``server.files`` under URL paths, honours ``Range: bytes=N-`` when
 ``server.ranges`` is true (206 + Content-Range; otherwise 200 with the whole file, as servers
 without range support do), and, while ``server.drops`` is positive, announces the full
-Content-Length but closes the connection after half of the body (one drop per request).
-Every request is logged as ``(path, Range header or None)``.
+Content-Length but closes the connection after half of the body (one drop per request);
+while ``server.errors`` is positive, it answers HTTP 503 (one per request). Every request is
+logged as ``(path, Range header or None)``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class _Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         srv.log.append((self.path, rng))
         data = srv.files.get(self.path)
+        if srv.errors > 0:
+            srv.errors -= 1
+            self.send_error(503)
+            return
         if data is None:
             self.send_error(404)
             return
@@ -65,7 +70,7 @@ def serve(files: dict[str, bytes] | None = None):
     """A running loopback server; yields it (``server.url(path)`` gives a full URL)."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.daemon_threads = True
-    srv.files, srv.ranges, srv.drops, srv.log = dict(files or {}), True, 0, []
+    srv.files, srv.ranges, srv.drops, srv.errors, srv.log = dict(files or {}), True, 0, 0, []
     srv.url = lambda path: f"http://127.0.0.1:{srv.server_address[1]}{path}"
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
@@ -124,6 +129,18 @@ def test_download_resumes_or_restarts_after_a_drop(tmp_path, monkeypatch, ranges
     assert 0 < start <= len(PAYLOAD) // 2
 
 
+def test_download_retries_server_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
+    with serve({"/a.zip": PAYLOAD}) as srv:
+        srv.errors = 2
+        assert hub.download(srv.url("/a.zip"), tmp_path / "a.zip", progress=False) == (PAYLOAD_SHA, len(PAYLOAD))
+        assert len(srv.log) == 3
+        srv.errors = 5
+        with pytest.raises(hub.DownloadError, match=r"interrupted 2 times \(last: HTTP 503"):
+            hub.download(srv.url("/a.zip"), tmp_path / "b.zip", retries=1, progress=False)
+    assert not (tmp_path / "b.zip").exists()
+
+
 def test_download_gives_up_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
     with serve({"/a.zip": PAYLOAD}) as srv:
@@ -131,8 +148,10 @@ def test_download_gives_up_and_leaves_nothing(tmp_path, monkeypatch):
         with pytest.raises(hub.DownloadError, match=r"interrupted 3 times \(last: connection closed after \d+ of 3158073 bytes\); nothing was kept"):
             hub.download(srv.url("/a.zip"), tmp_path / "a.zip", retries=2, progress=False)
         assert len(srv.log) == 3
+        n = len(srv.log)
         with pytest.raises(hub.DownloadError, match="HTTP 404"):
             hub.download(srv.url("/missing.zip"), tmp_path / "b.zip", progress=False)
+        assert len(srv.log) == n + 1  # a client error is not retried
     assert list(tmp_path.iterdir()) == []
 
 

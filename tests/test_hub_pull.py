@@ -160,7 +160,7 @@ def test_few_step_solver_with_the_pulled_model(home):
     assert gen.sampler.solver == "dpmpp2m" and gen.sampler.num_steps == 4
     rec = gen.generate(magnitude=6.0, distance=50.0, vs30=400.0, depth=10.0, gap=100.0, n=2, seed=1)
     assert rec.data.shape == (2, 3, 4064) and np.isfinite(rec.data).all()
-    with pytest.raises(ValueError, match="magnitude=3 is outside the range of model 'highfem'"):
+    with pytest.raises(ValueError, match=r"magnitude.*outside"):
         gen.generate(magnitude=3.0, distance=50.0, vs30=400.0, depth=10.0, gap=100.0)
 
 

@@ -167,7 +167,8 @@ def download(url: str, dest: str | Path, retries: int = 3, timeout: float = 60.0
 
     A connection that drops before the announced length is resumed with an HTTP ``Range``
     request from the bytes already written (restarted from zero where the server answers a
-    range request with the whole file), at most ``retries`` times. On any failure ``dest`` is
+    range request with the whole file), at most ``retries`` times; so are server errors (HTTP
+    5xx), while client errors (HTTP 4xx) fail at once. On any failure ``dest`` is
     removed and :class:`DownloadError` raised with a one-line reason; ``timeout`` (s) applies
     to the connection and to each read.
     """
@@ -212,7 +213,9 @@ def download(url: str, dest: str | Path, retries: int = 3, timeout: float = 60.0
                         break
                     reason = f"connection closed after {got} of {total} bytes"
                 except urllib.error.HTTPError as e:
-                    raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
+                    if e.code < 500:  # the request itself is wrong (404: no such file; 403...): do not retry
+                        raise DownloadError(f"{url}: HTTP {e.code} {e.reason} (check the URL; --url gives another)") from e
+                    reason = f"HTTP {e.code} {e.reason}"  # server trouble: retry
                 except urllib.error.URLError as e:
                     if got == 0 and attempt == 0:
                         raise DownloadError(
@@ -369,8 +372,8 @@ def pull(name: str = "highfem", url: str | None = None, archive: str | Path | No
             save_model_dir(tmp, configs, state_dicts, overwrite=True)
             status = ("given by the user (--sha256)" if why == "given" else
                       "pinned in quakesynth.hub.PUBLISHED" if why == "pinned" else
-                      "recorded at the first pull here (trust on first use)" if why == "first-seen" else
-                      "first seen here, not checked against a published value (trust on first use)")
+                      "recorded at the first pull here: trust on first use" if why == "first-seen" else
+                      "first seen here, not checked against a published value: trust on first use")
             source = {
                 "name": name, "url": source_url, "archive": m.archive if archive is None else Path(archive).name,
                 "archive_sha256": digest, "archive_bytes": size, "sha256_status": status,
