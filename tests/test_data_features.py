@@ -38,7 +38,9 @@ def test_azimuthal_gap():
 def test_station_table(tmp_path, vs30_table):
     table = features.read_station_table(vs30_table)
     assert table.loc["AOM001", "station_vs30_mps"] == pytest.approx(474.23)
-    assert table.loc["KNG001", "station_vs30_source"] == "stations_vs30_japan.csv"
+    assert table.loc["KNG001", "station_vs30_source"] == "measured"
+    assert table.loc["KNG001", "station_vs30_reference"] == "stations_vs30_japan.csv"
+    assert features.read_station_table(vs30_table, kind="inferred").loc["KNG001", "station_vs30_source"] == "inferred"
     assert table["station_vs30_mps"].isna().sum() >= 3  # its -999 placeholders are missing, not values
     meta = pd.DataFrame({"station_code": ["AOM001", "NOPE01"], "station_vs30_mps": [np.nan, np.nan],
                          "station_vs30_source": [None, None]})
@@ -80,3 +82,29 @@ def test_event_json_and_conflicts(tmp_path):
     p.write_text("[1, 2]")
     with pytest.raises(ValueError, match="JSON object"):
         read_event_json(p)
+
+
+def test_vs30_record_then_table_then_fallback(vs30_table):
+    """Vs30 from the record (measured), the table (its kind), then a constant (assumed) or a
+    proxy table (inferred); the source class and the reference say which."""
+    table = features.read_station_table(vs30_table)
+    meta = pd.DataFrame({"station_code": ["X1", "AOM001", "NOPE01"], "station_vs30_mps": [555.0, np.nan, np.nan]})
+    out = features.fill_vs30(features.join_stations(meta, table), 400.0)
+    np.testing.assert_allclose(out["station_vs30_mps"], [555.0, 474.23, 400.0])
+    assert out["station_vs30_source"].tolist() == ["measured", "measured", "assumed"]
+    assert out["station_vs30_reference"].tolist() == ["record", "stations_vs30_japan.csv", "constant 400 m/s"]
+    proxy = table.copy()
+    proxy.loc["NOPE01"] = proxy.loc["AOM001"]
+    proxy["station_vs30_source"], proxy["station_vs30_reference"] = "inferred", "proxy.csv"
+    out = features.fill_vs30(features.join_stations(meta, table), proxy)
+    assert out["station_vs30_source"].tolist() == ["measured", "measured", "inferred"]
+    assert out["station_vs30_reference"].iloc[2] == "proxy.csv"
+    out = features.fill_vs30(meta)  # no fallback: stays missing
+    assert np.isnan(out["station_vs30_mps"].iloc[1]) and out["station_vs30_source"].iloc[0] == "measured"
+    with pytest.raises(ValueError, match="positive"):
+        features.fill_vs30(meta, -1.0)
+
+
+def test_event_station_counts():
+    n = features.event_station_counts(["a", "a", "a", "b", None], [0, 90, 90, 10, 5], ["s1", "s2", "s2", "s3", "s4"])
+    assert n.tolist() == [2, 2, 2, 1, 0]

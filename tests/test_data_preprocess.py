@@ -162,7 +162,7 @@ def test_snr_uses_peaks_and_ignores_padding():
     x[:, :, 500:520] = 1.0
     snr = pp.snr_db(x, [500, 500], 100.0, first_sample=[0, 100])
     assert snr[0] == pytest.approx(40.0) and snr[1] == pytest.approx(40.0)
-    assert np.isnan(pp.snr_db(x[:1], [500], 100.0, first_sample=[450])[0])  # < 1 s of noise
+    assert np.isnan(pp.snr_db(x[:1], [500], 100.0, first_sample=[450])[0])  # < 0.5 s of noise
 
 
 def test_preprocess_chain_records_every_step_and_drops_with_reasons():

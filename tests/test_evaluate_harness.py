@@ -73,8 +73,10 @@ def test_grids_and_component_order():
     np.testing.assert_allclose(fas_frequencies(cfg), [0.1, 1.0, 10.0])
     np.testing.assert_allclose(envelope_times(cfg), [0.5, 1.5, 2.5, 3.5])
     assert component_order("ZNE") == [1, 2, 0] and component_order("NEZ") == [0, 1, 2]
-    with pytest.raises(ValueError, match="three components including Z"):
-        component_order("NE1")
+    assert component_order("NE") == [0, 1, -1] and component_order("12") == [0, 1, -1]  # horizontal pairs
+    for bad in ("NE1", "N", "ZZN"):
+        with pytest.raises(ValueError, match="two horizontal components"):
+            component_order(bad)
     # block means: exact on a ramp; NaN past the end of a short record
     x = np.arange(300, dtype=float)[None]  # 3 s at 100 Hz
     out = _block_means(x, 100.0, cfg)

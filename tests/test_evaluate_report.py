@@ -122,6 +122,7 @@ def dataset(tmp_path_factory) -> Path:
     scen = pd.DataFrame({"magnitude": rng.uniform(4.0, 7.0, n), "distance": 10 ** rng.uniform(1.0, 2.3, n),
                          "vs30": rng.uniform(200, 800, n), "depth": rng.uniform(5, 20, n),
                          "gap": rng.uniform(30, 200, n)})
+    scen["distance"] = np.hypot(scen["distance"], scen["depth"])  # hypocentral: never below the depth
     rec = Toy(1.0, "truth").generate_table(scen, seed=1234)
     meta = rec.metadata.copy()
     meta["station_network_code"] = "XX"

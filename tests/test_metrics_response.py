@@ -7,6 +7,7 @@ import pytest
 
 from quakesynth.metrics.response import (
     DEFAULT_PERIODS,
+    free_vibration_samples,
     horizontal_spectra,
     nigam_jennings_coefficients,
     response_spectrum,
@@ -283,7 +284,8 @@ def test_real_records_within_one_percent_of_converged_reference(knet_dir):
         hs = horizontal_spectra(x[0], x[1], fs, periods, kind="sd")
         theta = np.radians(np.arange(180))
         for i, period in enumerate(periods):
-            ref = reference_response(x, fs, period)
+            # the reference runs on in free vibration after the window, as the package does
+            ref = reference_response(np.pad(x, ((0, 0), (0, free_vibration_samples([period], fs)))), fs, period)
             np.testing.assert_allclose(ours[:, i], np.abs(ref).max(axis=-1), rtol=0.01)
             norm = np.hypot(ref[0], ref[1])
             keep = norm >= 0.69 * norm.max()  # exact pruning (see quakesynth.metrics._sdof)
@@ -314,3 +316,93 @@ def test_real_records_within_three_percent_of_pyrotd(knet_dir):
         rr = pyrotd.calc_rotated_spec_accels(1 / fs, x[0] / G, x[1] / G, 1 / periods, 0.05,
                                              percentiles=[50])
         np.testing.assert_allclose(rot, rr.spec_accel * G, rtol=0.03)
+
+
+# ----------------------------------------------------------------------------------------
+# free vibration after the record (records cut by a window while still shaking)
+# ----------------------------------------------------------------------------------------
+def _step_then_ramp_peak(A, T, zeta, t1, dt, n_fine=200_000):
+    """Exact peak |u| of the oscillator under a(t) = A for 0 <= t <= t1 (from rest), a ramp
+    from A to 0 over [t1, t1 + dt], then free vibration (closed forms, no recursion)."""
+    w = 2 * np.pi / T
+    wd = w * np.sqrt(1 - zeta**2)
+
+    def step(t):  # response to a constant A from rest: u'' + 2 zeta w u' + w^2 u = -A
+        e = np.exp(-zeta * w * t)
+        u = -A / w**2 * (1 - e * (np.cos(wd * t) + zeta * w / wd * np.sin(wd * t)))
+        v = -A / w**2 * (e * (w**2 / wd) * np.sin(wd * t))
+        return u, v
+
+    def free(u0, v0, t):  # homogeneous solution from (u0, v0)
+        e = np.exp(-zeta * w * t)
+        return e * (u0 * np.cos(wd * t) + (v0 + zeta * w * u0) / wd * np.sin(wd * t))
+
+    t = np.linspace(0, t1, n_fine)
+    peak = np.abs(step(t)[0]).max()
+    u1, v1 = step(t1)
+    # ramp a = A - s tau (s = A/dt): particular u_p = -(A - s tau)/w^2 - 2 zeta s / w^3
+    s = A / dt
+    up0, vp0 = -A / w**2 - 2 * zeta * s / w**3, s / w**2
+    tau = np.linspace(0, dt, 2001)
+    u_r = free(u1 - up0, v1 - vp0, tau) + (-(A - s * tau) / w**2 - 2 * zeta * s / w**3)
+    peak = max(peak, np.abs(u_r).max())
+    h = 1e-7  # state at the end of the ramp
+    u2 = u_r[-1]
+    v2 = (free(u1 - up0, v1 - vp0, dt) - free(u1 - up0, v1 - vp0, dt - h)) / h + s / w**2
+    tf = np.linspace(0, 2 * T, n_fine)
+    return max(peak, np.abs(free(u2, v2, tf)).max())
+
+
+def test_free_vibration_after_a_pulse_analytic():
+    """A step of acceleration that ends a quarter period in, while the oscillator moves fastest:
+    the peak comes in the free vibration after the record, ~40 % above the in-record peak."""
+    T, zeta, fs, A = 1.0, 0.05, 200.0, 1.0
+    n = int(0.25 * T * fs) + 1  # samples at 0 .. t1 = 0.25 s, all equal to A
+    acc = np.full(n, A)
+    t1 = (n - 1) / fs
+    exact = _step_then_ramp_peak(A, T, zeta, t1, 1 / fs) * (2 * np.pi / T) ** 2
+    ours = response_spectrum(acc, fs, [T], zeta, points_per_period=400)[0]
+    assert ours == pytest.approx(exact, rel=1e-3)
+    cut = response_spectrum(acc, fs, [T], zeta, points_per_period=400, free_vibration=False)[0]
+    assert cut < 0.8 * exact  # stopping at the last sample misses the peak
+    # rotated: h2 = 0.5 h1 is one polarisation, so RotD100 = |(1, 0.5)| x the peak
+    hs = horizontal_spectra(acc, 0.5 * acc, fs, [T], zeta, points_per_period=400)
+    assert hs["RotD100"][0] == pytest.approx(np.hypot(1, 0.5) * exact, rel=1e-3)
+    assert hs["H2"][0] == pytest.approx(0.5 * exact, rel=1e-3)
+
+
+def test_free_vibration_padding_length():
+    assert free_vibration_samples([0.1, 3.0], 100.0, 0.0) == 1 + 150
+    # enough: the damped free vibration peaks within half a damped period
+    assert free_vibration_samples([10.0], 50.0, 0.3) == 1 + int(np.ceil(5.0 / np.sqrt(1 - 0.09) * 50))
+
+
+@pytest.mark.shared
+def test_aom003_rotd50_psa1_with_free_vibration_matches_padded_references(knet_dir, vs30_table):
+    """AOM003 (2018 M 6.3 Aomori) cut by the 41-s ingest window while still shaking: RotD50
+    PSA(1 s) equals an independent time-domain reference (scipy first-order-hold state space
+    on the window plus 20 s of zeros) and pyrotd on the same padded record; stopping at the
+    last sample was 8 % low."""
+    from quakesynth.data import features, preprocess, readers
+
+    rec = next(r for r in readers.read([knet_dir / "us2000cnnl"])
+               if hasattr(r, "fs") and "AOM003" in r.metadata["trace_name"].iloc[0])
+    table = features.read_station_table(vs30_table)
+    rec = rec.replace(metadata=features.add_path_features(features.join_stations(rec.metadata, table)))
+    win, drops = preprocess.preprocess(rec)
+    assert len(win) == 1 and not drops and win.n_samples == 4096
+    x = win.data[0].astype(np.float64)
+    n, e = x[win.components.index("N")], x[win.components.index("E")]
+    fs = win.fs
+    ours = horizontal_spectra(n, e, fs, [1.0], percentiles=(50.0,))["RotD50"][0]
+    padded = np.pad(np.stack([n, e]), ((0, 0), (0, int(20 * fs))))
+    ref = reference_response(padded, fs, 1.0)
+    theta = np.radians(np.arange(180))
+    rot = np.abs(np.outer(np.cos(theta), ref[0]) + np.outer(np.sin(theta), ref[1])).max(1)
+    ref_psa = np.percentile(rot, 50) * (2 * np.pi) ** 2
+    assert ours == pytest.approx(ref_psa, rel=0.005)
+    cut = horizontal_spectra(n, e, fs, [1.0], percentiles=(50.0,), free_vibration=False)["RotD50"][0]
+    assert cut < 0.95 * ref_psa  # the defect: the peak comes after the last sample
+    pyrotd = import_pyrotd()
+    rr = pyrotd.calc_rotated_spec_accels(1 / fs, padded[0] / G, padded[1] / G, [1.0], 0.05, percentiles=[50])
+    assert ours == pytest.approx(float(rr.spec_accel[0]) * G, rel=0.01)

@@ -51,25 +51,54 @@ def _split(ctx, param, value: str) -> tuple[float, float, float]:
 @click.option("--quantity", type=click.Choice(["acceleration", "velocity", "displacement"]),
               default="acceleration", show_default=True, help="Quantity of the dataset.")
 @click.option("--require-vs30/--allow-missing-vs30", default=True, show_default=True,
-              help="Drop records whose station has no Vs30.")
+              help="Drop records whose station has no Vs30 (after the table and --vs30-fallback).")
+@click.option("--stations-vs30", type=click.Choice(["measured", "inferred"]), default="measured", show_default=True,
+              help="What the --stations table's Vs30 are (station_vs30_source of the records it fills).")
+@click.option("--vs30-fallback", default=None, metavar="M/S|TABLE",
+              help="Vs30 where neither the record nor --stations has one: a constant in m/s (source "
+                   "'assumed') or a proxy station table CSV (source 'inferred').")
+@click.option("--flatfile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Flatfile (NGA-West2, ESM, GEM columns) giving event, station and Vs30 metadata, joined on "
+                   "the record sequence number (PEER AT2 RSN).")
+@click.option("--flatfile-format", type=click.Choice(["auto", "nga-west2", "esm", "gem", "quakesynth"]),
+              default="auto", show_default=True, help="Column mapping of --flatfile.")
+@click.option("--min-pre-event", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Drop records whose P is less than this many s after their start (0: keep all; "
+                   "short pre-event windows are zero-padded and the pad recorded).")
+@click.option("--triggered", is_flag=True,
+              help="Record starts are trigger times (PEER, ITACA...): P may be right after the first sample; "
+                   "where no onset is found, P is put at the trigger.")
+@click.option("--require-snr", is_flag=True,
+              help="Drop records with less than 0.5 s of real pre-P noise (SNR unmeasured); default: keep "
+                   "them, marked trace_snr_measured=False.")
+@click.option("--sparse-gap", type=click.FloatRange(0.0, 360.0), default=180.0, show_default=True,
+              help="Azimuthal gap (degrees) given to events with fewer than 3 stations "
+                   "(path_azimuthal_gap_source 'assumed (N station(s))').")
 @click.option("--min-snr", type=float, default=10.0, show_default=True,
               help="Minimum peak SNR (after P over before P), dB.")
 @click.option("--picker", default="stalta", show_default=True,
               help="P picker: stalta, phasenet or phasenet:<local weights> (never downloaded).")
+@click.option("--purpose", type=click.Choice(["generation", "site"]), default="generation", show_default=True,
+              help="generation: records need magnitude, depth, distance and Vs30; site (site-specific "
+                   "generation, station archives): only the station code, components and sampling rate "
+                   "(event metadata and Vs30 kept where present).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset.")
 @click.option("--report", type=click.Path(dir_okay=False),
               help="Also write the report (CSV of dropped records and conflicts) here.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def command(inputs, output, fmt, stations, metadata_table, window, p_time, fs, components, rotate, split, seed,
             borehole, event_metadata, input_unit, keep_counts, quantity, require_vs30, min_snr,
-            picker, overwrite, report, progress) -> int:
+            picker, purpose, overwrite, report, progress, stations_vs30=None, vs30_fallback=None,
+            flatfile=None, flatfile_format="auto", min_pre_event=0.0, triggered=False, require_snr=False,
+            sparse_gap=180.0) -> int:
     """Ingest real records into a dataset (SeisBench format), preprocessed as in HighFEM.
 
     Reads K-NET/KiK-net ASCII, SeisBench datasets, STEAD, PEER NGA AT2 or any ObsPy format;
     demeans and detrends, high-passes (causal Butterworth, 0.1 Hz, order 2), resamples,
-    picks P (STA/LTA), cuts a window with P at --p-time seconds, screens (gaps, spikes,
-    re-pick in 2-7 s, SNR, Vs30), computes the conditioning variables and writes the dataset
-    with train/dev/test splits by event and train-split statistics.
+    picks P (STA/LTA), cuts a window with P at --p-time seconds (zero-padding triggered
+    records that start later), screens (gaps, spikes, re-pick in 2-7 s, SNR where measurable,
+    Vs30), computes the conditioning variables and writes the dataset with train/dev/test
+    splits by event and train-split statistics.
 
     Prints a summary; the report lists every dropped file or record with its reason.
     Exit status: 0 nothing dropped, 1 some records dropped, 2 bad input or nothing usable.
@@ -78,6 +107,9 @@ def command(inputs, output, fmt, stations, metadata_table, window, p_time, fs, c
     Example:
       quakesynth ingest ../shared/data/real/knet-kiknet \\
           --stations ../shared/data/real/stations_vs30_japan.csv -o knet-dataset
+      quakesynth ingest peer_at2/ --components NE --flatfile NGA_West2_flatfile.csv \\
+          --triggered -o peer-dataset
+      quakesynth ingest station-archive/ --purpose site -o site-dataset
     """
     from quakesynth.data.ingest import IngestConfig, ingest
     from quakesynth.data.preprocess import PreprocessConfig
@@ -89,13 +121,18 @@ def command(inputs, output, fmt, stations, metadata_table, window, p_time, fs, c
         lo, hi = max(0.0, p_time - 3.0), p_time + 2.0
     if hi > window / fs:
         raise ValueError(f"--p-time {p_time} s does not fit a window of {window} samples at {fs:g} Hz")
+    if min_pre_event > p_time:
+        raise ValueError(f"--min-pre-event {min_pre_event} s exceeds --p-time {p_time} s")
     cfg = IngestConfig(
         preprocess=PreprocessConfig(fs=fs, n_samples=window, p_time=p_time, rotate=rotate,
-                                    min_snr_db=min_snr, pick_interval_s=(lo, hi)),
+                                    min_snr_db=min_snr, pick_interval_s=(lo, hi), min_pre_event_s=min_pre_event,
+                                    triggered=triggered, require_snr=require_snr),
         read=ReadOptions(kiknet_sensor="borehole" if borehole else "surface", prefer=event_metadata,
                          input_unit=input_unit, metadata_table=metadata_table),
         components=components, quantity=quantity, unit="counts" if keep_counts else QUANTITY_UNITS[quantity],
-        require_vs30=require_vs30, picker=picker, split_fractions=split, seed=seed)
+        require_vs30=require_vs30, picker=picker, split_fractions=split, seed=seed, purpose=purpose,
+        stations_vs30=stations_vs30 or "measured", vs30_fallback=vs30_fallback,
+        flatfile=str(flatfile) if flatfile else None, flatfile_format=flatfile_format, sparse_gap_deg=sparse_gap)
     result = ingest(list(inputs), output, cfg, format=fmt, stations=stations, overwrite=overwrite,
                     report=report, progress=progress)
     click.echo(result.report.summary())

@@ -12,7 +12,14 @@ station table.
 - azimuthal gap of an event: the largest angle between the azimuths (event to station) of
   consecutive stations, computed from *all* of the event's stations in the input;
 - Vs30 (m/s) joined by station code from a table such as ``stations_vs30_japan.csv``
-  (``STATION,VS30(m/s)``).
+  (``STATION,VS30(m/s)``), then a stated fallback (:func:`fill_vs30`);
+  ``station_vs30_source`` is ``measured``, ``inferred`` or ``assumed``.
+
+Events with fewer than three stations: the gap of one station is 360 degrees and of two the
+larger of their two angles, which says nothing about the source-station geometry of a network
+and lies outside every model's range. At ingestion such events get a stated gap
+(``sparse_gap_deg``, default 180 degrees) with ``path_azimuthal_gap_source`` =
+``assumed (N station(s))`` (see :mod:`quakesynth.data.ingest`).
 """
 
 from __future__ import annotations
@@ -82,6 +89,17 @@ def azimuthal_gap(azimuth_deg) -> float:
     return float(steps.max())
 
 
+def event_station_counts(source_id, azimuth_deg, station_key=None) -> np.ndarray:
+    """Number of distinct stations with a known azimuth of each record's event, shape (N,)."""
+    df = pd.DataFrame({"sid": pd.Series(source_id, dtype="string"),
+                       "az": np.asarray(azimuth_deg, dtype=np.float64)})
+    df["st"] = pd.Series(station_key, dtype="string") if station_key is not None else pd.Series(
+        np.arange(len(df)).astype(str), dtype="string")
+    valid = df[df["sid"].notna() & np.isfinite(df["az"])]
+    counts = valid.drop_duplicates(["sid", "st"]).groupby("sid").size()
+    return np.array([int(counts.get(s, 0)) if isinstance(s, str) else 0 for s in df["sid"].tolist()])
+
+
 def event_gaps(source_id, azimuth_deg, station_key=None) -> np.ndarray:
     """Azimuthal gap of each record's event, from all records of that event.
 
@@ -119,18 +137,26 @@ _STATION_ALIASES = {
 }
 
 
-def read_station_table(path: str | os.PathLike) -> pd.DataFrame:
+#: Classes of ``station_vs30_source``: how a record's Vs30 was obtained.
+VS30_SOURCES = ("measured", "inferred", "assumed")
+
+
+def read_station_table(path: str | os.PathLike, kind: str = "measured") -> pd.DataFrame:
     """Read a station table (CSV) with at least a station code and Vs30 (m/s).
 
     Column names are matched case-insensitively (``STATION``/``station_code``,
     ``VS30(m/s)``/``vs30``; optional ``network``, ``latitude``, ``longitude``,
-    ``elevation``). Returns a frame indexed by station code with SeisBench column names and
-    ``station_vs30_source`` set to the file name. A Vs30 <= 0 (the ``-999`` placeholder of
+    ``elevation``). Returns a frame indexed by station code with SeisBench column names,
+    ``station_vs30_source`` set to ``kind`` (``measured`` for a table of measured profiles,
+    ``inferred`` for a proxy table such as slope- or geology-based Vs30) and
+    ``station_vs30_reference`` to the file name. A Vs30 <= 0 (the ``-999`` placeholder of
     real tables) counts as missing.
 
     Raises ``ValueError`` for a file without those columns, a Vs30 that is not a number, or
     a station listed twice with different Vs30.
     """
+    if kind not in VS30_SOURCES:
+        raise ValueError(f"kind must be one of {VS30_SOURCES}; got {kind!r}")
     path = Path(path)
     try:
         raw = pd.read_csv(path, dtype=str, skipinitialspace=True)
@@ -165,7 +191,8 @@ def read_station_table(path: str | os.PathLike) -> pd.DataFrame:
         name = dup["station_code"].iloc[0]
         raise ValueError(f"station table {str(path)!r} lists station {name} twice with different Vs30")
     out = out.drop_duplicates("station_code").set_index("station_code")
-    out["station_vs30_source"] = path.name
+    out["station_vs30_source"] = kind
+    out["station_vs30_reference"] = path.name
     return out
 
 
@@ -190,9 +217,56 @@ def join_stations(metadata: pd.DataFrame, table: pd.DataFrame | None) -> pd.Data
             have[fill] = looked[fill]
             meta[col] = have
             if col == "station_vs30_mps":
-                src = meta["station_vs30_source"].astype("string").copy()
-                src[fill] = codes[fill].map(table["station_vs30_source"])
-                meta["station_vs30_source"] = src
+                for c in ("station_vs30_source", "station_vs30_reference"):
+                    src = (meta[c].astype("string").copy() if c in meta
+                           else pd.Series(pd.NA, index=meta.index, dtype="string"))
+                    src[fill] = codes[fill].map(table[c])
+                    meta[c] = src
+    return meta
+
+
+def fill_vs30(metadata: pd.DataFrame, fallback: float | pd.DataFrame | None = None) -> pd.DataFrame:
+    """Vs30 of every record from, in order: the record, (the station table, already joined by
+    :func:`join_stations`), then ``fallback`` (copy).
+
+    ``station_vs30_source`` says how each Vs30 was obtained (:data:`VS30_SOURCES`): a Vs30
+    that came with the record is ``measured`` unless its source says ``inferred``; a proxy
+    table (``fallback`` as read by :func:`read_station_table` with ``kind="inferred"``)
+    gives ``inferred``; a constant ``fallback`` (m/s) gives ``assumed``.
+    ``station_vs30_reference`` names where it came from (``record``, a table file,
+    ``constant 400 m/s``). Records still without Vs30 keep NaN.
+    """
+    meta = metadata.copy()
+    v = meta["station_vs30_mps"].astype("float64").to_numpy(na_value=np.nan).copy()
+    for c in ("station_vs30_source", "station_vs30_reference"):
+        if c not in meta:
+            meta[c] = pd.Series(pd.NA, index=meta.index, dtype="string")
+        meta[c] = meta[c].astype("string")
+    have = np.isfinite(v)
+    src = meta["station_vs30_source"]
+    known = src.isin(list(VS30_SOURCES)).to_numpy(dtype=bool)
+    rec_given = have & ~known
+    meta.loc[rec_given, "station_vs30_source"] = "measured"
+    meta.loc[rec_given & meta["station_vs30_reference"].isna().to_numpy(), "station_vs30_reference"] = "record"
+    if fallback is None or have.all():
+        return meta
+    need = ~have
+    if isinstance(fallback, pd.DataFrame):
+        looked = meta["station_code"].astype("string").map(fallback["station_vs30_mps"]).astype("float64")
+        looked = looked.to_numpy(na_value=np.nan)
+        fill = need & np.isfinite(looked)
+        v[fill] = looked[fill]
+        meta.loc[fill, "station_vs30_source"] = "inferred"
+        meta.loc[fill, "station_vs30_reference"] = meta["station_code"].astype("string")[fill].map(
+            fallback["station_vs30_reference"])
+    else:
+        f = float(fallback)
+        if not (np.isfinite(f) and f > 0):
+            raise ValueError(f"Vs30 fallback must be a positive speed in m/s; got {fallback!r}")
+        v[need] = f
+        meta.loc[need, "station_vs30_source"] = "assumed"
+        meta.loc[need, "station_vs30_reference"] = f"constant {f:g} m/s"
+    meta["station_vs30_mps"] = v
     return meta
 
 

@@ -9,7 +9,15 @@ dataset appears only complete (written elsewhere, then moved into place).
 
 The azimuthal gap of an event is computed once every record is read, from all of that event's
 stations in the input (kept or not); a gap given by the input (a catalogue's, as in STEAD) is
-kept, and ``path_azimuthal_gap_source`` says which.
+kept, and ``path_azimuthal_gap_source`` says which. An event with fewer than three stations
+gets ``sparse_gap_deg`` (180 degrees by default) and the source ``assumed (N station(s))``:
+one station's gap is 360 degrees by definition, which describes no network geometry.
+
+Vs30 comes from the record, then the station table, then the user's fallback (a constant:
+``assumed``; a proxy table: ``inferred``); ``station_vs30_source`` holds the class
+(``measured``, ``inferred``, ``assumed``) and ``station_vs30_reference`` where it came from.
+A flatfile (NGA-West2, ESM, GEM columns) can supply event, station and Vs30 metadata of PEER
+AT2 records, joined on the record sequence number.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ REPORT_NAME = "ingest_report.csv"
 #: metadata a record needs for the conditioning variables (besides Vs30)
 REQUIRED = {"source_magnitude": "magnitude", "source_depth_km": "depth",
             "path_hyp_distance_km": "hypocentral distance (event and station coordinates)"}
+#: What a dataset is for: ``generation`` needs the event metadata of the conditioning
+#: variables (and Vs30); ``site`` (site-specific generation, station archives) needs only the
+#: station identity, components and sampling rate, and keeps event metadata where present.
+PURPOSES = ("generation", "site")
 
 
 @dataclass(frozen=True)
@@ -48,8 +60,20 @@ class IngestConfig:
     picker: str = "stalta"  # "stalta", "phasenet" or "phasenet:<weights name or path>"
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, dev, test (records)
     seed: int = 0  # seed of the split assignment
+    stations_vs30: str = "measured"  # what the station table's Vs30 are: "measured" or "inferred"
+    vs30_fallback: str | None = None  # Vs30 where record and table have none: a constant (m/s) or a proxy table (CSV)
+    flatfile: str | None = None  # flatfile joined by record sequence number (PEER RSN) or record id
+    flatfile_format: str = "auto"  # its column mapping (quakesynth.evaluate.flatfile.FORMATS)
+    sparse_gap_deg: float = 180.0  # azimuthal gap given to events with fewer than 3 stations, degrees
+    purpose: str = "generation"  # "generation" or "site" (PURPOSES: which metadata a record needs)
 
     def __post_init__(self) -> None:
+        if self.stations_vs30 not in ("measured", "inferred"):
+            raise ValueError(f"stations_vs30 must be 'measured' or 'inferred'; got {self.stations_vs30!r}")
+        if not 0.0 <= self.sparse_gap_deg <= 360.0:
+            raise ValueError(f"sparse_gap_deg must be within [0, 360] degrees; got {self.sparse_gap_deg!r}")
+        if self.purpose not in PURPOSES:
+            raise ValueError(f"purpose must be one of {PURPOSES}; got {self.purpose!r}")
         if self.quantity not in QUANTITY_UNITS:
             raise ValueError(f"quantity must be one of {sorted(QUANTITY_UNITS)}; got {self.quantity!r}")
         if self.unit != QUANTITY_UNITS[self.quantity] and self.unit not in RAW_UNITS:
@@ -140,6 +164,26 @@ def _metadata_checks(rec: Records, require_vs30: bool) -> tuple[Records, list[Dr
     return rec[~missing], drops
 
 
+def _site_checks(rec: Records) -> tuple[Records, list[Dropped]]:
+    """``purpose="site"``: a record needs only its station code (event metadata and Vs30 are
+    kept where present, never required)."""
+    code = rec.metadata["station_code"].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+    missing = code == ""
+    drops = preprocess._dropped(rec, missing, "metadata", "missing_station",
+                                "no station code (site-specific datasets group records by station)")
+    return rec[~missing], drops
+
+
+def _site_config(cfg: IngestConfig) -> IngestConfig:
+    """``purpose="site"``: the re-picked P may lie anywhere in the window (site metrics use the
+    whole window; triggered records without an origin time to bound the P search are kept)."""
+    import dataclasses
+
+    pre = cfg.preprocess
+    return dataclasses.replace(cfg, preprocess=dataclasses.replace(
+        pre, pick_interval_s=(0.0, pre.n_samples / pre.fs)))
+
+
 def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
            config: IngestConfig = IngestConfig(), format: str = "auto",
            stations: str | os.PathLike | None = None, overwrite: bool = False,
@@ -167,10 +211,18 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
     from quakesynth.data.store import DatasetWriter
 
     output = Path(output)
+    if config.purpose == "site":
+        config = _site_config(config)
     check_writable(output, overwrite)
     if not inputs:
         raise ValueError("no input given")
-    table = features.read_station_table(stations) if stations is not None else None
+    table = features.read_station_table(stations, config.stations_vs30) if stations is not None else None
+    fallback = _vs30_fallback(config.vs30_fallback)
+    flat = None
+    if config.flatfile:
+        from quakesynth.evaluate.flatfile import read_flatfile, to_metadata
+
+        flat = to_metadata(read_flatfile(config.flatfile, config.flatfile_format, require_ims=False)[0])
     meta_table = None
     if config.read.metadata_table:
         from quakesynth.data.metadata_table import read_metadata_table
@@ -207,7 +259,9 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
                         rep.drop(item)
                         continue
                     rep.n_read += len(item)
-                    kept = _process(item, config, table, picker, names, geometry, rep)
+                    if flat is not None:
+                        item = _join_flatfile(item, flat)
+                    kept = _process(item, config, table, picker, names, geometry, rep, fallback)
                     if kept is not None and len(kept):
                         kept_gap_in.append(kept.metadata["path_azimuthal_gap_deg"].astype("float64")
                                            .to_numpy(na_value=np.nan))
@@ -223,10 +277,17 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
             gaps = dict(zip(geo["source_id"], features.event_gaps(geo["source_id"], geo["az"], geo["station"])))
             computed = np.array([gaps.get(s, np.nan) if isinstance(s, str) else np.nan
                                  for s in meta["source_id"].tolist()], dtype=np.float64)
+            counts = dict(zip(geo["source_id"], features.event_station_counts(geo["source_id"], geo["az"],
+                                                                              geo["station"])))
+            n_sta = np.array([counts.get(s, 0) if isinstance(s, str) else 0 for s in meta["source_id"].tolist()])
             use_in = np.isfinite(gap_in)
-            w.assign("path_azimuthal_gap_deg", np.where(use_in, gap_in, computed))
+            sparse = ~use_in & np.isfinite(computed) & (n_sta < 3)
+            w.assign("path_azimuthal_gap_deg", np.where(use_in, gap_in, np.where(sparse, config.sparse_gap_deg,
+                                                                                  computed)))
             w.assign("path_azimuthal_gap_source", np.where(
-                use_in, "input", np.where(np.isfinite(computed), "input stations", "")).astype(object))
+                use_in, "input", np.where(sparse, np.char.add(np.char.add("assumed (", n_sta.astype(str)),
+                                                              " station(s))"),
+                                          np.where(np.isfinite(computed), "input stations", ""))).astype(object))
             w.add_file(REPORT_NAME, _report_bytes(rep))
             w.set_info(ingest={"inputs": [str(p) for p in inputs], "format": format,
                                "stations": str(stations) if stations is not None else None,
@@ -265,8 +326,55 @@ def _plain(d):
     return d
 
 
+def _vs30_fallback(spec: str | None) -> float | pd.DataFrame | None:
+    """``"400"`` -> 400.0 (an assumed constant, m/s); a file -> its proxy table (inferred)."""
+    if spec is None or str(spec).strip() == "":
+        return None
+    try:
+        v = float(spec)
+    except ValueError:
+        if not Path(spec).is_file():
+            raise ValueError(f"Vs30 fallback must be a speed in m/s or a station table file; got {spec!r}") from None
+        return features.read_station_table(spec, kind="inferred")
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"Vs30 fallback must be a positive speed in m/s; got {spec!r}")
+    return v
+
+
+def _join_flatfile(rec: Records, flat: pd.DataFrame) -> Records:
+    """Override a record's metadata with its flatfile row, matched by ``trace_rsn`` (PEER record
+    sequence number); records without a match are unchanged."""
+    meta = rec.metadata
+    if "trace_rsn" not in meta or flat.empty:
+        return rec
+    rsn = pd.to_numeric(meta["trace_rsn"], errors="coerce").to_numpy(np.float64)
+    rows = flat.drop_duplicates("trace_rsn").set_index("trace_rsn")
+    hit = np.isin(rsn, rows.index.to_numpy(np.float64))
+    if not hit.any():
+        return rec
+    meta = meta.copy()
+    for col in rows.columns:
+        vals = rows[col].reindex(rsn[hit])
+        if col not in meta:
+            meta[col] = pd.Series(pd.NA, index=meta.index, dtype=object)
+        cur = meta[col].astype(object).to_numpy().copy()
+        new = vals.to_numpy(dtype=object)
+        ok = pd.notna(vals).to_numpy()
+        idx = np.flatnonzero(hit)[ok]
+        cur[idx] = new[ok]
+        meta[col] = cur
+    from quakesynth.data.metadata_table import typed
+
+    meta = typed(meta)
+    for col in ("source_id", "station_vs30_source", "source_event_name"):
+        if col in meta:
+            meta[col] = meta[col].astype("string")
+    return rec.replace(metadata=meta)
+
+
 def _process(rec: Records, cfg: IngestConfig, table: pd.DataFrame | None, picker: Picker,
-             names: set[str], geometry: list[pd.DataFrame], rep: IngestReport) -> Records | None:
+             names: set[str], geometry: list[pd.DataFrame], rep: IngestReport,
+             fallback: float | pd.DataFrame | None = None) -> Records | None:
     """Everything for one batch read: checks, features, preprocessing, screening."""
     dup = rec.metadata["trace_name"].isin(names).to_numpy() | rec.metadata["trace_name"].duplicated().to_numpy()
     for d in preprocess._dropped(rec, dup, "read", "duplicate", "a record of this name was already read"):
@@ -276,7 +384,8 @@ def _process(rec: Records, cfg: IngestConfig, table: pd.DataFrame | None, picker
     if len(rec) == 0:
         return None
     try:
-        meta = features.add_path_features(features.join_stations(rec.metadata, table))
+        meta = features.add_path_features(features.fill_vs30(features.join_stations(rec.metadata, table),
+                                                             fallback))
         rec = rec.replace(metadata=meta)
         sta = (meta["station_network_code"].fillna("").astype(str) + "." + meta["station_code"].fillna("").astype(str))
         geometry.append(pd.DataFrame({"source_id": meta["source_id"], "az": meta["path_azimuth_deg"],
@@ -286,7 +395,7 @@ def _process(rec: Records, cfg: IngestConfig, table: pd.DataFrame | None, picker
             rep.drop(d)
         if rec is None or len(rec) == 0:
             return None
-        rec, drops = _metadata_checks(rec, cfg.require_vs30)
+        rec, drops = _site_checks(rec) if cfg.purpose == "site" else _metadata_checks(rec, cfg.require_vs30)
         for d in drops:
             rep.drop(d)
         if len(rec) == 0:

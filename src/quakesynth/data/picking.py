@@ -33,7 +33,8 @@ class Picker(abc.ABC):
         return {}
 
     @abc.abstractmethod
-    def pick(self, records: Records, earliest: np.ndarray | None = None) -> np.ndarray:
+    def pick(self, records: Records, earliest: np.ndarray | None = None,
+             trigger: np.ndarray | None = None) -> np.ndarray:
         """P-onset sample of each record.
 
         Parameters
@@ -41,6 +42,9 @@ class Picker(abc.ABC):
         records : (N, C, T) records at sampling rate ``records.fs``.
         earliest : optional (N,) sample before which no P can arrive (e.g. origin time plus
             the fastest travel time); NaN where unknown. A picker may ignore it.
+        trigger : optional (N,) sample at which a triggered accelerograph started recording
+            (its first real sample); NaN where the record is not triggered. P may come right
+            after it, with little or no noise before.
 
         Returns
         -------
@@ -76,6 +80,11 @@ class STALTAPicker(Picker):
     the record, mirrored and repeated, instead of starting from zero (otherwise the recursive
     LTA triggers falsely at the end of its warm-up).
 
+    Triggered records (``trigger`` given): the recording starts at a trigger, often less than
+    a second before P, so the warm-up uses only the first ``trigger_warmup_s`` (the pre-P
+    noise that exists); where no trigger passes the tests, P is put at the trigger sample
+    itself (the accelerograph triggered on the P wave).
+
     Parameters
     ----------
     sta_s, lta_s : short- and long-term windows, s.
@@ -100,6 +109,7 @@ class STALTAPicker(Picker):
     aic_before_s: float = 2.0  # s
     aic_after_s: float = 1.0  # s
     warmup_s: float = 1.0  # s
+    trigger_warmup_s: float = 0.1  # warm-up of triggered records, s
 
     name = "recursive_sta_lta+aic"
 
@@ -114,7 +124,7 @@ class STALTAPicker(Picker):
     def params(self) -> dict:
         return asdict(self)
 
-    def _one(self, x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, int]:
+    def _one(self, x: np.ndarray, fs: float, warmup_s: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """Band-passed trace and STA/LTA of one pick trace; both start at its first non-zero."""
         from obspy.signal.trigger import recursive_sta_lta
         from scipy.signal import butter, sosfilt
@@ -124,7 +134,7 @@ class STALTAPicker(Picker):
         x = x[i0:]
         if x.size < 4:
             return np.zeros(x.size), np.zeros(x.size), i0
-        nwarm = max(1, min(round(self.warmup_s * fs), x.size))
+        nwarm = max(1, min(round((self.warmup_s if warmup_s is None else warmup_s) * fs), x.size))
         unit = np.concatenate([x[:nwarm][::-1], x[:nwarm]])  # continuous when tiled
         need = round(self.lta_s * fs) + round(2.0 * fs)  # LTA warm-up plus filter transient
         pad = np.tile(unit, -(-need // unit.size))
@@ -144,7 +154,8 @@ class STALTAPicker(Picker):
             out[i, i0:] = cft
         return out
 
-    def pick(self, records: Records, earliest: np.ndarray | None = None) -> np.ndarray:
+    def pick(self, records: Records, earliest: np.ndarray | None = None,
+             trigger: np.ndarray | None = None) -> np.ndarray:
         from obspy.signal.trigger import aic_simple, trigger_onset
         from scipy.ndimage import maximum_filter1d
 
@@ -154,12 +165,16 @@ class STALTAPicker(Picker):
         earliest = np.full(n, np.nan) if earliest is None else np.asarray(earliest, dtype=np.float64)
         if earliest.shape != (n,):
             raise ValueError(f"earliest must have shape ({n},); got {earliest.shape}")
+        trigger = np.full(n, np.nan) if trigger is None else np.asarray(trigger, dtype=np.float64)
+        if trigger.shape != (n,):
+            raise ValueError(f"trigger must have shape ({n},); got {trigger.shape}")
         win, won = round(self.amplitude_window_s * fs), max(1, round(self.onset_window_s * fs))
         wnoise = max(1, round(self.noise_window_s * fs))
         before, after = round(self.aic_before_s * fs), round(self.aic_after_s * fs)
         picks = np.full(n, np.nan)
         for i in range(n):
-            y, cft, i0 = self._one(x[i], fs)
+            trig = np.isfinite(trigger[i])
+            y, cft, i0 = self._one(x[i], fs, self.trigger_warmup_s if trig else None)
             a_y = np.abs(y)
             peak = a_y.max() if a_y.size else 0.0
             if not np.isfinite(peak) or peak <= 0:
@@ -190,6 +205,8 @@ class STALTAPicker(Picker):
             else:
                 if np.isfinite(fallback):
                     picks[i] = i0 + fallback
+                elif trig:
+                    picks[i] = max(float(trigger[i]), float(i0))
         return picks
 
 
@@ -244,7 +261,8 @@ class PhaseNetPicker(Picker):
         self._net.eval()
         return self._net
 
-    def pick(self, records: Records, earliest: np.ndarray | None = None) -> np.ndarray:
+    def pick(self, records: Records, earliest: np.ndarray | None = None,
+             trigger: np.ndarray | None = None) -> np.ndarray:
         net = self._load()
         picks = np.full(len(records), np.nan)
         for i in range(len(records)):

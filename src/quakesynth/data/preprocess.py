@@ -12,10 +12,16 @@ Steps, in the order :func:`preprocess` applies them:
 6. P picking through a :class:`~quakesynth.data.picking.Picker` (P arrivals that come with
    the input, e.g. STEAD's analyst picks, are kept by default).
 7. A window of ``n_samples`` (4096) with the P onset ``p_time`` (5 s) after its start;
-   zeros pad a record that starts less than 5 s before P (at most 3 s: P must be at least
-   ``min_pre_event_s`` = 2 s into the record) or ends before the window does.
+   zeros pad a record that starts less than 5 s before P (a triggered accelerogram) or ends
+   before the window does, and the pads are recorded (``trace_pad_start_samples``,
+   ``trace_pad_end_samples``, ``trace_pre_event_s``). The pad is zeros, not synthetic
+   noise: nothing in the window is invented. Records are dropped for a short pre-event
+   window only when the user asks (``min_pre_event_s`` > 0). With ``triggered``, the picker
+   is told that records start at a trigger (P may be right after the first sample).
 8. Screening: a re-pick on the window must fall within ``pick_interval_s`` (2-7 s); the
-   peak of the pre-P noise must be ``min_snr_db`` (10 dB) below the peak after P.
+   peak of the pre-P noise must be ``min_snr_db`` (10 dB) below the peak after P, measured
+   on the real noise only; with less than 0.5 s of it the SNR is marked unmeasured
+   (``trace_snr_measured`` False) and the record kept unless ``require_snr``.
 9. Optional rotation of the horizontals to radial/transverse from the back azimuth.
 
 Array functions take (N, C, T) or (..., T) arrays with an explicit sampling rate ``fs`` (Hz);
@@ -32,6 +38,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 
 from quakesynth.data.picking import Picker, STALTAPicker
 from quakesynth.data.report import Dropped
@@ -200,13 +207,13 @@ def spike_ratio(data: np.ndarray) -> np.ndarray:
 
 
 def snr_db(data: np.ndarray, p_sample, fs: float, first_sample=None, last_sample=None,
-           margin_s: float = 0.2) -> np.ndarray:
+           margin_s: float = 0.2, min_noise_s: float = 0.5) -> np.ndarray:
     """Peak signal-to-noise ratio (dB): largest amplitude after P over largest before P.
 
     ``20 log10(max|a(t >= p)| / max|a(first <= t < p - margin)|)`` with ``|a|`` the vector
     norm over components. Peaks rather than mean powers, so that the short signal of a small
-    event is not diluted by the quiet coda after it. NaN where the noise window is shorter
-    than 1 s.
+    event is not diluted by the quiet coda after it. NaN (unmeasured) where the real noise
+    window is shorter than ``min_noise_s`` (a triggered record).
 
     Parameters
     ----------
@@ -216,6 +223,7 @@ def snr_db(data: np.ndarray, p_sample, fs: float, first_sample=None, last_sample
     first_sample, last_sample : (N,) first real and one past the last real sample (zeros
         padded outside); default the whole record.
     margin_s : noise ends this long before the pick (pick uncertainty), s.
+    min_noise_s : shortest noise window on which the SNR is measured, s.
     """
     fs = _check_fs(fs)
     x = np.asarray(data, dtype=np.float64)
@@ -229,7 +237,7 @@ def snr_db(data: np.ndarray, p_sample, fs: float, first_sample=None, last_sample
         if not np.isfinite(p[i]):
             continue
         a, b, s0, s1 = int(first[i]), int(round(p[i] - margin_s * fs)), int(round(p[i])), int(last[i])
-        if b - a < fs or s1 <= s0:
+        if b - a < min_noise_s * fs or s1 <= s0:
             continue
         noise, sig = amp[i, a:b].max(), amp[i, s0:s1].max()
         out[i] = np.inf if noise == 0 else (20 * np.log10(sig / noise) if sig > 0 else -np.inf)
@@ -293,14 +301,43 @@ def rotate_ne_rt(n: np.ndarray, e: np.ndarray, back_azimuth_deg) -> tuple[np.nda
 # =========================================================================================
 
 
+def _text(meta, col: str, i: int) -> str:
+    if col not in meta:
+        return ""
+    v = meta[col].iloc[i]
+    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+def record_names(meta, i: int) -> tuple[str, str]:
+    """``(event, station)`` naming record ``i`` of a metadata frame for reports: event id
+    and name, ``NET.STA`` and station name, and the PEER record sequence number."""
+    ev = _text(meta, "source_id", i) or _text(meta, "source_origin_time", i)
+    name = _text(meta, "source_event_name", i)
+    if name and name != ev:
+        ev = f"{ev} ({name})" if ev else name
+    sta = ".".join(x for x in (_text(meta, "station_network_code", i), _text(meta, "station_code", i)) if x)
+    sname = _text(meta, "station_name", i)
+    if sname and sname != sta:
+        sta = f"{sta} ({sname})" if sta else sname
+    rsn = _text(meta, "trace_rsn", i)
+    if rsn:
+        sta = f"{sta}, RSN{rsn}" if sta else f"RSN{rsn}"
+    return ev, sta
+
+
 def _dropped(records: Records, mask: np.ndarray, stage: str, reason: str, details) -> list[Dropped]:
     meta = records.metadata
     src = meta["trace_source"] if "trace_source" in meta else None
     out = []
     for i in np.flatnonzero(mask):
+        ev, sta = record_names(meta, int(i))
         out.append(Dropped(source=str(src.iloc[i]) if src is not None and isinstance(src.iloc[i], str) else "",
                            trace_name=str(meta["trace_name"].iloc[i]), stage=stage, reason=reason,
-                           detail=details(i) if callable(details) else str(details)))
+                           detail=details(i) if callable(details) else str(details), event=ev, station=sta))
     return out
 
 
@@ -427,34 +464,43 @@ def earliest_p_sample(records: Records, v_max_kms: float = 8.5, margin_s: float 
 
 
 def pick_records(records: Records, picker: Picker, earliest: np.ndarray | None = None,
-                 keep_input: bool = True) -> Records:
+                 keep_input: bool = True, triggered: bool = False) -> Records:
     """Set ``trace_p_arrival_sample`` with ``picker`` (NaN where it finds no onset).
 
     With ``keep_input``, records that arrive with a P arrival (e.g. STEAD's analyst picks)
-    keep it and only the others are picked; the history says which.
+    keep it and only the others are picked; the history says which. With ``triggered``, the
+    picker is told that each record starts at a trigger (its first sample): the pick may be
+    at the trigger itself (source ``trigger`` in the history and in the extra column
+    ``trace_p_source``).
     """
     p_in = records.metadata["trace_p_arrival_sample"].astype("float64").to_numpy(na_value=np.nan)
     have = np.isfinite(p_in) if keep_input else np.zeros(len(records), bool)
     p = p_in.copy()
+    trig = np.zeros(len(records)) if triggered else np.full(len(records), np.nan)
     if (~have).any():
         sub = records[~have]
-        p[~have] = picker.pick(sub, None if earliest is None else np.asarray(earliest)[~have])
+        p[~have] = picker.pick(sub, None if earliest is None else np.asarray(earliest)[~have], trigger=trig[~have])
+    source = np.where(have, "input", np.where(np.isfinite(trig) & (p == trig), "trigger", "picker"))
     out = records.replace()
     out.metadata["trace_p_arrival_sample"] = p
-    out.add_processing("pick_p", per_record={"source": ["input" if h else "picker" for h in have]},
+    out.metadata["trace_p_source"] = source.astype(object)
+    out.add_processing("pick_p", per_record={"source": source.tolist()}, triggered=bool(triggered),
                        picker=picker.name, **picker.params())
     return out
 
 
 def window_records(records: Records, n_samples: int = 4096, p_time: float = 5.0,
-                   min_pre_event_s: float = 2.0) -> tuple[Records, list[Dropped]]:
+                   min_pre_event_s: float = 0.0) -> tuple[Records, list[Dropped]]:
     """Cut ``n_samples`` with the P onset ``p_time`` seconds after the window start.
 
-    Records without a pick are dropped (``no_p_pick``); records whose P is less than
-    ``min_pre_event_s`` after their start are dropped (``insufficient_pre_event``); otherwise
-    missing samples before the record start or after its end are zeros. Updates
-    ``trace_start_time``, the arrival samples, and the extra columns
-    ``trace_pad_start_samples`` / ``trace_pad_end_samples``.
+    Records without a pick are dropped (``no_p_pick``). A record whose P is less than
+    ``p_time`` after its start (a triggered accelerogram) is padded with zeros before its
+    first sample, so that P is at ``p_time``; it is dropped (``insufficient_pre_event``)
+    only when P is less than ``min_pre_event_s`` after its start (default 0: never). Samples
+    after the record end are zeros as well. Updates ``trace_start_time``, the arrival
+    samples, and the extra columns ``trace_pad_start_samples`` / ``trace_pad_end_samples``
+    (zeros added before / after the data, samples) and ``trace_pre_event_s`` (real pre-P
+    noise in the window, s).
     """
     from obspy import UTCDateTime
 
@@ -487,6 +533,7 @@ def window_records(records: Records, n_samples: int = 4096, p_time: float = 5.0,
     meta["trace_s_arrival_sample"] = np.where((s_arr >= 0) & (s_arr < n_samples), s_arr, np.nan)
     meta["trace_pad_start_samples"] = pad_start.astype(np.int64)
     meta["trace_pad_end_samples"] = pad_end.astype(np.int64)
+    meta["trace_pre_event_s"] = (p_offset - pad_start) / fs
     out = rec.replace(data=data, metadata=meta)
     out.add_processing("window", per_record={"start_sample": start.tolist(), "pad_start": pad_start.tolist(),
                                              "pad_end": pad_end.tolist()},
@@ -494,15 +541,23 @@ def window_records(records: Records, n_samples: int = 4096, p_time: float = 5.0,
     return out, drops
 
 
-def verify_pick(records: Records, picker: Picker, interval_s: tuple[float, float] = (2.0, 7.0)
-                ) -> tuple[Records, list[Dropped]]:
+def verify_pick(records: Records, picker: Picker, interval_s: tuple[float, float] = (2.0, 7.0),
+                triggered: bool = False) -> tuple[Records, list[Dropped]]:
     """Re-pick the aligned windows; drop records whose pick lies outside ``interval_s``.
 
     Reason ``pick_outside_window``; a window in which the picker finds nothing is dropped too.
-    The re-pick is kept in the extra column ``trace_p_repick_sample``.
+    With ``triggered``, windows padded before their first real sample are re-picked as
+    triggered records starting there. The re-pick is kept in the extra column
+    ``trace_p_repick_sample``.
     """
     lo, hi = interval_s
-    p = picker.pick(records)
+    meta = records.metadata
+    trigger = None
+    if triggered and "trace_pad_start_samples" in meta:
+        pad = meta["trace_pad_start_samples"].to_numpy(np.float64)
+        if (pad > 0).any():
+            trigger = np.where(pad > 0, pad, np.nan)
+    p = picker.pick(records, trigger=trigger)
     t = p / records.fs
     bad = ~np.isfinite(t) | (t < lo) | (t > hi)
     drops = _dropped(records, bad, "screen", "pick_outside_window",
@@ -513,11 +568,14 @@ def verify_pick(records: Records, picker: Picker, interval_s: tuple[float, float
     return out[~bad], drops
 
 
-def screen_snr(records: Records, min_snr_db: float = 10.0) -> tuple[Records, list[Dropped]]:
+def screen_snr(records: Records, min_snr_db: float = 10.0, require_measured: bool = False
+               ) -> tuple[Records, list[Dropped]]:
     """Drop records whose pre-P noise is within ``min_snr_db`` of the signal (``low_snr``).
 
-    The peak SNR (:func:`snr_db`; only real, not zero-padded, samples) is kept in the extra
-    column ``trace_snr_db``.
+    The peak SNR (:func:`snr_db`) is measured on the noise that exists: only real, not
+    zero-padded, samples before P. Where less than 0.5 s of real pre-P noise exists (a
+    triggered record), the SNR is unmeasured: NaN in the extra column ``trace_snr_db`` and
+    False in ``trace_snr_measured``; such a record is kept unless ``require_measured``.
     """
     meta = records.metadata
     p = meta["trace_p_arrival_sample"].astype("float64").to_numpy(na_value=np.nan)
@@ -525,12 +583,14 @@ def screen_snr(records: Records, min_snr_db: float = 10.0) -> tuple[Records, lis
     last = (records.n_samples - meta["trace_pad_end_samples"].to_numpy()
             if "trace_pad_end_samples" in meta else None)
     snr = snr_db(records.data, p, records.fs, first_sample=first, last_sample=last)
-    bad = ~(snr >= min_snr_db)
+    measured = ~np.isnan(snr)
+    bad = (measured & ~(snr >= min_snr_db)) | (~measured & require_measured)
     drops = _dropped(records, bad, "screen", "low_snr",
-                     lambda i: f"peak SNR {snr[i]:.1f} dB < {min_snr_db:g} dB" if np.isfinite(snr[i])
-                     else "less than 1 s of pre-P noise to measure the SNR")
+                     lambda i: f"peak SNR {snr[i]:.1f} dB < {min_snr_db:g} dB" if measured[i]
+                     else "less than 0.5 s of pre-P noise to measure the SNR (required)")
     out = records.replace()
     out.metadata["trace_snr_db"] = snr
+    out.metadata["trace_snr_measured"] = measured
     return out[~bad], drops
 
 
@@ -609,7 +669,9 @@ class PreprocessConfig:
     max_gap_s: float = 1.0  # longest gap that is interpolated, s
     max_missing_fraction: float = 0.5  # drop above this fraction of missing samples
     spike_threshold: float = 15.0  # spike_ratio above which a record is dropped (real records: < 5)
-    min_pre_event_s: float = 2.0  # P must be at least this long after the record start, s
+    min_pre_event_s: float = 0.0  # drop records whose P is less than this after their start, s (0: pad all)
+    triggered: bool = False  # record starts are trigger times: P may be right at the start
+    require_snr: bool = False  # drop records whose SNR cannot be measured (< 0.5 s of real pre-P noise)
     pick_interval_s: tuple[float, float] = (2.0, 7.0)  # accepted re-pick in the window, s
     min_snr_db: float = 10.0  # minimum peak SNR (after P / before P), dB
     rotate: bool = False  # rotate N/E to R/T
@@ -645,14 +707,15 @@ def preprocess(records: Records, config: PreprocessConfig = PreprocessConfig(),
     rec = detrend_records(rec)
     rec = highpass_records(rec, config.highpass_freq, config.highpass_order, config.highpass_causal)
     rec = resample_records(rec, config.fs)
-    rec = pick_records(rec, picker, earliest_p_sample(rec), keep_input=config.use_input_picks)
+    rec = pick_records(rec, picker, earliest_p_sample(rec), keep_input=config.use_input_picks,
+                       triggered=config.triggered)
     rec, d = window_records(rec, config.n_samples, config.p_time, config.min_pre_event_s)
     drops += d
     if len(rec) == 0:
         return rec, drops
-    rec, d = verify_pick(rec, picker, config.pick_interval_s)
+    rec, d = verify_pick(rec, picker, config.pick_interval_s, config.triggered)
     drops += d
-    rec, d = screen_snr(rec, config.min_snr_db)
+    rec, d = screen_snr(rec, config.min_snr_db, config.require_snr)
     drops += d
     if config.rotate and len(rec):
         rec, d = rotate_records(rec)

@@ -25,6 +25,7 @@ REASONS: dict[str, str] = {
     "unit": "the data's unit cannot be converted to the dataset's (e.g. counts to m/s^2)",
     "missing_metadata": "event or station metadata needed for the conditioning variables is missing",
     "missing_vs30": "the station has no Vs30 (unknown station, or not in the station table)",
+    "missing_station": "the record has no station code (site-specific datasets need the station identity)",
     "duplicate": "a record of the same name was already read",
     "not_earthquake": "the input labels the trace as noise / not an earthquake",
     "too_many_gaps": "more than the allowed fraction of samples is missing (NaN or gaps)",
@@ -49,6 +50,9 @@ class Dropped:
     stage : where it was dropped: ``read``, ``metadata``, ``preprocess`` or ``screen``.
     reason : a code of :data:`REASONS`.
     detail : one human-readable line (values, thresholds).
+    event : the record's event (id, and name where known), so that a reader can find it
+        whatever the record's name (a SeisBench bucket address says nothing).
+    station : the record's station (``NET.STA``, and name where known; PEER: the RSN too).
     """
 
     source: str
@@ -56,6 +60,8 @@ class Dropped:
     stage: str
     reason: str
     detail: str = ""
+    event: str = ""
+    station: str = ""
 
     def __post_init__(self) -> None:
         if self.reason not in REASONS:
@@ -87,7 +93,7 @@ class Conflict:
     detail: str = ""
 
 
-REPORT_COLUMNS = ["kind", "source", "trace_name", "stage", "reason", "detail"]
+REPORT_COLUMNS = ["kind", "source", "trace_name", "event", "station", "stage", "reason", "detail"]
 
 
 @dataclass
@@ -112,7 +118,8 @@ class IngestReport:
         for c in self.conflicts:
             detail = (f"{c.field}: header={c.header_value} {c.other}={c.other_value}; "
                       f"used {c.used}" + (f"; {c.detail}" if c.detail else ""))
-            out.append({"kind": "conflict", "source": c.source, "trace_name": "", "stage": "metadata",
+            out.append({"kind": "conflict", "source": c.source, "trace_name": "", "event": c.source_id,
+                        "station": "", "stage": "metadata",
                         "reason": f"event_{c.field}", "detail": detail})
         return out
 

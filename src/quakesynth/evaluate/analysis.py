@@ -251,6 +251,7 @@ def analyse(coll: Collection, gmms: dict[str, Any] | None = None) -> tuple[dict,
     metrics: dict[str, Any] = {}
     extras: dict[str, Any] = {"Y": Y, "specs": specs, "gmm_pred": gmm_pred, "gmm_tag": gmm_tag}
     metrics["bias_distance"] = bias_vs_distance(coll, Y, specs, gmm_pred, gmm_tag, models)
+    metrics["bias_vs30_source"] = bias_by_vs30_source(coll, Y, specs, gmm_pred, gmm_tag, models)
     metrics["residuals"], extras["residuals"] = residuals_simple_gmm(coll, Y, specs, gmm_pred, gmm_tag, models)
     metrics["duration"] = duration_vs_magnitude(coll, models)
     metrics["convergence"] = convergence(coll, Y, specs, models)
@@ -263,6 +264,10 @@ def analyse(coll: Collection, gmms: dict[str, Any] | None = None) -> tuple[dict,
     metrics["paired"] = paired_summary(coll)
     metrics["hvsr"] = hvsr_summary(coll, models)
     metrics["summary"] = summary(metrics, models, list(gmms))
+    metrics["run_gmms"] = list(gmms)
+    n_events = int(pd.Series(cond["event"]).replace("", np.nan).nunique()) if "event" in cond else 0
+    metrics["summary_flags"] = summary_flags(metrics, n_events)
+    del metrics["run_gmms"]
     return metrics, extras
 
 
@@ -303,6 +308,32 @@ def bias_vs_distance(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
     return out
 
 
+def bias_by_vs30_source(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
+    """Mean bias log10(prediction / data) of PGA and PGV per class of ``station_vs30_source``
+    (measured, inferred, assumed): a model (or GMM) judged on records whose Vs30 was assumed
+    is judged partly on the assumption."""
+    cls = coll.conditioning["vs30_source"].to_numpy() if "vs30_source" in coll.conditioning else None
+    if cls is None:
+        return {"note": "no station_vs30_source in the data"}
+    out: dict[str, Any] = {"classes": sorted(set(cls.tolist())), "ims": {}}
+    for spec in specs:
+        if spec.key not in ("PGA_RotD50", "PGV_RotD50"):
+            continue
+        yd = Y(DATA, spec.column)
+        per = {m: _nanmean(Y(m, spec.column), axis=1) - yd for m in models}
+        for g, pred in gmm_pred.items():
+            if spec.key in pred:
+                per[g] = pred[spec.key][0] - _gmm_data_column(spec, gmm_tag[g], Y)
+        e = {}
+        for src, r in per.items():
+            e[src] = {}
+            for c in out["classes"]:
+                v = r[(cls == c) & np.isfinite(r)]
+                e[src][c] = {"mean": _f(v.mean()) if v.size else None, "n": int(v.size)}
+        out["ims"][spec.key] = e
+    return out
+
+
 # -- Fig. 5: residuals against the simple GMM ----------------------------------------------
 def _fit_simple(SimpleGMM, y, M, R, V):
     """(log10 median per record, the fitted model) or (None, reason)."""
@@ -332,14 +363,24 @@ def residuals_simple_gmm(coll, Y, specs, gmm_pred, gmm_tag, models) -> tuple[dic
     out, samples = {}, {}
     for spec in specs:
         f, sg = _fit_simple(SimpleGMM, Y(DATA, spec.column), M, R, V)
+        reference = "simple GMM fitted to the data"
         if f is None:
-            out[spec.key] = {"note": sg}
-            continue
+            # too few records (or one magnitude / one Vs30) for the simple GMM: the first GMM
+            # defined on the RotD50 component is the reference median instead
+            g_ref = next((g for g, pred in gmm_pred.items() if spec.key in pred and gmm_tag[g] == "RotD50"
+                          and np.isfinite(pred[spec.key][0]).any()), None)
+            if g_ref is None:
+                out[spec.key] = {"note": sg}
+                continue
+            f = gmm_pred[g_ref][spec.key][0]
+            reference = f"median of GMM {g_ref} ({sg})"
         res = {DATA: Y(DATA, spec.column) - f}
         for m in models:
             res[m] = Y(m, spec.column) - f[:, None]
-        entry = {"simple_gmm": {k: _f(v) for k, v in sg.coefficients().items()},
-                 "unit": "log10", "sources": {}}
+        entry = {"simple_gmm": {k: _f(v) for k, v in sg.coefficients().items()} if not isinstance(sg, str) else None,
+                 "reference": reference, "unit": "log10", "sources": {}}
+        if entry["simple_gmm"] is None:
+            del entry["simple_gmm"]
         smp = {}
         for src, r in res.items():
             v = r[np.isfinite(r)]
@@ -354,6 +395,8 @@ def residuals_simple_gmm(coll, Y, specs, gmm_pred, gmm_tag, models) -> tuple[dic
                 fg, _ = _fit_simple(SimpleGMM, _gmm_data_column(spec, gmm_tag[g], Y), M, R, V)
                 if fg is None:
                     continue
+            elif "simple_gmm" not in entry:  # the reference is a GMM: compare a GMM with the data
+                fg = _gmm_data_column(spec, gmm_tag[g], Y)
             mu, sig = pred[spec.key]
             r = mu - fg
             okg = np.isfinite(r) & np.isfinite(sig)
@@ -659,6 +702,11 @@ def frechet(coll, models) -> dict:
         return {"note": "no log-FAS"}
     fa, fb, how = _floor_pair(coll)
     out["floor_method"] = how
+    if fa is not None:
+        out["floor_half_size"] = int(min(len(fa), len(fb)))
+        if out["floor_half_size"] < MIN_FLOOR_RECORDS:
+            out["floor_note"] = (f"small sample: the floor compares {len(fa)} and {len(fb)} records "
+                                 f"(fewer than {MIN_FLOOR_RECORDS} per half)")
     for c, comp in enumerate(coll.components):
         ce = {}
         pairs = {m: (coll.logfas[m][:, c], data[:, c]) for m in models if m in coll.logfas}
@@ -833,6 +881,34 @@ def summary(metrics: dict, models: list[str], gmms: list[str]) -> dict:
             if src in rows:
                 rows[src]["FD_embedding"] = v
     return {k: v for k, v in rows.items() if v}
+
+
+#: Fewer real records than this per half make a Frechet-distance floor a small-sample number.
+MIN_FLOOR_RECORDS = 20
+
+
+def summary_flags(metrics: dict, n_events: int) -> dict[str, dict[str, str]]:
+    """Cells of the headline table that are small-sample or missing, with the reason to show
+    instead of the number (``{source: {column: text}}``): a sigma from one event, a floor
+    from fewer than :data:`MIN_FLOOR_RECORDS` records per half, a sigma that could not be
+    computed."""
+    flags: dict[str, dict[str, str]] = {}
+    for src, row in metrics["summary"].items():
+        for col in row:
+            text = None
+            if "_sigma_" in col:
+                im = col.split("_sigma_")[0]
+                if "sources" not in metrics["residuals"].get(im, {}):
+                    text = "n/a: " + metrics["residuals"].get(im, {}).get("note", "no residuals")
+                elif n_events < 2 and src not in metrics["run_gmms"]:
+                    text = "1 event"
+            elif col.startswith("FD_logFAS_") and src == "floor":
+                n = metrics["frechet"].get("floor_half_size")
+                if n is not None and n < MIN_FLOOR_RECORDS:
+                    text = f"small sample ({n}/half)"
+            if text:
+                flags.setdefault(src, {})[col] = text
+    return flags
 
 
 COND_UNITS = {c: u for c, u in zip(COND_COLUMNS, ("", "km", "m/s", "km", "deg"))}

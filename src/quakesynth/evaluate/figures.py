@@ -156,9 +156,11 @@ def residual_figure(metrics_section: dict, samples: dict, colors: Colors) -> lis
                 ax.plot(xs, pdf, ls=colors.gmm.get(src, "--"), color="grey",
                         label=f"{src}: {s['mean']:+.2f} +/- {s['sigma']:.2f}")
             elif v.size:
+                sd = f"{s['sigma']:.2f}" if s["sigma"] is not None else "n/a"
                 ax.hist(v, bins=bins, density=True, histtype="step", color=colors(src), lw=1.4,
-                        label=f"{src}: {s['mean']:+.2f} +/- {s['sigma']:.2f}")
-        ax.set_xlabel(f"residual log10 {im} vs simple GMM fitted to the data")
+                        label=f"{src}: {s['mean']:+.2f} +/- {sd}")
+        ref = metrics_section[im].get("reference", "simple GMM fitted to the data")
+        ax.set_xlabel(f"residual log10 {im} vs {ref.split(' (')[0]}")
         ax.set_ylabel("density")
         ax.legend()
     _layout(fig)

@@ -127,13 +127,15 @@ def _detect(columns: list[str]) -> str:
                      f"(formats: {', '.join(FORMATS)}); columns start {columns[:8]}")
 
 
-def read_flatfile(path: str | os.PathLike, format: str = "auto") -> tuple[pd.DataFrame, str]:
+def read_flatfile(path: str | os.PathLike, format: str = "auto", require_ims: bool = True
+                  ) -> tuple[pd.DataFrame, str]:
     """Read a flatfile into canonical columns.
 
     Parameters
     ----------
     path : CSV file (``.csv``; any delimiter pandas sniffs) or Parquet (``.parquet``).
     format : ``auto`` or one of :data:`FORMATS`.
+    require_ims : raise when the table has no IM column (False: metadata only, for ingestion).
 
     Returns
     -------
@@ -191,7 +193,7 @@ def read_flatfile(path: str | os.PathLike, format: str = "auto") -> tuple[pd.Dat
             sa.append((fm.sa_period(m.group(1)), c))
     for T, c in sorted(sa):
         ims[f"SA({T:g})"] = pd.to_numeric(raw[c], errors="coerce") * fm.sa[1]
-    if not ims:
+    if not ims and require_ims:
         raise ValueError(f"flatfile {str(path)!r} ({name}) has no PGA, PGV or PSA column")
     for k, v in ims.items():
         out[k] = v.where(v > 0).astype("float64")
@@ -624,7 +626,7 @@ def build_html(metrics: dict, residuals: pd.DataFrame) -> str:
                                       Num(metrics, "residuals", src, im, "binned", key, "mean", k),
                                       Num(metrics, "residuals", src, im, "binned", key, "std", k) if b["std"][k] is not None else "-",
                                       Num(metrics, "residuals", src, im, "binned", key, "n", k)])
-            for cls, v in e.get("by_vs30_source", {}).items():
+            for cls in e.get("by_vs30_source", {}):
                 brows.append(["total by Vs30 source", cls, Num(metrics, "residuals", src, im, "by_vs30_source", cls, "mean_total"),
                               "-", Num(metrics, "residuals", src, im, "by_vs30_source", cls, "n")])
             body += table(["residual", "bin", "mean", "std", "n"], brows, f"{src} {im}: binned residuals", collapsed=True)

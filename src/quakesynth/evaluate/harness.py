@@ -466,7 +466,8 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
     tidy = _tidy_table(sink.ims, sources)
     scen = pd.concat(sink.scen, ignore_index=True) if sink.scen else pd.DataFrame()
     coll = Collection(
-        config=cfg, conditioning=cond.assign(station=station.to_numpy(), event=event_keys(data.metadata).to_numpy()),
+        config=cfg, conditioning=cond.assign(station=station.to_numpy(), event=event_keys(data.metadata).to_numpy(),
+                                             vs30_source=vs30_sources(data.metadata).to_numpy()),
         sources=sources, paired_sources=paired_sources, table=tidy, scenario_table=scen,
         freqs=sink.freqs, times=sink.times, mr_bin=mr, logfas=sink.logfas, env_moments=sink.env,
         fas_moments=sink.fas, hvsr_records=hvsr_sel, hvsr=sink.hvsr,
@@ -549,6 +550,14 @@ def station_keys(meta: pd.DataFrame) -> pd.Series:
         [f"record{i}" for i in range(len(meta))], index=meta.index, dtype="string")
     key = key.where(parts[1].str.len() > 0, fallback)
     return key.fillna("").reset_index(drop=True)
+
+
+def vs30_sources(meta: pd.DataFrame) -> pd.Series:
+    """How each record's Vs30 was obtained (``station_vs30_source``: measured, inferred,
+    assumed, simulated...; ``unknown`` where not said)."""
+    if "station_vs30_source" not in meta:
+        return pd.Series("unknown", index=range(len(meta)), dtype=object)
+    return meta["station_vs30_source"].astype("string").fillna("unknown").astype(object).reset_index(drop=True)
 
 
 def event_keys(meta: pd.DataFrame) -> pd.Series:

@@ -129,7 +129,9 @@ def _summary_columns(summary: dict) -> list[str]:
 def _summary_rows(metrics: dict) -> tuple[list[str], list[list[Any]]]:
     s = metrics["summary"]
     cols = _summary_columns(s)
-    rows = [[src, *[Num(metrics, "summary", src, c) for c in cols]] for src in s]
+    flags = metrics.get("summary_flags", {})
+    rows = [[src, *[flags[src][c] if c in flags.get(src, {}) else Num(metrics, "summary", src, c) for c in cols]]
+            for src in s]
     return ["source", *cols], rows
 
 
@@ -193,6 +195,17 @@ def _sections(m: dict) -> dict[str, str]:
     if rows:
         srcs = list(next(iter(m["bias_distance"].values()))["sources"])
         out["bias"] = table(["IM", "R (km)", *srcs, "n"], rows, "Mean bias log10(prediction / data) per distance bin")
+    bv = m.get("bias_vs30_source", {})
+    if bv.get("ims"):
+        vrows = []
+        for im, e in bv["ims"].items():
+            for c in bv["classes"]:
+                vrows.append([im, c, *[Num(m, "bias_vs30_source", "ims", im, s_, c, "mean") for s_ in e],
+                              Num(m, "bias_vs30_source", "ims", im, next(iter(e)), c, "n")])
+        srcs = list(next(iter(bv["ims"].values())))
+        out["bias"] = out.get("bias", "") + table(["IM", "Vs30 source", *srcs, "n"], vrows,
+                                                  "Mean bias log10(prediction / data) by how Vs30 was obtained "
+                                                  "(station_vs30_source)")
     # residuals
     parts = []
     for title, keys, collapsed in (("PGA and PGV", ("PGA_RotD50", "PGV_RotD50"), False), ("spectral acceleration", None, True)):
@@ -210,6 +223,9 @@ def _sections(m: dict) -> dict[str, str]:
             parts.append(table(["IM", "source", "mean residual (log10)", "sigma (log10)", "n"], rows,
                                f"Residuals of {title} against the simple GMM log10 IM = c0 + c_M M + c_R log10 Rhyp "
                                "+ c_V log10 Vs30 fitted to the data", collapsed=collapsed))
+    refs = sorted({e["reference"] for e in m["residuals"].values() if e.get("reference")})
+    if any(not r.startswith("simple GMM") for r in refs):
+        parts.insert(0, note("reference of the residuals: " + "; ".join(refs)))
     coef = [(im, e["simple_gmm"]) for im, e in m["residuals"].items() if "simple_gmm" in e]
     if coef:
         names = list(coef[0][1])
@@ -283,6 +299,7 @@ def _sections(m: dict) -> dict[str, str]:
                                                    Num(m, "frechet", "per_component", comp, s, "eq15"))]]
                 for comp in fr["per_component"]]
         out["frechet"] = (note(f"floor: {fr.get('floor_method')}; feature: {fr.get('feature')}")
+                          + (note(fr["floor_note"]) if fr.get("floor_note") else "")
                           + table(["component", *[f"{s} {e}" for s in srcs for e in ("eq.14", "eq.15")]], rows,
                                   "Frechet distance of ln FAS"))
         rows = []
@@ -352,7 +369,18 @@ def console_summary(metrics: dict) -> str:
     widths = [max(9, len(short[c])) for c in cols]
     lines = ["  ".join([f"{'source':<{w0}}", *[f"{short[c]:>{w}}" for c, w in zip(cols, widths)]])]
     lines.append("-" * len(lines[0]))
+    flags = metrics.get("summary_flags", {})
+    marks: dict[str, str] = {}
     for src, row in s.items():
-        cells = [f"{src:<{w0}}"] + [f"{fmt(row.get(c)) if row.get(c) is not None else '-':>{w}}" for c, w in zip(cols, widths)]
+        cells = [f"{src:<{w0}}"]
+        for c, w in zip(cols, widths):
+            why = flags.get(src, {}).get(c)
+            if why:
+                mark = marks.setdefault(why, "*" * (len(marks) + 1))
+                cells.append(f"{mark:>{w}}")
+            else:
+                cells.append(f"{fmt(row.get(c)) if row.get(c) is not None else '-':>{w}}")
         lines.append("  ".join(cells))
+    for why, mark in marks.items():
+        lines.append(f"{mark} {why} (value in metrics.json)" if not why.startswith("n/a") else f"{mark} {why}")
     return "\n".join(lines)
