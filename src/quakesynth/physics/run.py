@@ -88,7 +88,7 @@ def cli() -> None:
 @click.option("--limit", type=click.IntRange(min=3), default=None, help="Use the first N simulations.")
 @common
 def surrogate(corpus, preset, limit, out, overrides, threads, resume, quiet) -> None:
-    """Train the MIFNO surrogate; test-split metrics are written to OUT/test_metrics.json.
+    """Train the MIFNO surrogate (test-split metrics: benchmarks/bench_physics.py).
 
     \b
     Example:

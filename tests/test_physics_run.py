@@ -1,0 +1,71 @@
+"""One command per physics model (python -m quakesynth.physics.run) on a tiny synthetic corpus:
+surrogate, refiner with calibrated spatial noise; resumability guards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from quakesynth.physics.run import main
+
+
+@pytest.fixture(scope="module")
+def corpus3d(tmp_path_factory):
+    """10 HEMEW-layout samples: 4^3 geology, 6 x 6 sensors, 64 steps at 20 Hz; the wavefield is a
+    pulse common to all sensors (scaled by the moment tensor) plus independent noise."""
+    from quakesynth.simulate.hemew import write_sample
+    from quakesynth.simulate.wave3d import moment_tensor
+
+    d = tmp_path_factory.mktemp("c3d")
+    rng = np.random.default_rng(0)
+    t = np.arange(64) / 20.0
+    pulse = np.exp(-((t - 1.5) / 0.4) ** 2) * np.sin(2 * np.pi * 1.2 * t)
+    for i in range(10):
+        angles = rng.uniform([0, 0, 0], [360, 90, 360])
+        m = moment_tensor(*angles)
+        amp = np.asarray(m[:3])[:, None, None, None]
+        u = amp * pulse + 0.05 * rng.standard_normal((3, 6, 6, 64))
+        write_sample(d / f"sample{i}.h5", rng.uniform(1000, 3000, (4, 4, 4)).astype(np.float32),
+                     [1000.0, 1000.0, -1000.0], angles, m, u.astype(np.float32), 20.0, fmax=1.5)
+    (d / "config.json").write_text(json.dumps({"wave3d": {"fmax": 1.5}}))
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.slow
+def test_surrogate_then_calibrated_joint_refiner(corpus3d, tmp_path, capsys):
+    from quakesynth.physics.models import Surrogate, load_refiner
+
+    s = tmp_path / "sur"
+    assert main(["surrogate", "--corpus", str(corpus3d), "--preset", "fno_tiny", "-o", str(s), "--quiet"]) == 0
+    sur = Surrogate(s / "model")
+    assert sur.predict(np.full((1, 4, 4, 4), 2000.0), np.array([[1000.0, 1000.0, -1000.0, 10, 60, 90]])).shape == \
+        (1, 3, 6, 6, 64)
+    assert (s / "config.yaml").exists()
+    # a finished run is not silently overwritten
+    assert main(["surrogate", "--corpus", str(corpus3d), "--preset", "fno_tiny", "-o", str(s), "--quiet"]) == 2
+    r = tmp_path / "joint"
+    assert main(["refiner", "--corpus", str(corpus3d), "--surrogate", str(s / "model"), "--preset", "refiner_tiny",
+                 "--patch", "2", "--calibrate", "--calibration-wavefields", "1", "-o", str(r), "--quiet"]) == 0
+    ref, cfg = load_refiner(r / "model")
+    assert ref.cfg.patch == 2
+    cal = cfg["noise_correlation"]
+    assert cal["length"] >= 0 and 0 < cal["power"] <= 2 and len(cal["target"]) == 3 and len(cal["target"][0]) == 4
+    assert "noise correlation: length" in capsys.readouterr().err
+
+
+def test_bad_preset_and_missing_corpus_are_one_line_errors(tmp_path, capsys):
+    assert main(["surrogate", "--corpus", str(tmp_path), "--preset", "nope", "-o", str(tmp_path / "o")]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "Example" in capsys.readouterr().out
