@@ -138,3 +138,27 @@ def test_core_ims_equal_ims_of_records():
     np.testing.assert_allclose(core.to_numpy(), full[core.columns].to_numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="which must be"):
         intensity_measures(data, 100.0, "ENZ", (1.0,), which="some")
+
+
+def test_horizontal_pairs_give_the_same_horizontal_measures():
+    """A horizontal pair (NE) is first-class: every horizontal measure equals that of the same
+    record with a vertical; V measures, HVSR and f0 are NaN; paired GOF on the horizontals."""
+    from quakesynth.evaluate.config import FeatureConfig
+    from quakesynth.evaluate.features import canonical, compute_unit, paired_measures
+
+    rng = np.random.default_rng(7)
+    t = np.arange(2048) / 100.0
+    env = np.exp(-((t - 8.0) / 3.0) ** 2)
+    zne = rng.standard_normal((3, 3, 2048)) * env
+    cfg = FeatureConfig(periods_s=(0.3, 1.0))
+    full = compute_unit(zne, 100.0, "ZNE", cfg, hvsr_rows=np.ones(3, bool))
+    pair = compute_unit(zne[:, 1:], 100.0, "NE", cfg, hvsr_rows=np.ones(3, bool))
+    h = [c for c in full["ims"].columns if "_V_" not in c]
+    pd.testing.assert_frame_equal(pair["ims"][h], full["ims"][h])
+    assert pair["ims"].filter(like="_V_").isna().all().all()
+    np.testing.assert_allclose(pair["logfas"][:, :2], full["logfas"][:, :2], rtol=1e-5)
+    np.testing.assert_allclose(pair["logenv"][:, :2], full["logenv"][:, :2], rtol=1e-5)
+    assert np.isnan(pair["logfas"][:, 2]).all() and np.isnan(pair["hvsr"]).all() and np.isnan(pair["f0"]).all()
+    assert np.isfinite(full["logfas"][:, 2]).any()
+    g = paired_measures(canonical(zne[:, 1:], "NE"), canonical(zne[:, 1:] * 1.2, "NE"), 100.0, cfg)
+    assert np.isfinite(g["Anderson_H1"]).all() and g["Anderson_V"].isna().all()

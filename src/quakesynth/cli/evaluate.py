@@ -100,6 +100,10 @@ def command(data, flatfile, flatfile_format, models, gmms, realizations, output,
     if not scenarios:
         changes["scenarios"] = ()
     cfg = dataclasses.replace(cfg, **changes)
+    n_scen = sum(len(sc.values) * sc.realizations for sc in cfg.scenarios)
+    if n_scen:
+        click.echo(f"note: scenario curves add {n_scen} generated waveforms per model, whatever the data size "
+                   "(--no-scenarios skips them)", err=True)
     result = evaluate(data, list(models), list(gmms), output, cfg, classifier=classifier, overwrite=overwrite,
                       out_of_range=out_of_range, progress=progress)
     for n in result.metrics["run"]["notes"]:

@@ -190,7 +190,8 @@ def intensity_measures(data: np.ndarray, fs: float, components: str, periods, th
 def paired_measures(x: np.ndarray, ref: np.ndarray, fs: float, cfg: FeatureConfig) -> Any:
     """Kristekova EG/PG, Anderson GOF and frequency bias of ``x`` against ``ref`` (n, 3, T),
     both in (H1, H2, V) order at the same ``fs``; one row per pair, one column per measure
-    and component (Kristekova with the three components normalised together)."""
+    and component (Kristekova with the components normalised together). For horizontal
+    pairs (V NaN) the measures are computed on the two horizontals and the V columns are NaN."""
     import pandas as pd
 
     from quakesynth.metrics import anderson_gof, frequency_bias, kristekova_gof
@@ -198,17 +199,21 @@ def paired_measures(x: np.ndarray, ref: np.ndarray, fs: float, cfg: FeatureConfi
 
     T = min(x.shape[-1], ref.shape[-1])
     x, ref = np.asarray(x[..., :T], np.float64), np.asarray(ref[..., :T], np.float64)
+    nc = 3 if np.isfinite(ref[:, 2]).all() and np.isfinite(x[:, 2]).all() else 2  # horizontal pairs: no V
+    x, ref = x[:, :nc], ref[:, :nc]
     fmax = min(cfg.gof_fmax_hz, 0.45 * fs)
     kr = kristekova_gof(x, ref, fs, fmin=cfg.gof_fmin_hz, fmax=fmax, nf=cfg.gof_nf)
-    an = anderson_gof(x, ref, fs)["score"]  # (n, 3)
-    fb = frequency_bias(x, ref, fs)  # (n, 3, B)
+    an = anderson_gof(x, ref, fs)["score"]  # (n, nc)
+    fb = frequency_bias(x, ref, fs)  # (n, nc, B)
     cols: dict[str, np.ndarray] = {}
+    nan = np.full(len(x), np.nan)
     for j, c in enumerate(COMPONENT_LABELS):
-        cols[f"EG_{c}"] = kr["EG"][:, j]
-        cols[f"PG_{c}"] = kr["PG"][:, j]
-        cols[f"Anderson_{c}"] = an[:, j]
+        have = j < nc
+        cols[f"EG_{c}"] = kr["EG"][:, j] if have else nan
+        cols[f"PG_{c}"] = kr["PG"][:, j] if have else nan
+        cols[f"Anderson_{c}"] = an[:, j] if have else nan
         for b, (f1, f2) in enumerate(BIAS_BANDS):
-            cols[f"freqbias_{f1:g}-{f2:g}Hz_{c}"] = fb[:, j, b]
+            cols[f"freqbias_{f1:g}-{f2:g}Hz_{c}"] = fb[:, j, b] if have else nan
     return pd.DataFrame(cols)
 
 
