@@ -227,14 +227,32 @@ class Refiner(nn.Module):
     @torch.no_grad()
     def residual_sample(self, y: torch.Tensor, latents: torch.Tensor, randn_like, num_steps: int = 18,
                         S_churn: float = 0.0, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,
-                        extra: torch.Tensor | None = None) -> torch.Tensor:
+                        extra: torch.Tensor | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
         """The generated residual ``s r`` (B, C, T), data units, from standard-normal ``latents``
-        (B, C, T) and the noise source ``randn_like`` of the stochastic steps."""
+        (B, C, T) and the noise source ``randn_like`` of the stochastic steps.
+
+        ``known`` (B, C, K), data units: the first K samples of the residual are given (the overlap
+        with an already generated window). The denoised estimate is replaced by them there at
+        every step (denoiser-level replacement, as in inpainting), so the sample ends exactly on
+        ``known`` (the last step returns the denoised estimate) and its other samples are
+        generated consistently with it.
+        """
         from quakesynth.diffusion.sampler import edm_sampler
 
         y = y.float()
         cond, s = self.condition(y, None if extra is None else extra.float())
-        r = edm_sampler(self.net, latents.float(), cond, num_steps=num_steps, sigma_min=sigma_min,
+        net = self.net
+        if known is not None and known.shape[-1] > 0:
+            K = known.shape[-1]
+            if known.shape[:2] != y.shape[:2] or K > y.shape[-1]:
+                raise ValueError(f"known must be (B, C, K <= T) for y {tuple(y.shape)}; got {tuple(known.shape)}")
+            kn = known.float() / s[:, None, None]
+
+            def net(x, sigma, c, **kw):
+                d = self.net(x, sigma, c, **kw)
+                return torch.cat([kn.to(d.dtype), d[..., K:]], dim=-1)
+
+        r = edm_sampler(net, latents.float(), cond, num_steps=num_steps, sigma_min=sigma_min,
                         sigma_max=sigma_max, rho=rho, S_churn=S_churn, randn_like=randn_like, dtype=torch.float32)
         return s[:, None, None] * r.to(y.dtype)
 

@@ -22,10 +22,12 @@ energy peak meets the input's.
 by :class:`quakesynth.models.conditioning.Conditioning`) and ``log2 fc`` as extra channels. It is
 trained on low-passed broadband pairs of the stochastic-simulator corpus (``quakesynth
 simulate``), with ``fc`` drawn log-uniformly in ``fc_range`` so one model serves any crossover in
-that range. At inference a record is low-passed (``y = L input``), cut into overlapping windows
-of the model's length, refined window by window with per-(record, window) seeds, joined with
-power-complementary weights (``sum_k w_k^2 = 1``, so independent high frequencies keep their
-power in the overlaps) and blended into the input with the keep mask::
+that range. At inference a record is low-passed (``y = L input``) and cut into windows of the
+model's length overlapping by ``window - hop`` samples; they are refined one after the other
+(records in batches) with per-(record, window) seeds, each window inpainting its overlap with the
+residual already generated (:meth:`quakesynth.models.refiner.Refiner.residual_sample` with
+``known``), so consecutive windows agree exactly where they overlap and no cross-fade changes
+the amplitude of the high frequencies; the result is blended into the input with the keep mask::
 
     out = input + M(f) (y + r - input),   M(f) = 0 for f <= k fc, raised cosine to 1 at fc
 
@@ -129,10 +131,11 @@ def crossover_merge(low, high, fs: float, fc: float, order: int = 8) -> np.ndarr
     return high + crossover_lowpass(low - high, fs, fc, order, pad=False)
 
 
-def convert_quantity(x, fs: float, order: int, fmin: float = 0.0) -> np.ndarray:
+def convert_quantity(x, fs: float, order: int, fmin: float = 0.0, pad: bool = True) -> np.ndarray:
     """Spectral differentiation (``order`` > 0) or integration (< 0) of ``x`` (..., T):
     multiply by ``(i 2 pi f)^order``; for integration frequencies below ``fmin`` Hz (> 0) are
-    zeroed. ``order = 0`` returns a float64 copy."""
+    zeroed. ``pad=False`` works on the record's own DFT grid, where integration inverts
+    differentiation exactly above ``fmin``. ``order = 0`` returns a float64 copy."""
     from scipy import fft
 
     x = np.asarray(x, dtype=np.float64)
@@ -141,7 +144,7 @@ def convert_quantity(x, fs: float, order: int, fmin: float = 0.0) -> np.ndarray:
     if order < 0 and not fmin > 0:
         raise ValueError(f"integration needs fmin > 0 Hz; got {fmin}")
     T = x.shape[-1]
-    n = fft.next_fast_len(2 * T, real=True)
+    n = fft.next_fast_len(2 * T, real=True) if pad else T
     f = fft.rfftfreq(n, 1.0 / fs)
     w = 2j * np.pi * f
     if order > 0:
@@ -227,16 +230,6 @@ def window_starts(T: int, window: int, hop: int) -> list[int]:
     if starts[-1] != T - window:
         starts.append(T - window)
     return starts
-
-
-def overlap_weights(T: int, window: int, starts) -> np.ndarray:
-    """(len(starts), window) weights with ``sum_k w_k(t)^2 = 1`` at every t (sine tapers,
-    power-normalised): independent window contents keep their power where windows overlap."""
-    h = np.sin(np.pi * (np.arange(window) + 0.5) / window)
-    power = np.zeros(T)
-    for s in starts:
-        power[s:s + window] += h**2
-    return np.stack([h / np.sqrt(power[s:s + window]) for s in starts])
 
 
 # --------------------------------------------------------------------------------------
@@ -407,7 +400,7 @@ class BroadbandRefiner:
         """Broadband copy of low-frequency ``records`` at the model rate (see the module doc).
 
         ``seeds`` (N,) per-record seeds (default ``SeedSequence([seed, i])``); window w of record i
-        uses ``SeedSequence([seeds[i], w])``. ``scenario`` values override the metadata.
+        uses ``SeedSequence([seeds[i], w])``, so a record's output does not depend on its batch. ``scenario`` values override the metadata.
         """
         import torch
 
@@ -435,37 +428,36 @@ class BroadbandRefiner:
         if T < cfg.window:
             raise ValueError(f"records are {T / cfg.fs:g} s long, shorter than the refiner's window of "
                              f"{cfg.window / cfg.fs:g} s")
-        a = convert_quantity(x, cfg.fs, order_q)  # acceleration-equivalent (differentiation)
+        a = convert_quantity(x, cfg.fs, order_q, pad=False)  # acceleration-equivalent (differentiation)
         y = crossover_lowpass(a, cfg.fs, fc, cfg.order)
         starts = window_starts(T, cfg.window, cfg.hop)
         W = len(starts)
-        weights = overlap_weights(T, cfg.window, starts)
         if seeds is None:
             seeds = [int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0]) for i in range(N)]
         if len(seeds) != N:
             raise ValueError(f"need one seed per record ({N}); got {len(seeds)}")
-        win_seeds = [int(np.random.SeedSequence([int(seeds[i]), w]).generate_state(1)[0])
-                     for i in range(N) for w in range(W)]
-        idx = np.asarray(starts)[:, None] + np.arange(cfg.window)
-        yw = y[:, :, idx].transpose(0, 2, 1, 3).reshape(N * W, C, cfg.window)
-        extra = np.repeat(np.column_stack([feats, np.full(N, np.log2(fc))]), W, axis=0).astype(np.float32)
-        r = np.empty_like(yw, dtype=np.float32)
-        chunks = range(0, N * W, batch_size)
+        extra = np.column_stack([feats, np.full(N, np.log2(fc))]).astype(np.float32)
+        res = np.zeros((N, C, T))
+        filled = 0  # samples of every record generated so far
+        steps = [(w, j) for w in range(W) for j in range(0, N, batch_size)]
+        it = steps
         if progress:
             from tqdm import tqdm
 
-            chunks = tqdm(chunks, desc="refine", unit="batch")
-        for j in chunks:
-            b = slice(j, j + batch_size)
-            yt = torch.as_tensor(yw[b], dtype=torch.float32, device=self.device)
-            rnd = StackedRandomGenerator(yt.device, win_seeds[b])
-            r[b] = self.refiner.residual_sample(yt, rnd.randn(yt.shape, device=yt.device), rnd.randn_like, num_steps,
-                                                extra=torch.as_tensor(extra[b], device=self.device)).cpu().numpy()
-        res = np.zeros((N, C, T))
-        r = r.reshape(N, W, C, cfg.window)
-        for w, s in enumerate(starts):
-            res[:, :, s:s + cfg.window] += weights[w] * r[:, w]
-        x_hat = convert_quantity(y + res, cfg.fs, -order_q, fmin=0.5 * cfg.keep_fraction * fc)
+            it = tqdm(steps, desc="refine", unit="window batch")
+        for w, j in it:
+            s0, b = starts[w], slice(j, j + batch_size)
+            n_known = max(0, filled - s0)
+            yt = torch.as_tensor(y[b, :, s0:s0 + cfg.window], dtype=torch.float32, device=self.device)
+            rnd = StackedRandomGenerator(yt.device, [int(np.random.SeedSequence([int(seeds[i]), w]).generate_state(1)[0])
+                                                     for i in range(N)[b]])
+            known = torch.as_tensor(res[b, :, s0:s0 + n_known], dtype=torch.float32, device=self.device)
+            r = self.refiner.residual_sample(yt, rnd.randn(yt.shape, device=yt.device), rnd.randn_like, num_steps,
+                                             extra=torch.as_tensor(extra[b], device=self.device), known=known)
+            res[b, :, s0:s0 + cfg.window] = r.cpu().numpy()
+            if j + batch_size >= N:
+                filled = s0 + cfg.window
+        x_hat = convert_quantity(y + res, cfg.fs, -order_q, fmin=0.5 * cfg.keep_fraction * fc, pad=False)
         # circular on the record's grid: below keep_fraction fc the DFT of out is the input's, exactly
         out = x + spectral_filter(x_hat - x, cfg.fs, lambda f: keep_mask(f, fc, cfg.keep_fraction), pad=False)
         result = rec.replace(data=out.astype(np.float32), fs=cfg.fs)
@@ -479,3 +471,9 @@ class BroadbandRefiner:
         low = records.replace(data=crossover_lowpass(records.data, records.fs, self.cfg.fc,
                                                      self.cfg.order).astype(np.float32))
         return self.refine(low, seeds=[int(s) for s in np.asarray(seeds).reshape(-1)])
+
+
+def load_generator(path, **kwargs) -> BroadbandRefiner:
+    """Loader of ``model: refiner`` directories for :func:`quakesynth.generate.load_model` (the
+    evaluation's paired models); only broadband refiners reproduce records."""
+    return BroadbandRefiner(path, **kwargs)
