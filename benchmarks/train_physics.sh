@@ -10,8 +10,9 @@
 #   corpus3d              1,000 3-D simulations (devito; pip install -e '.[operator]')  16-60 min
 #   corpus                20,000-record stochastic corpus (quakesynth simulate)         ~2-5 min
 #   surrogate             MIFNO fno_cpu, 2,000 steps x 1.40 s                            ~47 min
-#   refiner               refiner on paper pairs, per sensor, 3,000 steps x 0.30 s       ~15 min + 4 min pairs
-#   joint                 joint 2 x 2 refiner, 3,000 steps x 0.28 s, + noise calibration ~14 min + ~25 min
+#   refiner               refiner on paper pairs, per sensor, 3,000 steps x 0.30 s,     ~15 min + 4 min pairs
+#                         + spatial-noise calibration (22 x 2 wavefields x 18 s)        + ~14 min
+#   joint                 joint 2 x 2 refiner, 3,000 steps x 0.28 s, + noise calibration ~14 min + ~8 min
 #   bench3d               test-split tables, coherence, timings (no training)           ~30 min
 #   broadband             broadband refiner_broadband_cpu, 3,000 steps x 0.98 s          ~50 min + 3 min data
 #   bench_broadband       real-record evaluation vs the hybrid baseline (no training)    ~5 min
@@ -34,7 +35,8 @@ case "${1:-}" in
       -o "$RUNS/surrogate" "${RES[@]}" ;;
   refiner)
     $RUN refiner --corpus "$CORPUS3D" --surrogate "$RUNS/surrogate/model" --preset refiner_cpu --patch 1 \
-      --set train.max_steps=3000 --set train.lr=0.0005 -o "$RUNS/refiner_p1" "${RES[@]}" ;;
+      --set train.max_steps=3000 --set train.lr=0.0005 --calibrate --calibration-wavefields 2 \
+      -o "$RUNS/refiner_p1" "${RES[@]}" ;;
   joint)
     $RUN refiner --corpus "$CORPUS3D" --surrogate "$RUNS/surrogate/model" --preset refiner_cpu --patch 2 \
       --set train.max_steps=3000 --set train.lr=0.0005 --calibrate --calibration-wavefields 4 \
@@ -48,5 +50,5 @@ case "${1:-}" in
     nice -n 19 python benchmarks/bench_broadband.py --model "$RUNS/broadband/model" --steps 18 \
       --out "$RUNS/broadband_eval" ;;
   *)
-    sed -n '2,20p' "$0"; exit 2 ;;
+    sed -n '2,21p' "$0"; exit 2 ;;
 esac

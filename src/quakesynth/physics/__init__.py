@@ -3,6 +3,13 @@
 - :mod:`quakesynth.physics.data`: corpus arrays, normalisation, splits.
 - :mod:`quakesynth.physics.train`: Lightning modules and the training / saving / loading of
   the surrogate and the refiner (model directories of :mod:`quakesynth.models.checkpoint`).
+- :mod:`quakesynth.physics.models`: loading trained surrogates and refiners (no Lightning).
 - :mod:`quakesynth.physics.evaluate`: metrics before / after refinement, spatial coherence,
   timings.
+- :mod:`quakesynth.physics.joint`: the joint refiner that keeps inter-sensor coherence
+  (spatially correlated noise, calibrated on the truth's coherence).
+- :mod:`quakesynth.physics.broadband`: broadband records from any low-frequency record (learned
+  refiner, classic hybrid baseline, crossover filters); :mod:`quakesynth.physics.broadband_eval`
+  judges them on real records.
+- :mod:`quakesynth.physics.run`: one training command per model (``python -m quakesynth.physics.run``).
 """
