@@ -294,3 +294,31 @@ def test_refine_cli_end_to_end_without_lightning(model_dir, records, tmp_path, c
                  "--steps", "1", "--no-progress"]) == 0
     assert main(["refine", "--help"]) == 0
     assert "Example" in capsys.readouterr().out
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED / "real" / "knet-kiknet").exists(), reason="../shared/data (K-NET records) absent")
+def test_refine_reads_raw_knet_and_obspy_files(model_dir, tmp_path, capsys):
+    """A raw K-NET record (distance from the header coordinates, Vs30 unknown: training mean) and
+    a folder of SAC files from obspy.read()'s example (unit given by --input-unit)."""
+    import obspy
+
+    from quakesynth.formats import read_records
+
+    out = tmp_path / "knet.mseed"
+    assert main(["refine", str(SHARED / "real" / "knet-kiknet" / "knet_20240809_kanagawa"), "--model", str(model_dir),
+                 "-o", str(out), "--steps", "1", "--no-progress"]) == 0
+    assert read_records(out).components == "ZNE"
+    sac = tmp_path / "sac"
+    sac.mkdir()
+    for tr in obspy.read():
+        tr.write(str(sac / f"{tr.stats.channel}.SAC"), format="SAC")
+    args = ["refine", str(sac), "--model", str(model_dir), "--magnitude", "5", "--distance", "50", "--steps", "1",
+            "--no-progress", "-o"]
+    assert main(args + [str(tmp_path / "counts.mseed")]) == 2  # counts: one-line error
+    assert "counts" in capsys.readouterr().err
+    assert main(args + [str(tmp_path / "v.mseed"), "--input-unit", "m/s"]) == 0
+    assert read_records(tmp_path / "v.mseed").quantity == "velocity"

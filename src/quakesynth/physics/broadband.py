@@ -176,7 +176,8 @@ def band_kept_error(out, inp, fs: float, fmax: float) -> np.ndarray:
 # scenario and input checks
 # --------------------------------------------------------------------------------------
 def scenario_table(records: Records, variables, required, scenario: dict | None = None) -> np.ndarray:
-    """(N, V) scenario in physical units from the metadata, ``scenario`` values overriding.
+    """(N, V) scenario in physical units from the metadata, ``scenario`` values overriding; a
+    missing hypocentral distance is computed from the event and station coordinates when known.
 
     Raises ``ValueError`` naming the first record and variable when a ``required`` one is missing;
     other missing values stay NaN (imputed with the training mean by the caller).
@@ -184,14 +185,21 @@ def scenario_table(records: Records, variables, required, scenario: dict | None 
     from quakesynth.records import CONDITIONING_COLUMNS
 
     scenario = {k: v for k, v in (scenario or {}).items() if v is not None}
+    meta = records.metadata
+    coords = ("source_latitude_deg", "source_longitude_deg", "source_depth_km", "station_latitude_deg",
+              "station_longitude_deg")
+    if "distance" in variables and "distance" not in scenario and all(c in meta for c in coords):
+        from quakesynth.data.features import add_path_features
+
+        meta = add_path_features(meta)  # hypocentral distance from the coordinates where missing
     cols = []
     for v in variables:
         if v in scenario:
             cols.append(np.full(len(records), float(scenario[v])))
             continue
         col = CONDITIONING_COLUMNS.get(v, v)
-        cols.append(records.metadata[col].astype("float64").to_numpy(na_value=np.nan)
-                    if col in records.metadata else np.full(len(records), np.nan))
+        cols.append(meta[col].astype("float64").to_numpy(na_value=np.nan)
+                    if col in meta else np.full(len(records), np.nan))
     table = np.stack(cols, axis=1) if cols else np.zeros((len(records), 0))
     for j, v in enumerate(variables):
         if v in required:
