@@ -29,7 +29,12 @@ GRID = CalibrationGrid(magnitudes=(5.0, 6.0, 7.0), distances_km=(20.0, 50.0), vs
 
 @pytest.fixture(scope="module")
 def records():
-    return simulate_ims(grid=GRID, durations=True)
+    # the Japan-like preset with an event term per record (total variability), the
+    # configuration this grid was calibrated for; the fitted bssa14 preset has its own tests
+    # (tests/test_simulate_presets.py)
+    from quakesynth.simulate.stochastic import StochasticGenerator
+
+    return simulate_ims(StochasticGenerator(preset="japan", event_term=True), grid=GRID, durations=True)
 
 
 @pytest.mark.slow
@@ -74,7 +79,7 @@ def test_calibrate_cli(tmp_path):
 
     png, csv = tmp_path / "calib.png", tmp_path / "calib.csv"
     args = ["calibrate", "-o", str(png), "--table", str(csv), "--magnitudes", "5,6.5", "--distances", "20,60",
-            "--vs30", "400", "-n", "3", "--no-progress"]
+            "--vs30", "400", "-n", "3", "--preset", "japan", "--no-progress"]
     assert main(args) == 0
     table = pd.read_csv(csv)
     assert set(table["gmm"]) == {"BooreEtAl2014", "Kanno2006Shallow"}
@@ -83,3 +88,25 @@ def test_calibrate_cli(tmp_path):
     assert main(args) == 2  # outputs exist
     assert main([*args[:-1], "--magnitudes", "9", "--overwrite"]) == 2  # outside the simulator's range
     assert main(["calibrate", "-o", str(tmp_path / "x.jpg"), "-n", "3"]) == 2
+    assert main([*args[:-1], "--preset", "mars", "--overwrite"]) == 2  # unknown preset: one line, exit 2
+
+
+@pytest.mark.slow
+def test_calibrate_fit_cli_writes_a_preset_with_provenance(tmp_path):
+    import yaml
+
+    from quakesynth.cli.main import main
+    from quakesynth.simulate.stochastic import load_config
+
+    out, png, csv = tmp_path / "mine.yaml", tmp_path / "fit.png", tmp_path / "resid.csv"
+    args = ["calibrate", "--fit", str(out), "-o", str(png), "--table", str(csv), "--magnitudes", "6",
+            "--distances", "20", "--vs30", "400", "-n", "2", "--iterations", "1", "--params", "q0",
+            "--preset", "japan", "--no-progress"]
+    assert main(args) == 0
+    prov = yaml.safe_load(out.read_text())["provenance"]
+    assert prov["gmm"] == "BooreEtAl2014" and prov["free_parameters"] == ["q0"]
+    assert prov["grid"]["n_check"] == 30 and len(prov["rms_history_log10"]) >= 1
+    cfg = load_config(str(out))  # the written preset loads like a built-in one
+    assert cfg.path.q0 > 0 and len(cfg.variability.path_sigma_ln_nodes) == 1
+    assert len(pd.read_csv(csv)) == 1 and png.stat().st_size > 5_000
+    assert main(args) == 2  # outputs exist, no --overwrite

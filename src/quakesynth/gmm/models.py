@@ -111,14 +111,21 @@ def _oq_imt(kind: str, period: float | None):
 
 
 def _oq_compute(gsim, kind: str, period: float | None, fields: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """ln mean and total sigma (1-D, one per scenario) from an OpenQuake GSIM."""
+    """ln mean and total sigma (1-D, one per scenario) from an OpenQuake GSIM.
+
+    The between-event (tau) and within-event (phi) parts of the same call are kept in
+    ``_LAST_COMPONENTS`` for :meth:`GroundMotionModel.predict_components`."""
     n = next(iter(fields.values())).size
     ctx = np.recarray(n, dtype=[(k, np.float64) for k in fields])
     for k, v in fields.items():
         ctx[k] = v.ravel()
     mean, sig, tau, phi = (np.zeros((1, n)) for _ in range(4))
     gsim.compute(ctx, [_oq_imt(kind, period)], mean, sig, tau, phi)
+    _LAST_COMPONENTS["tau"], _LAST_COMPONENTS["phi"] = tau[0].copy(), phi[0].copy()
     return mean[0], sig[0]
+
+
+_LAST_COMPONENTS: dict[str, np.ndarray] = {}
 
 
 # -- the model interface ---------------------------------------------------------------------
@@ -189,6 +196,32 @@ class GroundMotionModel:
         dist = _finite(f"{self.distance_metric}_km", distance_km)
         D = None if depth_km is None else _finite("depth_km", depth_km)
         return self._predict(imt, M, dist, vs30_mps, D, allow_extrapolation, **kwargs)
+
+    def predict_components(self, imt: str, magnitude, rhyp_km, depth_km, vs30_mps, **kwargs: Any
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`predict`, with the parts of the standard deviation.
+
+        Returns ``(ln_median, sigma, tau, phi)``: total, between-event and within-event
+        standard deviations of ln IM (NaN where the model publishes only the total).
+        """
+        _LAST_COMPONENTS.clear()
+        mu, sig = self.predict(imt, magnitude, rhyp_km, depth_km, vs30_mps, **kwargs)
+        if "tau" in _LAST_COMPONENTS and _LAST_COMPONENTS["tau"].size == mu.size and np.any(_LAST_COMPONENTS["phi"] > 0):
+            return mu, sig, _LAST_COMPONENTS["tau"].reshape(mu.shape), _LAST_COMPONENTS["phi"].reshape(mu.shape)
+        return mu, sig, np.full(mu.shape, np.nan), np.full(mu.shape, np.nan)
+
+    def data_support(self, magnitude, distance_km) -> np.ndarray:
+        """Relative weight (0-1) of scenarios by how well the model's data constrain them.
+
+        ``distance_km`` is the model's own distance (:attr:`distance_metric`). The base class
+        gives 1 inside :attr:`validity` and 0 outside; models override it where their data
+        are known to thin out (used by :func:`quakesynth.simulate.calibration.fit_simulator`).
+        """
+        M = np.asarray(magnitude, dtype=np.float64)
+        R = np.asarray(distance_km, dtype=np.float64)
+        lo_m, hi_m = self.validity.get("magnitude", (-np.inf, np.inf))
+        lo_r, hi_r = self.validity.get(f"{self.distance_metric}_km", (0.0, np.inf))
+        return ((M >= lo_m) & (M <= hi_m) & (R >= lo_r) & (R <= hi_r)).astype(np.float64)
 
     def supports(self, imt: str) -> bool:
         """Whether ``imt`` is one this model predicts (SA periods within ``validity['period_s']``)."""
@@ -283,6 +316,15 @@ class BooreEtAl2014(GroundMotionModel):
             raise ValueError(f"region must be one of {sorted(self.REGIONS)} for BooreEtAl2014; got {region!r}")
         self.name = "BooreEtAl2014"
         self.region = region
+
+    def data_support(self, magnitude, distance_km) -> np.ndarray:
+        """NGA-West2 (Ancheta et al. 2014) holds few records of M >= 7 events within 10 km
+        and few of M < 5 events beyond 150 km (small events trigger few distant stations):
+        those scenarios get half weight; 1 elsewhere inside the validity range."""
+        w = super().data_support(magnitude, distance_km)
+        M, R = np.broadcast_arrays(np.asarray(magnitude, float), np.asarray(distance_km, float))
+        thin = ((M >= 7.0) & (R < 10.0)) | ((M < 5.0) & (R > 150.0))
+        return np.where(thin, 0.5 * w, w)
 
     def _compute(self, kind, T, M, dist, V, D, allow_extrapolation, rake_deg=None, z1pt0_m=None):
         cls_name, basin = self.REGIONS[self.region]

@@ -106,7 +106,7 @@ def load_corpus_config(config: CorpusConfig | dict | str | Path | None = None,
         d = {"corpus": to_dict(config)}
     else:
         d = load_preset(config)
-    unknown = sorted(set(d) - {"simulator", "corpus"})
+    unknown = sorted(set(d) - {"simulator", "corpus", "provenance"})  # provenance: a fitted preset's record
     if unknown:
         raise ValueError(f"unknown config section(s) {unknown}; expected 'simulator' and/or 'corpus'")
     full = {"simulator": to_dict(load_config(d.get("simulator"))),
@@ -324,12 +324,15 @@ def iter_corpus(n_events: int, stations_per_event: int, seed: int = 0, cfg: Corp
 def write_corpus(path: str | Path, n_events: int, stations_per_event: int, seed: int = 0,
                  config: CorpusConfig | dict | str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
                  workers: int = 1, overwrite: bool = False, progress: bool = False,
-                 split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> dict[str, Any]:
+                 split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+                 preset: str | None = None) -> dict[str, Any]:
     """Simulate a corpus into a dataset folder (:class:`quakesynth.data.store.DatasetWriter`).
 
     Writes ``n_events * stations_per_event`` records, splits by event, train-only statistics,
     plus ``simulator.yaml`` (the resolved config) and ``stations.csv`` (the network) in the
-    folder. Returns a summary (records, events, seconds, records per second).
+    folder. ``preset`` (the simulator preset's name, if the config came from one) is recorded
+    in the dataset info as ``simulator_preset``. Returns a summary (records, events, seconds,
+    records per second).
     """
     import time
 
@@ -353,7 +356,8 @@ def write_corpus(path: str | Path, n_events: int, stations_per_event: int, seed:
             writer.add_file("simulator.yaml", yaml.safe_dump(_plain(resolved), sort_keys=False))
             writer.add_file("stations.csv", stations[list(STATION_COLUMNS)].to_csv(index=False))
             writer.set_info(generator="stochastic", seed=int(seed), n_events=int(n_events),
-                            stations_per_event=int(stations_per_event), config=_plain(resolved))
+                            stations_per_event=int(stations_per_event), config=_plain(resolved),
+                            simulator_preset=preset if preset is not None else "custom")
     finally:
         bar.close()
     seconds = time.perf_counter() - t0

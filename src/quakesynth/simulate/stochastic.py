@@ -113,8 +113,12 @@ class SourceConfig:
     fa_b: float = -0.496  # magnitude slope of log10 fa
     eps_a: float = 0.605  # log10 eps = eps_a + eps_b M, weight of the upper corner (Atkinson & Silva 2000)
     eps_b: float = -0.255  # magnitude slope of log10 eps
+    fa_magnitudes: tuple[float, ...] = ()  # if set: Mw nodes of the lower corner fa, replacing fa_a + fa_b M
+    fa_hz: tuple[float, ...] = ()  # fa at those nodes (log-linear in M between, constant beyond), Hz
     finite_fault_a: float = -0.405  # log10 h(M) = a + b M, pseudo-depth (Yenier & Atkinson 2015), km
     finite_fault_b: float = 0.235  # magnitude slope of log10 h(M)
+    finite_fault_magnitudes: tuple[float, ...] = ()  # if set: Mw nodes of h(M), replacing a + b M
+    finite_fault_h_km: tuple[float, ...] = ()  # pseudo-depth h at those nodes (log-linear in M between), km
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,9 @@ class PathConfig:
     coda_eta: float = 0.7  # frequency exponent of Qc
     coda_energy_ratio: float = 0.15  # coda energy / direct-S energy
     coda_start: float = 0.5  # coda starts this fraction of Tgm after the S onset
+    adjust_distances_km: tuple[float, ...] = ()  # calibration: hypocentral-distance nodes of ln A(R, f), km
+    adjust_frequencies_hz: tuple[float, ...] = ()  # calibration: frequency nodes of ln A(R, f), Hz
+    adjust_ln: tuple[tuple[float, ...], ...] = ()  # ln A at (distance node, frequency node); () = none
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,8 @@ class VariabilityConfig:
 
     path_sigma_ln: float = 0.45  # sd of the smooth ln path term (nodes at 0.2, 2, 20 Hz)
     path_node_correlation: float = 0.5  # correlation between the three nodes
+    path_sigma_magnitudes: tuple[float, ...] = ()  # if set: Mw nodes of a magnitude-dependent path sd
+    path_sigma_ln_nodes: tuple[float, ...] = ()  # path sd at those nodes (linear in M between, constant beyond)
 
 
 @dataclass(frozen=True)
@@ -208,11 +217,39 @@ class StochasticConfig:
             raise ValueError(f"waveform.p_onset_s={w.p_onset_s} must lie inside the {w.n_samples / w.fs:g} s window")
 
 
+#: Simulator presets: name -> preset file in ``quakesynth/configs`` (each documents its source).
+PRESETS = {
+    "japan": "simulator",  # Japan-like parameters, tuned between BSSA14 (Japan) and Kanno 2006 (2026-11)
+    "bssa14": "simulator_bssa14",  # fitted to BooreEtAl2014 (global) by `quakesynth calibrate --fit`
+}
+
+
+#: The preset that :class:`StochasticGenerator` and ``quakesynth simulate`` use by default.
+DEFAULT_PRESET = "bssa14"
+
+
+def preset_name(name: str | None) -> str:
+    """The preset file stem of a preset name (``None``: :data:`DEFAULT_PRESET`), or the
+    argument unchanged if it is a path or a file stem already."""
+    if name is None:
+        return PRESETS[DEFAULT_PRESET]
+    key = str(name)
+    if key in PRESETS:
+        return PRESETS[key]
+    if key in PRESETS.values() or Path(key).suffix:
+        return key
+    raise ValueError(f"unknown simulator preset {key!r}; presets: {sorted(PRESETS)} (or a YAML file path)")
+
+
 def load_config(config: StochasticConfig | dict | str | Path | None = None,
                 overrides: list[str] | tuple[str, ...] = ()) -> StochasticConfig:
-    """A :class:`StochasticConfig` from a preset name or YAML path (its ``simulator`` section
-    or the whole file), a dict, or the defaults, with ``section.key=value`` overrides."""
+    """A :class:`StochasticConfig` from a preset name (:data:`PRESETS`) or YAML path (its
+    ``simulator`` section or the whole file), a dict, or the defaults, with
+    ``section.key=value`` overrides."""
     from quakesynth.config import apply_overrides, from_dict, load_preset, to_dict
+
+    if isinstance(config, str) and config in PRESETS:
+        config = PRESETS[config]
 
     if isinstance(config, StochasticConfig):
         d = to_dict(config)
@@ -301,7 +338,11 @@ def two_corner_factor(freqs: np.ndarray, magnitude: float, fc: float, cfg: Sourc
     >>> np.round(two_corner_factor(f, 7.0, 0.1, SourceConfig()), 2).tolist()
     [1.0, 0.63, 1.0]
     """
-    fa = 10.0 ** (cfg.fa_a + cfg.fa_b * magnitude)
+    if len(cfg.fa_magnitudes):
+        fa = float(np.exp(np.interp(magnitude, np.asarray(cfg.fa_magnitudes, dtype=np.float64),
+                                    np.log(np.asarray(cfg.fa_hz, dtype=np.float64)))))
+    else:
+        fa = 10.0 ** (cfg.fa_a + cfg.fa_b * magnitude)
     eps = 10.0 ** (cfg.eps_a + cfg.eps_b * magnitude)
     if not cfg.two_corner or eps >= 1.0 or fc**2 <= (1.0 - eps) * fa**2:
         return np.ones_like(freqs, dtype=np.float64)
@@ -414,6 +455,57 @@ def median_stress_drop(magnitude: np.ndarray, depth: np.ndarray, cfg: SourceConf
     return np.exp(ln_ds + np.log(cfg.deep_stress_factor) * ramp)
 
 
+def pseudo_depth(magnitude: np.ndarray, cfg: SourceConfig) -> np.ndarray:
+    """Finite-fault pseudo-depth ``h(M)`` (km) of the effective distance ``sqrt(R^2 + h^2)``.
+
+    ``log10 h = finite_fault_a + finite_fault_b M`` (Yenier & Atkinson 2015, eq. 6), or, where
+    ``finite_fault_magnitudes`` is set (a calibrated preset), log-linear interpolation of
+    ``finite_fault_h_km`` between those nodes (constant beyond the end nodes).
+
+    >>> float(np.round(pseudo_depth(6.0, SourceConfig()), 2))
+    10.05
+    """
+    m = np.asarray(magnitude, dtype=np.float64)
+    if len(cfg.finite_fault_magnitudes):
+        return np.exp(np.interp(m, np.asarray(cfg.finite_fault_magnitudes, dtype=np.float64),
+                                np.log(np.asarray(cfg.finite_fault_h_km, dtype=np.float64))))
+    return 10.0 ** (cfg.finite_fault_a + cfg.finite_fault_b * m)
+
+
+def path_sigma(magnitude: np.ndarray, cfg: VariabilityConfig) -> np.ndarray:
+    """Standard deviation of the ln path term (per record) at ``magnitude``: ``path_sigma_ln``,
+    or the magnitude-dependent nodes ``path_sigma_ln_nodes`` where they are set."""
+    m = np.asarray(magnitude, dtype=np.float64)
+    if len(cfg.path_sigma_magnitudes):
+        return np.interp(m, np.asarray(cfg.path_sigma_magnitudes, dtype=np.float64),
+                         np.asarray(cfg.path_sigma_ln_nodes, dtype=np.float64))
+    return np.full(m.shape, cfg.path_sigma_ln)
+
+
+def path_adjustment(freqs: np.ndarray, distance: np.ndarray, cfg: PathConfig) -> np.ndarray:
+    """(B, F) calibration adjustment ``ln A(R, f)`` of the Fourier spectra (0 when unset).
+
+    A smooth correction of the apparent attenuation, fitted by
+    :func:`quakesynth.simulate.calibration.fit_simulator` where geometric spreading and
+    ``Q(f)`` alone cannot follow the reference GMM (like the distance-dependent calibration
+    term Cp of Yenier & Atkinson 2015). Bilinear in ``ln R`` (hypocentral, km) and ``ln f``
+    between the nodes ``adjust_distances_km`` x ``adjust_frequencies_hz``, constant beyond.
+    """
+    R = np.atleast_1d(np.asarray(distance, dtype=np.float64))
+    if not len(cfg.adjust_ln):
+        return np.zeros((len(R), len(freqs)))
+    table = np.asarray(cfg.adjust_ln, dtype=np.float64)  # (n_R, n_f)
+    lr = np.log(np.asarray(cfg.adjust_distances_km, dtype=np.float64))
+    lf = np.log(np.asarray(cfg.adjust_frequencies_hz, dtype=np.float64))
+    by_f = np.stack([np.interp(np.log(np.clip(freqs, 1e-6, None)), lf, row) for row in table])  # (n_R, F)
+    x = np.clip(np.log(R), lr[0], lr[-1])
+    i = np.clip(np.searchsorted(lr, x) - 1, 0, max(len(lr) - 2, 0))
+    if len(lr) == 1:
+        return np.repeat(by_f, len(R), axis=0)
+    w = ((x - lr[i]) / (lr[i + 1] - lr[i]))[:, None]
+    return by_f[i] * (1.0 - w) + by_f[i + 1] * w
+
+
 def _terms_rng(seed: int) -> np.random.Generator:
     """The stream of a generated waveform's event/site terms: event-term deviate, back
     azimuth, then the site draws (the noise uses the separate stream ``[seed, 0]``)."""
@@ -421,9 +513,13 @@ def _terms_rng(seed: int) -> np.random.Generator:
 
 
 def draw_record_parameters(magnitude: np.ndarray, distance: np.ndarray, depth: np.ndarray, vs30: np.ndarray,
-                           seeds: np.ndarray, cfg: StochasticConfig) -> dict[str, np.ndarray]:
-    """Event and site terms drawn from each waveform's seed (independent waveforms: every
-    record gets its own event term, site and back azimuth)."""
+                           seeds: np.ndarray, cfg: StochasticConfig, event_term: bool = True) -> dict[str, np.ndarray]:
+    """Site terms, back azimuth and (with ``event_term``) an event term drawn from each
+    waveform's seed: every record gets its own site and back azimuth, and with ``event_term``
+    its own stress-parameter deviate of sd ``source.stress_sigma_ln`` (independent events);
+    without it every record has the median stress parameter (one median event, so the spread
+    of the records is the within-event variability). The deviate is drawn either way, so the
+    site and azimuth draws do not depend on the option."""
     n = len(seeds)
     eps_event = np.empty(n)
     baz = np.empty(n)
@@ -435,7 +531,8 @@ def draw_record_parameters(magnitude: np.ndarray, distance: np.ndarray, depth: n
         st = draw_site_parameters(rng, np.array([vs30[i]]), no_layer)
         for k, v in st.items():
             site_cols.setdefault(k, []).append(v[0])
-    stress = median_stress_drop(magnitude, depth, cfg.source) * np.exp(cfg.source.stress_sigma_ln * eps_event)
+    sd_event = cfg.source.stress_sigma_ln if event_term else 0.0
+    stress = median_stress_drop(magnitude, depth, cfg.source) * np.exp(sd_event * eps_event)
     out = {"magnitude": np.asarray(magnitude, float), "distance": np.asarray(distance, float),
            "depth": np.asarray(depth, float), "vs30": np.asarray(vs30, float),
            "stress_drop_bar": stress, "back_azimuth": baz}
@@ -500,7 +597,7 @@ def fourier_spectra(p: dict[str, np.ndarray], cfg: StochasticConfig, freqs: np.n
     p_scale = np.sqrt(2.0) * src.radiation_p / 0.55  # no horizontal partition, P radiation
     for i in range(n):
         m = float(p["magnitude"][i])
-        h = 10.0 ** (src.finite_fault_a + src.finite_fault_b * m)
+        h = float(pseudo_depth(m, src))
         args = dict(magnitude=m, distance=float(p["distance"][i]), pseudo_depth=h,
                     stress_drop=float(p["stress_drop_bar"][i]), density=src.density_gcc, q0=path.q0,
                     q_eta=path.q_eta, spreading=spreading, kappa=float(p["kappa0_s"][i]), freqs=freqs)
@@ -597,11 +694,11 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     i_s = np.floor(t_s * fs).astype(int)
     i_end = int(np.ceil(t_trunc * fs))
     path_nodes = np.empty((B, 3))
+    sd_path = path_sigma(p["magnitude"], cfg.variability)
     noise = np.zeros((B, 8, n_fft), dtype=f32)  # P: ZR, T; S+coda: R, T, Z; ambient: Z, R, T
     for i, s in enumerate(seeds):
         rng = np.random.default_rng([int(s), 0])
-        path_nodes[i] = site_node_terms(rng, 1, cfg.variability.path_sigma_ln,
-                                        cfg.variability.path_node_correlation)[0]
+        path_nodes[i] = site_node_terms(rng, 1, float(sd_path[i]), cfg.variability.path_node_correlation)[0]
         noise[i, 0:2, i_p[i]:i_end] = rng.standard_normal((2, max(i_end - i_p[i], 0)), dtype=f32)
         noise[i, 2:5, i_s[i]:i_end] = rng.standard_normal((3, max(i_end - i_s[i], 0)), dtype=f32)
         noise[i, 5:8, :n_out] = rng.standard_normal((3, n_out), dtype=f32)
@@ -613,7 +710,8 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     ln_h = ln_site + _node_interp(fc_grid, nodes_site) + _node_interp(fc_grid, path_nodes)
     ln_v = scfg.vertical_site_exponent * ln_site + _node_interp(fc_grid, nodes_site) + _node_interp(fc_grid, path_nodes)
     ln_vh = np.log(scfg.vh_low) + (np.log(scfg.vh_high) - np.log(scfg.vh_low)) / (1.0 + (scfg.vh_corner_hz / fc_grid) ** 2)
-    ln_s, ln_p = np.log(spec["S"]), np.log(spec["P"])
+    ln_adj = path_adjustment(fc_grid, p["distance"], cfg.path)
+    ln_s, ln_p = np.log(spec["S"]) + ln_adj, np.log(spec["P"]) + ln_adj
     idx, wgt = _interp_weights(freqs, fc_grid)
     aa = 1.0 / np.sqrt(1.0 + (freqs / wcfg.antialias_hz) ** (2 * wcfg.antialias_order))
     aa[0] = 0.0  # no static offset
@@ -671,9 +769,17 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
 class StochasticGenerator(Generator):
     """The stochastic method (Boore 2003) as a :class:`~quakesynth.generate.Generator`.
 
-    Every waveform draws its own event term (stress drop), site (kappa0, delta S2S, noise
-    level; no resonant layer) and back azimuth from its seed, so the spread of a call's
-    waveforms is the total (between-event + within-event) variability.
+    Every waveform draws its own site (kappa0, delta S2S, noise level; no resonant layer),
+    path term and back azimuth from its seed. By default all waveforms of a scenario share the
+    median stress parameter: they are records of one median event, and their spread is the
+    within-event variability (compare it with a GMM's phi). ``event_term=True`` gives each
+    waveform its own stress-parameter deviate (sd ``source.stress_sigma_ln``), so the spread
+    is the total variability (compare with sigma).
+
+    ``preset`` names a simulator preset (:data:`PRESETS`: ``"bssa14"``, the default, fitted to
+    BooreEtAl2014; ``"japan"``, the earlier Japan-like parameters) or a YAML path; ``config``
+    takes precedence when both are given (``config=None`` and ``preset=None``: the default
+    preset; the dataclass defaults are the Japan-like values).
 
     >>> gen = StochasticGenerator()                                         # doctest: +SKIP
     >>> rec = gen.generate(magnitude=6, distance=30, vs30=400, depth=10, gap=90, n=4, seed=0)  # doctest: +SKIP
@@ -686,8 +792,11 @@ class StochasticGenerator(Generator):
     default_batch_size = 32
 
     def __init__(self, config: StochasticConfig | dict | str | Path | None = None,
-                 overrides: list[str] | tuple[str, ...] = ()) -> None:
-        self.config = load_config(config, overrides)
+                 overrides: list[str] | tuple[str, ...] = (), preset: str | None = None,
+                 event_term: bool = False) -> None:
+        self.preset = preset_name(preset if config is None else None)
+        self.config = load_config(config if config is not None else self.preset, overrides)
+        self.event_term = bool(event_term)
         w = self.config.waveform
         self.fs, self.n_samples, self.components = float(w.fs), int(w.n_samples), w.components
         self.ranges = {k: tuple(v) for k, v in dataclasses.asdict(self.config.validity).items()}
@@ -707,7 +816,7 @@ class StochasticGenerator(Generator):
 
     def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
         m, r, v, z = (cond[:, k] for k in range(4))
-        params = draw_record_parameters(m, r, z, v, seeds, self.config)
+        params = draw_record_parameters(m, r, z, v, seeds, self.config, event_term=self.event_term)
         return simulate(params, seeds, self.config)
 
     def _metadata(self, rows: pd.DataFrame, k: np.ndarray, seeds: np.ndarray, seed: int) -> pd.DataFrame:
