@@ -1,0 +1,186 @@
+"""Issue 18 diagnosis: where does the default model lose the magnitude-distance scaling?
+
+Inference only, few waveforms, fixed seeds (each part takes 1-3 CPU-minutes on one thread).
+RotD50 PGA of the two horizontals throughout; "simulator" is ``load_model("stochastic")``.
+
+``roundtrip``  simulator records (``--n`` per scenario, M 4.5-7.0 at 30 km and M 4.5 at 100 km)
+               through the model's own parts: (a) phase retrieval alone (log-spectrogram ->
+               Griffin-Lim as the generator runs it), (b) VAE encode (posterior mean) - decode -
+               Griffin-Lim. Median PGA ratio to the input record, and the largest
+               representation value of the inputs (the [-1, 1] scaling maps |S| = e^3 to 1).
+``conditioning`` the model's median PGA against the simulator's along magnitude (30 km) and
+               distance (M 5.5), and the slope d log10 PGA / dM and / d log10 R of both; the
+               same with classifier-free guidance scales ``--guidance``.
+``teacher``    a mini corpus (``--events`` x 5 stations, corpus seed 0, the corpus code) against
+               the simulator at the same five conditioning variables, and the decomposition of
+               the difference: the corpus's own parameters with new noise seeds; its event terms
+               with freshly drawn sites; its sites with freshly drawn event terms; and the
+               generator's draws with resonant layers enabled. Mean log10 PGA differences.
+
+Example (one thread, a training running beside it)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py roundtrip --n 8
+    OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py conditioning --n 8 --guidance 1 2 4
+    OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py teacher --events 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+G = 9.80665
+BASE = {"vs30": 400.0, "depth": 10.0, "gap": 120.0}
+
+
+def rotd50_pga(data: np.ndarray, components: str = "ZNE") -> np.ndarray:
+    """RotD50 PGA (N,) in g of (N, 3, T) records in m/s^2."""
+    from quakesynth.metrics.peaks import rotd50
+
+    h1, h2 = components.index("N"), components.index("E")
+    return np.asarray(rotd50(data[:, h1].astype(np.float64), data[:, h2].astype(np.float64))).reshape(-1) / G
+
+
+def roundtrip(args: argparse.Namespace) -> dict:
+    import torch
+
+    import quakesynth
+
+    gen = quakesynth.load_model(args.model)
+    sim = quakesynth.load_model("stochastic")
+    rows = []
+    for m, r in ((4.5, 30.0), (5.5, 30.0), (6.5, 30.0), (7.0, 30.0), (4.5, 100.0)):
+        rec = sim.generate(magnitude=m, distance=r, **BASE, n=args.n, seed=args.seed)
+        x = gen.fit_length(rec.data)[..., :gen.spectrogram.n_samples]
+        seeds = list(range(len(x)))
+        with torch.inference_mode():
+            spec = gen.rep.forward(torch.from_numpy(np.ascontiguousarray(x)))
+            gl = gen.invert(spec, seeds).numpy()
+            z = gen.vae.encode(spec)[0]
+            vae = gen.invert(gen.decode(z), seeds).numpy()
+        p0, p1, p2 = rotd50_pga(x), rotd50_pga(gl), rotd50_pga(vae)
+        rows.append({"magnitude": m, "distance": r, "pga_g": float(np.median(p0)),
+                     "gl_ratio": float(np.median(p1 / p0)), "vae_ratio": float(np.median(p2 / p0)),
+                     "max_rep": float(spec.max()), "frac_rep_above_1": float((spec > 1).float().mean())})
+    return {"part": "roundtrip", "rows": rows}
+
+
+def _median(gen, n, seed, **scenario) -> float:
+    rec = gen.generate(**scenario, n=n, seed=seed, allow_extrapolation=True)
+    return float(np.median(rotd50_pga(rec.data, rec.components)))
+
+
+def conditioning(args: argparse.Namespace) -> dict:
+    import quakesynth
+
+    sim = quakesynth.load_model("stochastic")
+    mags, dists = (4.5, 5.5, 6.5, 7.0), (15.0, 30.0, 60.0, 120.0)
+    out = {"part": "conditioning", "magnitudes": mags, "distances": dists,
+           "sim_m": [_median(sim, args.n, args.seed, magnitude=m, distance=30.0, **BASE) for m in mags],
+           "sim_r": [_median(sim, args.n, args.seed, magnitude=5.5, distance=r, **BASE) for r in dists], "model": []}
+    for w in args.guidance:
+        gen = quakesynth.load_model(args.model, guidance=float(w))
+        out["model"].append({"guidance": w,
+                             "m": [_median(gen, args.n, args.seed, magnitude=m, distance=30.0, **BASE) for m in mags],
+                             "r": [_median(gen, args.n, args.seed, magnitude=5.5, distance=r, **BASE) for r in dists]})
+
+    def slope(x, y):
+        return float(np.polyfit(np.asarray(x, float), np.log10(np.asarray(y)), 1)[0])
+
+    out["sim_slope_m"], out["sim_slope_logr"] = slope(mags, out["sim_m"]), slope(np.log10(dists), out["sim_r"])
+    for row in out["model"]:
+        row["slope_m"], row["slope_logr"] = slope(mags, row["m"]), slope(np.log10(dists), row["r"])
+    return out
+
+
+def teacher(args: argparse.Namespace) -> dict:
+    import quakesynth
+    from quakesynth.simulate import stochastic as st
+    from quakesynth.simulate.corpus import load_corpus_config, record_seed, sample_event
+    from quakesynth.simulate.site import draw_site_parameters, make_station_table
+
+    cfg, sim_cfg = load_corpus_config(None)
+    stations = make_station_table(sim_cfg.stations, seed=args.seed)
+    k = 5
+    events = [sample_event(i, args.seed, stations, k, cfg, sim_cfg) for i in range(args.events)]
+    rows = [(ev, j, int(s)) for ev in events for j, s in enumerate(ev["stations"])]
+    sta = stations.iloc[[s for _, _, s in rows]].reset_index(drop=True)
+    site_cols = ("kappa0_s", "site_term_low", "site_term_mid", "site_term_high", "f0_hz", "impedance_ratio",
+                 "damping", "noise_rms_mps2")
+    corpus = {"magnitude": np.array([ev["magnitude"] for ev, _, _ in rows]),
+              "distance": np.array([ev["distance"][j] for ev, j, _ in rows]),
+              "depth": np.array([ev["depth"] for ev, _, _ in rows]), "vs30": sta["vs30_mps"].to_numpy(),
+              "stress_drop_bar": np.array([ev["stress_drop_bar"] for ev, _, _ in rows]),
+              "back_azimuth": np.array([ev["back_azimuth"][j] for ev, j, _ in rows]),
+              **{c: sta[c].to_numpy() for c in site_cols}}
+    seeds = np.array([record_seed(args.seed, ev["index"], j) for ev, j, _ in rows], dtype=np.int64)
+    gap = np.array([ev["gap"] for ev, _, _ in rows])
+
+    def pga(params, s):
+        parts = [st.simulate({kk: v[i:i + 32] for kk, v in params.items()}, s[i:i + 32], sim_cfg)
+                 for i in range(0, len(s), 32)]
+        return np.log10(rotd50_pga(np.concatenate(parts), sim_cfg.waveform.components))
+
+    new = seeds + 7_000_003
+    drawn = st.draw_record_parameters(corpus["magnitude"], corpus["distance"], corpus["depth"], corpus["vs30"],
+                                      new, sim_cfg)
+    with_layers = dict(drawn)
+    rng = np.random.default_rng(args.seed + 1)
+    lay = draw_site_parameters(rng, corpus["vs30"], sim_cfg.stations)
+    for c in ("f0_hz", "impedance_ratio", "damping"):
+        with_layers[c] = lay[c]
+    variants = {
+        "corpus (as written)": pga(corpus, seeds),
+        "corpus parameters, new noise": pga(corpus, new),
+        "corpus event terms, drawn sites (no layer)": pga({**corpus, **{c: drawn[c] for c in site_cols}}, new),
+        "corpus sites, drawn event terms": pga({**corpus, "stress_drop_bar": drawn["stress_drop_bar"]}, new),
+        "drawn (= load_model('stochastic'))": pga(drawn, new),
+        "drawn, resonant layers as the network": pga(with_layers, new),
+    }
+    gen = quakesynth.load_model("stochastic")
+    import pandas as pd
+
+    table = pd.DataFrame({"magnitude": corpus["magnitude"], "distance": corpus["distance"],
+                          "vs30": corpus["vs30"], "depth": corpus["depth"], "gap": gap})
+    rec = gen.generate_table(table, seed=args.seed + 5, allow_extrapolation=True)
+    variants["load_model('stochastic').generate_table"] = np.log10(rotd50_pga(rec.data, rec.components))
+    ref = variants["corpus (as written)"]
+    has_layer = np.isfinite(corpus["f0_hz"])
+    out = {"part": "teacher", "records": int(len(seeds)), "frac_resonant": float(has_layer.mean()),
+           "variants": {k: {"bias_vs_corpus": float(np.mean(v - ref)), "mean": float(np.mean(v)),
+                            "sd": float(np.std(v))} for k, v in variants.items()}}
+    d = variants["drawn (= load_model('stochastic'))"] - ref
+    out["drawn_bias_on_resonant"] = float(d[has_layer].mean())
+    out["drawn_bias_on_other"] = float(d[~has_layer].mean())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("part", choices=["roundtrip", "conditioning", "teacher"])
+    p.add_argument("--model", default="default")
+    p.add_argument("--n", type=int, default=8, help="waveforms per scenario")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--guidance", type=float, nargs="+", default=[1.0])
+    p.add_argument("--events", type=int, default=60, help="teacher: events of the mini corpus (5 records each)")
+    p.add_argument("--out", help="write JSON here")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    res = {"roundtrip": roundtrip, "conditioning": conditioning, "teacher": teacher}[args.part](args)
+    res["seconds"] = time.perf_counter() - t0
+    text = json.dumps(res, indent=1, default=float)
+    print(text)
+    if args.out:
+        from quakesynth._atomic import atomic_path
+
+        with atomic_path(args.out, overwrite=True) as tmp:
+            tmp.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
