@@ -324,3 +324,25 @@ def test_refine_reads_raw_knet_and_obspy_files(model_dir, tmp_path, capsys):
     assert "counts" in capsys.readouterr().err
     assert main(args + [str(tmp_path / "v.mseed"), "--input-unit", "m/s"]) == 0
     assert read_records(tmp_path / "v.mseed").quantity == "velocity"
+
+
+def test_records_with_fewer_or_other_components(model_dir, records):
+    """One component (a single SAC file) or two horizontals named 1, 2 (PEER AT2): the missing
+    model components are zero, the input's own components come back, their band kept."""
+    from quakesynth.physics.broadband import component_channels
+
+    assert component_channels("ZNE", "ZNE") == [0, 1, 2] and component_channels("EN", "ZNE") == [2, 1]
+    with pytest.warns(UserWarning, match="refined as NE"):
+        assert component_channels("12", "ZNE") == [1, 2]
+    with pytest.raises(ValueError, match="takes components"):
+        component_channels("Z12", "ZNE")
+    br = BroadbandRefiner(model_dir)
+    low = _low(records)
+    for comps in ("Z", "EN"):
+        sub = low.select_components(comps)
+        with pytest.warns(UserWarning, match="lacks components"):
+            out = br.refine(sub, num_steps=1)
+        assert out.components == comps and band_kept_error(out.data, sub.data, FS, 0.8).max() < 1e-4
+    two = Records(low.data[:, 1:], fs=FS, components="12", metadata=low.metadata)
+    with pytest.warns(UserWarning):
+        assert br.refine(two, num_steps=1).components == "12"

@@ -371,6 +371,28 @@ def resolve_model(name_or_path) -> str:
                             f"shipped in quakesynth/weights")
 
 
+def component_channels(components: str, model_components: str) -> list[int]:
+    """Model channel of each input component. Components the input lacks are zero-filled by
+    the caller (a warning says so); inputs named otherwise (e.g. PEER's ``12``) are taken as the
+    model's horizontals in order when they are at most two. Raises ``ValueError`` otherwise."""
+    if len(set(components)) != len(components):
+        raise ValueError(f"components {components!r} repeat a component")
+    if set(components) <= set(model_components):
+        idx = [model_components.index(c) for c in components]
+    else:
+        horizontals = [c for c in model_components if c != "Z"]
+        if len(components) > len(horizontals) or set(components) & set(model_components):
+            raise ValueError(f"the refiner takes components {model_components}; INPUT has {components!r}")
+        idx = [model_components.index(h) for h in horizontals[:len(components)]]
+        warnings.warn(f"components {components!r} are refined as {''.join(horizontals[:len(components)])}",
+                      stacklevel=3)
+    if len(idx) < len(model_components):
+        missing = "".join(c for i, c in enumerate(model_components) if i not in idx)
+        warnings.warn(f"INPUT lacks components {missing!r}: they are zero for the refiner and not returned",
+                      stacklevel=3)
+    return idx
+
+
 class BroadbandRefiner:
     """A loaded broadband refiner model directory (see the module doc).
 
@@ -421,15 +443,15 @@ class BroadbandRefiner:
             raise ValueError(f"fc = {fc:g} Hz is outside the crossovers this refiner was trained for "
                              f"[{cfg.fc_min:g}, {cfg.fc_max:g}] Hz")
         check_input(records, fc, cfg.window / cfg.fs)
-        if set(records.components) != set(self.components):
-            raise ValueError(f"the refiner takes components {self.components}; INPUT has {records.components}")
+        channels = component_channels(records.components, self.components)
         if records.quantity not in _ORDER or records.unit != QUANTITY_UNITS[records.quantity]:
             raise ValueError(f"INPUT is {records.quantity} in {records.unit}; convert it to SI units (m/s^2, m/s "
                              f"or m) first, e.g. by removing the instrument response")
         feats = self.features(records, scenario)
         order_q = _ORDER[records.quantity] - _ORDER[cfg.quantity]
-        rec = records.select_components(self.components)
-        x = rec.data.astype(np.float64)
+        rec = records
+        x = np.zeros((len(rec), len(self.components), rec.n_samples))
+        x[:, channels] = rec.data  # components the input lacks stay zero
         if not np.isclose(rec.fs, cfg.fs):
             x = resample(x, rec.fs, cfg.fs)
         N, C, T = x.shape
@@ -468,7 +490,7 @@ class BroadbandRefiner:
         x_hat = convert_quantity(y + res, cfg.fs, -order_q, fmin=0.5 * cfg.keep_fraction * fc, pad=False)
         # circular on the record's grid: below keep_fraction fc the DFT of out is the input's, exactly
         out = x + spectral_filter(x_hat - x, cfg.fs, lambda f: keep_mask(f, fc, cfg.keep_fraction), pad=False)
-        result = rec.replace(data=out.astype(np.float32), fs=cfg.fs)
+        result = rec.replace(data=out[:, channels].astype(np.float32), fs=cfg.fs)
         result.metadata["trace_sampling_rate_hz"] = cfg.fs
         result.add_processing("refine_broadband", model=self.path, fc=fc, num_steps=int(num_steps), seed=int(seed))
         return result
