@@ -71,6 +71,19 @@ def fixture_records(shared: Path) -> dict:
     return out
 
 
+def with_scenarios(rec, table):
+    """``rec`` with scenario columns filled from ``table`` (indexed by trace_name) where it has them."""
+    from quakesynth.records import CONDITIONING_COLUMNS
+
+    meta = rec.metadata.copy()
+    for i, name in enumerate(meta["trace_name"].astype(str)):
+        if name in table.index:
+            for k in ("magnitude", "distance", "vs30", "depth"):
+                if k in table.columns and np.isfinite(table.loc[name, k]):
+                    meta.loc[meta.index[i], CONDITIONING_COLUMNS[k]] = float(table.loc[name, k])
+    return rec.replace(metadata=meta)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="broadband refiner model directory (else baseline only)")
@@ -79,6 +92,9 @@ def main() -> None:
     ap.add_argument("--out", default="scratch/bb_eval")
     ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--scenarios", default=None,
+                    help="CSV trace_name,magnitude,distance[,vs30,depth] filling the fixtures' missing scenarios "
+                         "(e.g. NGA-West2 flatfile values for the PEER AT2 records)")
     args = ap.parse_args()
     import torch
 
@@ -98,8 +114,13 @@ def main() -> None:
               "fc": args.fc, "model": args.model, "steps": args.steps, "sources": {}}
     with tempfile.TemporaryDirectory() as tmp:
         sources = {"K-NET/KiK-net": knet_records(shared, Path(tmp)), "obspy example (scenario ASSUMED)": obspy_example()}
+    table = None
+    if args.scenarios:
+        import pandas as pd
+
+        table = pd.read_csv(args.scenarios).set_index("trace_name")
     for name, recs in fixture_records(shared).items():
-        sources[name] = recs
+        sources[name] = [with_scenarios(r, table) for r in recs] if table is not None else recs
     for name, rec in sources.items():
         if isinstance(rec, list):  # fixtures: each read group separately; a refusal is reported
             res = {}

@@ -281,9 +281,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
     if low.quantity not in _ORDER or low.unit != QUANTITY_UNITS[low.quantity]:
         raise ValueError(f"records must be in SI units of acceleration, velocity or displacement; got "
                          f"{low.quantity} in {low.unit}")
-    missing = set(low.components) - set(gen.components)
-    if missing:
-        raise ValueError(f"components {sorted(missing)} are not simulated ({gen.components})")
+    channels = component_channels(low.components, gen.components)
     table = scenario_table(low, ("magnitude", "distance", "vs30", "depth", "gap"), ("magnitude", "distance"),
                            scenario)
     for j, k in ((2, "vs30"), (3, "depth"), (4, "gap")):
@@ -297,7 +295,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
         row = pd.DataFrame([dict(zip(("magnitude", "distance", "vs30", "depth", "gap"), table[i]))])
         sim = gen._generate(gen.check_table(row, allow_extrapolation=True)[list(gen.variables)].to_numpy(),
                             np.array([waveform_seed(seed, i, 0)]))
-        sim = np.asarray(sim, np.float64)[:, [gen.components.index(c) for c in low.components]]
+        sim = np.asarray(sim, np.float64)[:, channels]
         if not np.isclose(gen.fs, low.fs):
             sim = resample(sim, gen.fs, low.fs)
         sim = convert_quantity(sim, low.fs, -_ORDER[low.quantity], fmin=0.5 * fc)[0]
