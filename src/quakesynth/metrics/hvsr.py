@@ -11,7 +11,17 @@ The ratio, per record (the "traditional" earthquake HVSR, as ``hvsrpy``'s
 4. both Konno-Ohmachi smoothed (``b`` = 40, main lobe; :mod:`quakesynth.metrics.spectra`) at
    the centre frequencies, then ``HVSR(f) = KO[H](f) / KO[V](f)`` (dimensionless).
 
-``f0`` is the frequency of the largest HVSR value within a band (default 0.2-20 Hz).
+``f0`` is the frequency of the largest HVSR value within a band: :data:`F0_BAND_HZ`
+(0.5-15 Hz) everywhere in the package, unless a caller passes another band. An f0 is
+meaningful only where the curve has a **clear peak** (:func:`clear_peak`, after SESAME 2004's
+amplitude and contrast criteria): ``A0 = HVSR(f0) > min_amplitude`` (2), and the curve falls
+below ``A0 / min_contrast`` (2) both somewhere in ``[f0 / 4, f0)`` and somewhere in
+``(f0, 4 f0]``. :func:`f0_clear` returns NaN ("no clear peak") elsewhere; a flat curve, or
+one below 1 everywhere, has no f0 however close its arg-max lands to a site's f0.
+
+Several records of one station: :func:`f0_modes` flags a station whose single-record f0
+values fall into two groups (a site with two states, e.g. before and after a change of the
+soil or the sensor), which the median curve hides.
 
 Batch statistics use the lognormal convention of SESAME (2004) and hvsrpy: the median curve
 ``exp(mean(ln HVSR))`` and its standard deviation ``sigma_ln`` (natural log, ddof = 1); the
@@ -29,6 +39,9 @@ from quakesynth.metrics._checks import (
     check_positive,
     check_same_shape,
 )
+
+#: The f0 search band of the package, Hz (metrics, site-specific evaluation, benchmarks).
+F0_BAND_HZ = (0.5, 15.0)
 
 
 def default_hvsr_frequencies(fs: float) -> np.ndarray:
@@ -108,8 +121,9 @@ def hvsr_curves(acc_h1, acc_h2, acc_v, fs: float, freqs=None, b: float = 40.0, t
     return fc, ratio.reshape(lead + (len(fc),))
 
 
-def f0(curves, freqs, band=(0.2, 20.0)) -> np.ndarray:
-    """Frequency (Hz) of the largest HVSR value within ``band`` (Hz), per curve (...)."""
+def f0(curves, freqs, band=F0_BAND_HZ) -> np.ndarray:
+    """Frequency (Hz) of the largest HVSR value within ``band`` (Hz), per curve (...), whether
+    or not that maximum is a clear peak (see :func:`f0_clear`)."""
     c = as_array(curves, "curves", finite=False)
     f = check_positive(freqs, "freqs", unit="Hz")
     if c.shape[-1] != len(f):
@@ -122,7 +136,7 @@ def f0(curves, freqs, band=(0.2, 20.0)) -> np.ndarray:
     return f[sel][np.argmax(sub, axis=-1)]
 
 
-def hvsr_statistics(curves, freqs, band=(0.2, 20.0)) -> dict[str, np.ndarray | float]:
+def hvsr_statistics(curves, freqs, band=F0_BAND_HZ) -> dict[str, np.ndarray | float]:
     """Lognormal batch statistics of HVSR curves (N, F) and their f0.
 
     Returns
@@ -146,3 +160,113 @@ def hvsr_statistics(curves, freqs, band=(0.2, 20.0)) -> dict[str, np.ndarray | f
     return {"median": median, "sigma_ln": ln.std(axis=0, ddof=ddof), "f0": f0s,
             "f0_median": float(np.exp(lf0.mean())), "f0_sigma_ln": float(lf0.std(ddof=ddof)),
             "f0_of_median": float(f0(median, f, band))}
+
+
+def clear_peak(curves, freqs, band=F0_BAND_HZ, min_amplitude: float = 2.0,
+               min_contrast: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arg-max f0 in ``band`` and whether it is a clear peak (module docstring).
+
+    Parameters
+    ----------
+    curves : (..., F) HVSR curves (dimensionless, linear: not log).
+    freqs : (F,) their frequencies, Hz (increasing).
+    band : f0 search band, Hz.
+    min_amplitude : ``A0`` must exceed this (SESAME: 2).
+    min_contrast : the curve must fall below ``A0 / min_contrast`` within a factor 4 of f0 on
+        each side (SESAME: 2). The neighbourhood may extend beyond ``band`` but not beyond
+        ``freqs``: a peak at the edge of the computed curve cannot be shown to be clear.
+
+    Returns
+    -------
+    f0 : (...) Hz; amplitude : (...) ``A0``; clear : (...) bool.
+
+    >>> f = np.geomspace(0.1, 20, 200)
+    >>> peak = 1 + 5 * np.exp(-np.log(f / 2.0) ** 2 / 0.02)
+    >>> fz, a0, ok = clear_peak(np.stack([peak, np.full(200, 0.8)]), f)
+    >>> ok.tolist(), round(float(fz[0]), 1)
+    ([True, False], 2.0)
+    """
+    c = as_array(curves, "curves", finite=False)
+    f = check_positive(freqs, "freqs", unit="Hz")
+    if np.any(np.diff(f) <= 0):
+        raise ValueError("freqs must be increasing")
+    if min_amplitude < 0 or min_contrast < 1:
+        raise ValueError(f"min_amplitude must be >= 0 and min_contrast >= 1; got {min_amplitude}, {min_contrast}")
+    fz = f0(c, f, band)
+    flat = np.where(np.isfinite(c), c, np.nan).reshape(-1, len(f))
+    fz_flat = fz.reshape(-1)
+    i0 = np.searchsorted(f, fz_flat)
+    a0 = flat[np.arange(len(flat)), i0]
+    below = flat < (a0 / min_contrast)[:, None]  # NaN compares False
+    lo = (f[None, :] >= fz_flat[:, None] / 4) & (f[None, :] < fz_flat[:, None])
+    hi = (f[None, :] > fz_flat[:, None]) & (f[None, :] <= fz_flat[:, None] * 4)
+    ok = (a0 > min_amplitude) & (below & lo).any(1) & (below & hi).any(1)
+    return fz, a0.reshape(fz.shape), ok.reshape(fz.shape)
+
+
+def f0_clear(curves, freqs, band=F0_BAND_HZ, min_amplitude: float = 2.0, min_contrast: float = 2.0) -> np.ndarray:
+    """f0 (Hz) of each curve (...) where it is a clear peak (:func:`clear_peak`); NaN ("no
+    clear peak") elsewhere."""
+    fz, _, ok = clear_peak(curves, freqs, band, min_amplitude, min_contrast)
+    return np.where(ok, fz, np.nan)
+
+
+def f0_modes(f0_hz, min_ratio: float = 2.0, min_fraction: float = 0.2, min_records: int = 3,
+             curves=None, freqs=None, min_contrast: float = 2.0) -> dict:
+    """Spread of single-record f0 values (Hz) of one station, and a two-state flag.
+
+    The finite values (clear peaks) are sorted in ln f0 and split at their largest gap. The
+    station is **multi-modal** when that gap exceeds ``ln(min_ratio)`` (a factor 2 in
+    frequency) and each side holds at least ``min_records`` records and ``min_fraction`` of
+    them. With the records' ``curves`` (N, F) at ``freqs`` (Hz), the peak must also have
+    *moved*: in each group, a record's H/V at the other group's f0 must be below its own
+    peak over ``min_contrast`` (median over the group). Records whose curves have both peaks, the
+    arg-max landing on either, are one state with two peaks, not two states.
+
+    Returns
+    -------
+    dict with ``n`` (records with an f0), ``f0_median`` (Hz, ``exp(mean ln f0)``),
+    ``f0_sigma_ln``, ``f0_p10`` / ``f0_p90`` (Hz), ``multimodal`` (bool) and ``modes``
+    (Hz: the geometric means of the two groups when multi-modal, else of all values).
+
+    >>> f0_modes([1.5, 1.6, 1.55, 7.4, 7.9, 7.6])["multimodal"]
+    True
+    >>> f0_modes([1.5, 1.6, 1.55, 1.7])["multimodal"]
+    False
+    """
+    x = np.asarray(f0_hz, dtype=np.float64).reshape(-1)
+    ok = np.isfinite(x) & (x > 0)
+    order = np.argsort(np.log(np.where(ok, x, 1.0))[ok])
+    x = np.log(x[ok])[order]
+    c = None
+    if curves is not None:
+        c = as_array(curves, "curves", finite=False).reshape(-1, len(check_positive(freqs, "freqs", unit="Hz")))
+        if len(c) != ok.size:
+            raise ValueError(f"curves has {len(c)} rows for {ok.size} f0 values")
+        c = c[ok][order]
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "f0_median": np.nan, "f0_sigma_ln": np.nan, "f0_p10": np.nan, "f0_p90": np.nan,
+                "multimodal": False, "modes": []}
+    out = {"n": n, "f0_median": float(np.exp(x.mean())), "f0_sigma_ln": float(x.std(ddof=1)) if n > 1 else 0.0,
+           "f0_p10": float(np.exp(np.quantile(x, 0.1))), "f0_p90": float(np.exp(np.quantile(x, 0.9))),
+           "multimodal": False, "modes": [float(np.exp(x.mean()))]}
+    if n >= 2 * min_records:
+        gaps = np.diff(x)
+        j = int(np.argmax(gaps))
+        k = j + 1  # records below the gap
+        need = max(min_records, int(np.ceil(min_fraction * n)))
+        if gaps[j] > np.log(min_ratio) and k >= need and n - k >= need:
+            modes = [float(np.exp(x[:k].mean())), float(np.exp(x[k:].mean()))]
+            moved = True
+            if c is not None:  # H/V of each record at the other group's f0, over its own peak
+                lf = np.log(np.asarray(freqs, dtype=np.float64))
+                other = np.where(np.arange(n) < k, np.log(modes[1]), np.log(modes[0]))
+                at_other = np.array([np.interp(o, lf, row) for o, row in zip(other, c)])
+                at_own = np.array([np.interp(v, lf, row) for v, row in zip(x, c)])
+                r = at_other / at_own
+                moved = bool(np.median(r[:k]) < 1.0 / min_contrast and np.median(r[k:]) < 1.0 / min_contrast)
+            if moved:
+                out["multimodal"] = True
+                out["modes"] = modes
+    return out

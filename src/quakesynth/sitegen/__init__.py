@@ -3,12 +3,16 @@
 Modules
 -------
 - :mod:`~quakesynth.sitegen.corpus` -- simulator networks of stations with known f0.
-- :mod:`~quakesynth.sitegen.data` -- per-station record pools, peak normalisation.
+- :mod:`~quakesynth.sitegen.data` -- per-station record pools from station archives (mixed
+  rates, lengths and components: resampled, aligned, padded, missing components masked),
+  splits by record or event, peak normalisation. Archives are ingested with
+  ``quakesynth ingest --purpose site`` (station identity only; no event metadata needed).
 - :mod:`~quakesynth.sitegen.train` -- two-phase TimesNet-Gen training and the CVAE (Lightning).
 - :mod:`~quakesynth.sitegen.generator` -- :class:`~quakesynth.generate.Generator` subclasses
   (``generate(station="ST01", n=..., seed=...)``), k-sample latent averaging, zero-shot.
-- :mod:`~quakesynth.sitegen.evaluate` -- HVSR/f0 alignment, station classifier and
-  confusion-matrix NCC, diversity, sampling ablation.
+- :mod:`~quakesynth.sitegen.evaluate` -- HVSR/f0 alignment (clear peaks only), site states
+  (f0 spread, two-state flag), station classifier and confusion-matrix NCC where defined,
+  PGA and spectral-level bias, diversity; every figure computed whatever another one does.
 
 Model architectures live in :mod:`quakesynth.models.timesnet` and :mod:`quakesynth.models.cvae`.
 """

@@ -15,9 +15,13 @@ TimesNet-Gen sampling (arXiv 2512.04694), per waveform from its own seed:
    the latent is a full-rate feature sequence, and element-wise noise at the station's full
    spread (1.0) decodes to white noise that hides the site resonance -- confusion-matrix NCC
    0.26 against 1.00 at 0.1 and 0.93 at 0.5, benchmarks/results/sitegen.md);
-3. decode ``z`` under the station label; the normalised waveform (peak ~ 1) is multiplied by
-   ``A = exp(mean(ln A_i))``, the geometric mean of the peak accelerations (m/s^2) of the k
-   records drawn (**amplitude de-normalisation**).
+3. decode ``z`` under the station label, divide the decoded waveform by its own peak
+   ``max_{c,t} |x_dec|`` and multiply by ``A = exp(mean(ln A_i))``, the geometric mean of the
+   peak accelerations (m/s^2) of the k records drawn (**amplitude de-normalisation**): the
+   generated peak acceleration is ``A`` exactly, for every k and noise scale. (Dividing by
+   the decoded peak matters: the mean of k incoherent latents decodes to a waveform whose
+   peak falls with k -- about 0.4 at k = 5 -- and assuming a decoded peak of 1 gave records
+   3 times too weak; issue 19.)
 
 ``sampling``: ``"noise"`` (default, steps 1-3), ``"mean"`` (k-averaging without noise),
 ``"single"`` (k = 1, no noise: a re-decoded training latent). ``mode="zeroshot"`` uses the
@@ -46,6 +50,13 @@ from quakesynth.generate import ConditioningError, Generator
 
 SAMPLINGS = ("noise", "mean", "single")
 MODES = ("conditioned", "zeroshot")
+
+
+def _unit_peak(x: np.ndarray) -> np.ndarray:
+    """Decoded waveforms (B, C, T) divided by their own peak |x| over components and time
+    (peak exactly 1, the normalisation of the training records); all-zero records stay zero."""
+    peak = np.abs(x).max(axis=(1, 2), keepdims=True)
+    return x / np.where(peak > 0, peak, 1.0)
 
 
 class _StationGenerator(Generator):
@@ -136,7 +147,7 @@ class TimesNetGenerator(_StationGenerator):
         if code in self.codes:
             raise ValueError(f"station {code!r} already exists")
         rec = records.replace(metadata=records.metadata.assign(station_code=code))
-        pool = station_pool(rec, [code], self.components, self.n_samples)
+        pool = station_pool(rec, [code], self.components, self.n_samples, fs=self.fs)
         z0 = encode_pool(self.net0, pool.wave, None)
         new = len(self.codes)
         self.codes = [*self.codes, code]
@@ -179,7 +190,7 @@ class TimesNetGenerator(_StationGenerator):
         else:
             net, label = self.net.to(device), torch.from_numpy(station).to(device)
         x = net.decode(z.to(device), label).double().cpu().numpy()
-        return (x * amp[:, None, None]).astype(np.float32)
+        return (_unit_peak(x) * amp[:, None, None]).astype(np.float32)
 
 
 class CVAEGenerator(_StationGenerator):
@@ -220,9 +231,7 @@ class CVAEGenerator(_StationGenerator):
         net = self.net.to(device)
         X = net.decode(torch.from_numpy(z).to(device), torch.from_numpy(station).to(device))
         x = self.rep.inverse(X.cpu()).double().numpy()
-        peak = np.abs(x).max(axis=(1, 2), keepdims=True)
-        x = x / np.where(peak > 0, peak, 1.0)  # normalised like the training records
-        return (x * amp[:, None, None]).astype(np.float32)
+        return (_unit_peak(x) * amp[:, None, None]).astype(np.float32)  # normalised like the training records
 
 
 def load_generator(path: str | Path, **kwargs: Any) -> Generator:
