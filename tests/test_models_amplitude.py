@@ -129,6 +129,7 @@ def test_peak_mode_model_generates_the_sampled_peaks_with_the_data_scaling(amp_r
     assert np.median(big) - np.median(small) > 1.5
     # per-waveform seeding: the same waveform alone or in a batch
     np.testing.assert_allclose(gen._generate(cond[1:], seeds[1:]), wave[1:], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(head.sample(gen.normalise(cond[1:]), [4]).numpy(), want[1:])
 
 
 def test_paper_like_model_without_amplitude_section_is_unchanged(tmp_path):

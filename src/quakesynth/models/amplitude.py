@@ -164,13 +164,20 @@ class AmplitudeModel(nn.Module):
 
     @torch.no_grad()
     def sample(self, c: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        """Log10 peaks (B, K), one draw per waveform from its own seed (batch-independent)."""
+        """Log10 peaks (B, K), one draw per waveform from its own seed.
+
+        Each row is evaluated on its own (the network is tiny), so a waveform's amplitude is
+        bitwise the same whatever batch it is generated in.
+        """
         if len(seeds) != len(c):
             raise ValueError(f"need one seed per conditioning row; got {len(seeds)} seeds for {len(c)} rows")
-        mu, L = self(c.float())
-        eps = torch.stack([torch.randn(self.components, generator=torch.Generator().manual_seed(amplitude_seed(s)),
-                                       dtype=torch.float32) for s in seeds]).to(mu.device)
-        return mu + (L @ eps.unsqueeze(-1)).squeeze(-1)
+        out = []
+        for row, s in zip(c.float(), seeds):
+            mu, L = self(row[None])
+            eps = torch.randn(self.components, generator=torch.Generator().manual_seed(amplitude_seed(s)),
+                              dtype=torch.float32).to(mu.device)
+            out.append(mu[0] + L[0] @ eps)
+        return torch.stack(out) if out else torch.zeros(0, self.components)
 
 
 def amplitude_seed(seed: int) -> int:
