@@ -264,7 +264,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
     low : low-frequency records (N, C, T) in SI units (acceleration, velocity or displacement),
         components among Z, N, E; metadata with magnitude and distance (``scenario`` overrides).
     fc, order : crossover (Hz) and its order.
-    seed : the stochastic record of record i uses ``waveform_seed(seed, i, 0)``.
+    seed : the stochastic record of record i is generated with seed ``waveform_seed(seed, i, 0)``.
     generator : a :class:`~quakesynth.simulate.stochastic.StochasticGenerator` (default config).
 
     Returns records like ``low`` (same fs, quantity, components), with a ``hybrid`` processing
@@ -293,8 +293,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
     peak_low = _peak_time(crossover_lowpass(x, low.fs, fc, order), low.fs)
     for i in range(N):
         row = pd.DataFrame([dict(zip(("magnitude", "distance", "vs30", "depth", "gap"), table[i]))])
-        sim = gen._generate(gen.check_table(row, allow_extrapolation=True)[list(gen.variables)].to_numpy(),
-                            np.array([waveform_seed(seed, i, 0)]))
+        sim = gen.generate_table(row, seed=waveform_seed(seed, i, 0), allow_extrapolation=True).data
         sim = np.asarray(sim, np.float64)[:, channels]
         if not np.isclose(gen.fs, low.fs):
             sim = resample(sim, gen.fs, low.fs)
