@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from quakesynth.config import from_dict, to_dict
+from quakesynth.metrics.hvsr import F0_BAND_HZ
 
 #: Scenario variables that a scenario curve may vary, with their units.
 SCENARIO_VARIABLES = {"magnitude": "", "distance": "km", "vs30": "m/s"}
@@ -103,7 +104,7 @@ class FeatureConfig:
     envelope_kernel: int = 128  # moving-average envelope kernel, samples
     envelope_points: int = 128  # envelope time grid points
     envelope_duration_s: float = 40.96  # envelope time grid length from the window start, s
-    f0_band_hz: tuple[float, float] = (0.2, 20.0)  # band searched for the HVSR peak f0, Hz
+    f0_band_hz: tuple[float, float] = F0_BAND_HZ  # band searched for the HVSR peak f0, Hz (metrics.hvsr: one band)
     gof_fmin_hz: float = 0.2  # lowest wavelet frequency of the Kristekova GOF, Hz
     gof_fmax_hz: float = 20.0  # highest wavelet frequency (at most 0.45 fs), Hz
     gof_nf: int = 50  # wavelet frequencies of the Kristekova GOF
