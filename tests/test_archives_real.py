@@ -97,6 +97,7 @@ def test_peer_pairs_ingest_with_flatfile_metadata(peer_dataset):
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_peer_pairs_ims_and_evaluate(peer_dataset, tmp_path):
     out = tmp_path / "ims.csv"
     assert main(["ims", str(peer_dataset), "-o", str(out), "--periods", "1.0", "--workers", "1", "--no-progress"]) == 0
@@ -159,6 +160,7 @@ def _write_cut(recs, folder, pre_s=1.0, table=None):
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_knet_cut_one_second_before_p_is_padded_not_dropped(knet_raw, vs30_table, tmp_path):
     recs = [r for r in knet_raw if r.components == "ZNE"][:3]
     meta = _write_cut(recs, tmp_path / "cut", 1.0)
@@ -181,6 +183,7 @@ def test_knet_cut_one_second_before_p_is_padded_not_dropped(knet_raw, vs30_table
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_missing_vs30_fallback_and_single_station_event(knet_raw, tmp_path):
     from conftest import shared_path
 

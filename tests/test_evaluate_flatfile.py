@@ -104,6 +104,7 @@ def test_column_mappings_and_units(tmp_path):
         read_flatfile(bad)
 
 
+@pytest.mark.slow
 def test_stochastic_model_subset_and_cli(tmp_path, capsys):
     from quakesynth.cli.main import main
 

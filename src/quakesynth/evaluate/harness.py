@@ -619,8 +619,10 @@ def select_records(data: RecordSet, models: dict[str, Any], policy: str = "drop"
                 keep &= ~bad
         # a paired model needs nothing beyond the record itself
     if not keep.any():
+        hint = ("; records without Vs30 can get a stated one at ingestion (quakesynth ingest --vs30-fallback)"
+                if any("without vs30" in n for n in notes) else "")
         raise ValueError("no record of the evaluation set can be conditioned on by every model "
-                         f"({'; '.join(notes)})")
+                         f"({'; '.join(notes)}){hint}")
     if keep.all():
         return data, notes
     return data.subset(np.flatnonzero(keep)), notes

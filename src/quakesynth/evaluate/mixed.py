@@ -45,8 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Largest number of random-effect levels (events + stations) solved densely.
+#: Largest number of levels of the smaller random effect (its block is solved densely).
 MAX_LEVELS = 8000
+#: -2 log REML returned where the equations cannot be factored (instead of inf).
+_PENALTY = 1e12
 
 
 @dataclass
@@ -140,8 +142,8 @@ class _Equations:
         S = A - (BD @ self.B.T).toarray()
         try:
             L = np.linalg.cholesky(S)
-        except np.linalg.LinAlgError:
-            return math.inf, np.zeros(len(A)), np.zeros(len(D)), math.nan
+        except np.linalg.LinAlgError:  # numerically indefinite at extreme variance ratios: a finite
+            return _PENALTY, np.zeros(len(A)), np.zeros(len(D)), math.nan  # penalty keeps the optimiser's differences finite
         rhs = self.ra - BD @ self.rb
         xa = np.linalg.solve(L.T, np.linalg.solve(L, rhs))
         xb = (self.rb - self.B.T @ xa) / D
@@ -221,7 +223,7 @@ def fit_mixed_effects(residual, event, station=None, min_station_records: int = 
     eqs = _Equations(r, blocks, sizes)
     s0 = max(float(np.std(r)), 1e-6)
     x0 = np.log(np.full(len(sizes) + 1, s0 / math.sqrt(len(sizes) + 1)))
-    lo, hi = math.log(s0) - 12.0, math.log(s0) + 3.0
+    lo, hi = math.log(s0) - 9.0, math.log(s0) + 3.0  # sd from 1e-4 to 20 times the raw spread
     res = minimize(lambda x: eqs.solve(x)[0], x0, method="L-BFGS-B", bounds=[(lo, hi)] * len(x0))
     _, xa, xb, v00 = eqs.solve(res.x)
     sd = np.where(res.x <= lo + 1e-3, 0.0, np.exp(res.x))  # at the lower bound: a zero variance
