@@ -11,8 +11,9 @@ retrieval equals rescaling before it.
 
 The amplitude itself is the vector ``a = log10(max_t |x_c(t)|)`` (c = the three components;
 log10 of m/s^2), modelled by a small conditional Gaussian (:class:`AmplitudeModel`): an MLP maps
-the normalised conditioning vector ``c`` (B, V) to a mean ``mu(c)`` (B, 3) and the Cholesky
-factor ``L(c)`` (B, 3, 3; positive diagonal through ``exp``) of the covariance of ``a``; it is
+the normalised conditioning vector ``c`` (B, V) to a mean ``mu(c)`` (B, 3) and a log scale
+``s(c)``; the Cholesky factor of the covariance of ``a`` is ``L(c) = exp(s(c)) L0`` with a learned
+lower-triangular ``L0`` (positive diagonal through ``exp``) shared by all scenarios; it is
 trained by the Gaussian negative log-likelihood
 
     NLL = 1/2 |L^-1 (a - mu)|^2 + sum_i ln L_ii + 3/2 ln(2 pi).
@@ -43,6 +44,10 @@ from torch import nn
 AMPLITUDE_MODES = ("none", "peak")
 #: Peaks below this (m/s^2) count as silent: the log amplitude uses it instead of log10(0).
 PEAK_FLOOR = 1e-10
+#: Smallest diagonal element of the amplitude model's Cholesky factor L0, log10 units.
+SD_FLOOR = 1e-3
+#: Largest |ln| change of the amplitude model's spread with the conditioning (a factor 2).
+SCALE_BOUND = math.log(2.0)
 
 
 @dataclass(frozen=True)
@@ -131,10 +136,12 @@ class AmplitudeModel(nn.Module):
         for a, b in zip(dims[:-1], dims[1:]):
             mods += [nn.Linear(a, b), nn.SiLU()]
         self.body = nn.Sequential(*mods)
-        self.head = nn.Linear(dims[-1], k + k * (k + 1) // 2)
-        rows, cols = torch.tril_indices(k, k)
+        self.head = nn.Linear(dims[-1], k + 1)  # mean (K) and the log scale s(c) of the covariance
+        rows, cols = torch.tril_indices(k, k, offset=-1)
         self.register_buffer("tril_rows", rows, persistent=False)
         self.register_buffer("tril_cols", cols, persistent=False)
+        self.L0_lower = nn.Parameter(torch.zeros(k * (k - 1) // 2))  # off-diagonal of L0, log10 units
+        self.L0_log_diag = nn.Parameter(torch.zeros(k))  # ln of L0's diagonal relative to log_sd0
         # The mean and the log-diagonal start at the statistics set by :meth:`set_offset`.
         self.register_buffer("mu0", torch.zeros(k))
         self.register_buffer("log_sd0", torch.zeros(k))
@@ -145,15 +152,21 @@ class AmplitudeModel(nn.Module):
         self.log_sd0.copy_(torch.as_tensor(np.log(np.maximum(np.asarray(sd, np.float64), 1e-3)), dtype=torch.float32))
 
     def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean (B, K) and lower-triangular Cholesky factor (B, K, K), log10(m/s^2) units."""
+        """Mean (B, K) and lower-triangular Cholesky factor (B, K, K), log10(m/s^2) units.
+
+        ``L(c) = exp(s(c)) L0``: the between-component correlation (``L0``, learned) is shared by
+        all scenarios and the spread scales with the conditioning by at most a factor 2 either way
+        (``|s| <= ln 2``). A fully conditional Cholesky factor, and an unbounded ``s``, over-fitted
+        a 1,000-record corpus (near-singular covariances at unusual conditioning such as Vs30
+        near 100 m/s: validation NLL 1e6 and 1e3 nats against -2.9 in training).
+        """
         k = self.components
         h = self.head(self.body(c))
         mu = self.mu0 + h[:, :k]
-        L = torch.zeros(len(c), k, k, dtype=h.dtype, device=h.device)
-        L[:, self.tril_rows, self.tril_cols] = h[:, k:]
-        diag = torch.exp(torch.diagonal(L, dim1=-2, dim2=-1) + self.log_sd0)
-        L = torch.tril(L, diagonal=-1) + torch.diag_embed(diag)
-        return mu, L
+        L0 = torch.diag(torch.exp(self.L0_log_diag + self.log_sd0) + SD_FLOOR)
+        L0 = L0.index_put((self.tril_rows, self.tril_cols), self.L0_lower)
+        s = SCALE_BOUND * torch.tanh(h[:, k:k + 1] / SCALE_BOUND)
+        return mu, torch.exp(s).unsqueeze(-1) * L0
 
     def nll(self, c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Mean Gaussian negative log-likelihood (nats per record) of log peaks ``a`` (B, K)."""
