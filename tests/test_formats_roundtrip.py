@@ -183,6 +183,8 @@ def test_npz_loads_with_plain_numpy(tmp_path, records):
 
 @pytest.mark.parametrize("name", FILES)
 def test_streamed_chunks_equal_one_write(tmp_path, records, name):
+    (tmp_path / "chunks").mkdir()
+    (tmp_path / "whole").mkdir()
     with open_writer(tmp_path / "chunks" / name) as w:
         for start in range(0, 3, 2):
             w.add(records[start:start + 2])

@@ -95,10 +95,10 @@ def test_missing_variable_is_named(tmp_path, capsys):
 
 def test_extrapolation_when_allowed(tmp_path, capsys):
     out = tmp_path / "out.npz"
-    assert run(*SCEN[:-2], "--gap", "400", "-o", str(out), "--allow-extrapolation") == 0
+    assert run("--magnitude", "8", *SCEN[2:], "-o", str(out), "--allow-extrapolation") == 0
     err = capsys.readouterr().err
-    assert "quakesynth: warning: gap=400 deg is outside the range of model 'toy-cli'" in err
-    assert read_records(out).metadata["path_azimuthal_gap_deg"].eq(400).all()
+    assert "quakesynth: warning: magnitude=8 is outside the range of model 'toy-cli'" in err
+    assert read_records(out).metadata["source_magnitude"].eq(8).all()
 
 
 def test_scenarios_and_values_are_exclusive(tmp_path, capsys):

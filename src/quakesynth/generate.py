@@ -22,7 +22,7 @@ displacement; :func:`synthetic_codes` names the records (network ``QS``);
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -69,20 +69,112 @@ def _base36(values: np.ndarray, width: int) -> list[str]:
 
 def synthetic_codes(scenario: np.ndarray, realization: np.ndarray) -> tuple[str, list[str], list[str]]:
     """SEED codes of synthetic records: network ``"QS"``, station = scenario index and
-    location = realisation index, both in upper-case base 36 (digits, then letters).
+    location = realisation index.
 
-    The station code has 5 characters (unique for 36**5 = 60,466,176 scenarios) and the
-    location code 2 (unique for 1,296 realisations per scenario); beyond that they wrap, and
-    ``trace_name`` (always unique within a call) is the key to use.
+    The station code has 5 characters: a letter (``A``-``Z``) then 4 upper-case base-36 digits
+    (digits, then letters), so it is never all digits and every CSV reader (SeisBench's
+    included) keeps it a string; it is unique for 26 * 36**4 = 43,670,016 scenarios. The
+    location code has 2 base-36 characters (unique for 1,296 realisations per scenario). Beyond
+    that they wrap, and ``trace_name`` (always unique within a call) is the key to use.
 
-    >>> synthetic_codes(np.array([0, 12, 40000]), np.array([3, 35, 36]))
-    ('QS', ['00000', '0000C', '00UV4'], ['03', '0Z', '10'])
+    >>> synthetic_codes(np.array([0, 12, 40000, 1679616]), np.array([3, 35, 36, 0]))
+    ('QS', ['A0000', 'A000C', 'A0UV4', 'B0000'], ['03', '0Z', '10', '00'])
     """
-    return SYNTHETIC_NETWORK, _base36(scenario, 5), _base36(realization, 2)
+    scen = np.asarray(scenario, dtype=np.int64) % (26 * 36**4)
+    first = [chr(ord("A") + int(v)) for v in scen // 36**4]
+    return SYNTHETIC_NETWORK, [a + b for a, b in zip(first, _base36(scen, 4))], _base36(realization, 2)
 
 
 class ConditioningError(ValueError):
     """A scenario variable is missing, not finite, or outside the model's stated range."""
+
+
+#: Physical bounds every model shares, whatever its training range (checked even with
+#: ``allow_extrapolation``): variable -> (lower, upper, lower bound included).
+PHYSICAL_RANGES: dict[str, tuple[float, float, bool]] = {
+    "distance": (0.0, math.inf, False),  # km, > 0
+    "vs30": (0.0, math.inf, False),      # m/s, > 0
+    "depth": (0.0, math.inf, True),      # km, >= 0
+    "gap": (0.0, 360.0, True),           # degrees, [0, 360]
+}
+
+#: Origin time of every generated event unless given (``origin_time`` / ``--origin-time``).
+DEFAULT_ORIGIN_TIME = "2000-01-01T00:00:00"
+
+
+def _where(row: int) -> str:
+    return f"scenario row {row + 1}"
+
+
+def validate_scenarios(table: pd.DataFrame, variables: Sequence[str], ranges: Mapping[str, tuple[float, float]],
+                       model: str, allow_extrapolation: bool = False) -> pd.DataFrame:
+    """The one scenario validation of every model: the table with float columns for
+    ``variables`` and an integer ``n`` column.
+
+    Raises :class:`ConditioningError` naming the variable, the value, the row (1-based) and
+    what to do when a variable is missing, not a finite number, outside the physical bounds
+    (:data:`PHYSICAL_RANGES`; hypocentral ``distance`` >= ``depth``) or outside the model's
+    ``ranges`` (a warning instead with ``allow_extrapolation``).
+    """
+    import warnings
+
+    table = pd.DataFrame(table).copy()
+    if len(table) == 0:
+        raise ValueError("the scenario table is empty: no scenario to generate")
+    if "n" not in table:
+        table["n"] = 1
+    n = pd.to_numeric(table["n"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(n) | (n <= 0) | (n != np.floor(n))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"n must be a positive whole number; got {_show(table['n'].iloc[i])} in {_where(i)}")
+    table["n"] = n.astype(np.int64)
+    for var in variables:
+        if var not in table:
+            raise ConditioningError(f"missing conditioning variable {var!r} (model {model!r} needs "
+                                    f"{list(variables)}); add a column or option --{var}")
+        values = pd.to_numeric(table[var], errors="coerce").to_numpy(dtype=np.float64)
+        unit = VARIABLES.get(var, ("", ""))[0]
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConditioningError(f"{var} must be finite; got {_show(table[var].iloc[i])} in {_where(i)}")
+        table[var] = values
+        if var in PHYSICAL_RANGES:
+            lo, hi, closed = PHYSICAL_RANGES[var]
+            out = ((values < lo) if closed else (values <= lo)) | (values > hi)
+            if out.any():
+                i = int(np.argmax(out))
+                bound = f"in [{lo:g}, {hi:g}]" if math.isfinite(hi) else (f">= {lo:g}" if closed else f"> {lo:g}")
+                raise ConditioningError(f"{var}={values[i]:g} {unit}".rstrip() + " is not physical: it "
+                                        f"must be {bound} {unit}".rstrip() + f" ({_where(i)})")
+        if var in ranges:
+            lo, hi = ranges[var]
+            out = (values < lo) | (values > hi)
+            if out.any():
+                i = int(np.argmax(out))
+                msg = (f"{var}={values[i]:g} {unit}".rstrip() + " is outside the range of "
+                       f"model {model!r}: [{lo:g}, {hi:g}] {unit}".rstrip() + f" ({_where(i)}")
+                if not allow_extrapolation:
+                    raise ConditioningError(msg + "; use allow_extrapolation / --allow-extrapolation)")
+                warnings.warn(msg + "); extrapolating", stacklevel=3)
+    if "distance" in table and "depth" in table and {"distance", "depth"} <= set(variables):
+        bad = table["distance"].to_numpy() < table["depth"].to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConditioningError(f"distance={table['distance'].iloc[i]:g} km is smaller than "
+                                    f"depth={table['depth'].iloc[i]:g} km: the hypocentral distance cannot be "
+                                    f"less than the depth ({_where(i)})")
+    return table.reset_index(drop=True)
+
+
+def _show(v: Any) -> str:
+    """A value as a user typed it (``nan``, ``-3``, ``'abc'``), not as NumPy reprs it."""
+    if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+        return f"{float(v):g}" if isinstance(v, (float, np.floating)) else str(int(v))
+    if v is None or v is pd.NA:
+        return "an empty value"
+    return repr(str(v))
 
 
 class Generator:
@@ -113,7 +205,8 @@ class Generator:
                  vs30: float | None = None, depth: float | None = None, gap: float | None = None,
                  n: int = 1, seed: int = 0, batch_size: int | None = None, device: str = "cpu",
                  allow_extrapolation: bool = False, progress: bool = False,
-                 quantity: str = "acceleration", **extra: float) -> Records:
+                 quantity: str = "acceleration", origin_time: str = DEFAULT_ORIGIN_TIME,
+                 **extra: float) -> Records:
         """``n`` waveforms for one scenario; returns Records (acceleration in m/s^2, or
         ``quantity="velocity"`` / ``"displacement"`` by integration, see :func:`to_quantity`)."""
         row = {"magnitude": magnitude, "distance": distance, "vs30": vs30, "depth": depth,
@@ -121,12 +214,12 @@ class Generator:
         row = {k: v for k, v in row.items() if v is not None}
         return self.generate_table(pd.DataFrame([row]), seed=seed, batch_size=batch_size,
                                    device=device, allow_extrapolation=allow_extrapolation,
-                                   progress=progress, quantity=quantity)
+                                   progress=progress, quantity=quantity, origin_time=origin_time)
 
     def generate_table(self, scenarios: pd.DataFrame | str | Path, seed: int = 0,
                        batch_size: int | None = None, device: str = "cpu",
                        allow_extrapolation: bool = False, progress: bool = False,
-                       quantity: str = "acceleration") -> Records:
+                       quantity: str = "acceleration", origin_time: str = DEFAULT_ORIGIN_TIME) -> Records:
         """Waveforms for every row of a scenario table (DataFrame or CSV path).
 
         Columns: the model's conditioning variables (``magnitude``, ``distance`` in km,
@@ -136,39 +229,48 @@ class Generator:
         return Records.concat(list(self.iter_table(scenarios, seed=seed, batch_size=batch_size,
                                                    device=device,
                                                    allow_extrapolation=allow_extrapolation,
-                                                   progress=progress, quantity=quantity)))
+                                                   progress=progress, quantity=quantity,
+                                                   origin_time=origin_time)))
 
     def iter_table(self, scenarios: pd.DataFrame | str | Path, seed: int = 0,
                    batch_size: int | None = None, device: str = "cpu",
                    allow_extrapolation: bool = False, progress: bool = False,
-                   rows: slice | None = None, quantity: str = "acceleration") -> Iterator[Records]:
-        """Stream the table's waveforms as Records chunks of at most ``batch_size`` (memory
-        independent of the total count). ``rows`` restricts to a slice of the flattened
+                   rows: slice | None = None, quantity: str = "acceleration",
+                   origin_time: str = DEFAULT_ORIGIN_TIME) -> Iterator[Records]:
+        """Stream the table's waveforms as Records chunks of at most ``batch_size``. Memory
+        does not depend on the total count: the (scenario, realisation) pairs of each chunk are
+        computed from the cumulative counts when the chunk is due, so the first chunk comes at
+        once even for an absurd ``n``. ``rows`` restricts to a slice of the flattened
         (scenario, realisation) list, which is how data-parallel workers share a table.
-        ``quantity`` converts each chunk with :func:`to_quantity`."""
+        ``quantity`` converts each chunk with :func:`to_quantity`. ``origin_time`` (ISO 8601,
+        UTC) is every event's origin time (see :meth:`start_times`)."""
         if quantity not in QUANTITY_UNITS:
             raise ValueError(f"quantity must be one of {list(QUANTITY_UNITS)}; got {quantity!r}")
+        origin = parse_origin_time(origin_time)
         table = self.check_table(scenarios, allow_extrapolation)
         bs = int(batch_size or self.default_batch_size)
         if bs <= 0:
             raise ValueError(f"batch_size must be positive; got {batch_size}")
         counts = table["n"].to_numpy(dtype=np.int64)
-        row_of = np.repeat(np.arange(len(table)), counts)
-        k_of = np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.zeros(0, int)
-        idx = np.arange(len(row_of))[rows] if rows is not None else np.arange(len(row_of))
+        ends = np.cumsum(counts)  # flattened index one past each scenario's last realisation
+        flat = range(int(ends[-1]))
+        idx = flat[rows] if rows is not None else flat  # a lazy range, never materialised
         cond_all = table[list(self.variables)].to_numpy(dtype=np.float64)
         bar = _progress(total=len(idx), enabled=progress, desc=f"generate ({self.name})")
         try:
             for start in range(0, len(idx), bs):
-                sel = idx[start:start + bs]
-                r, k = row_of[sel], k_of[sel]
+                sel = np.asarray(idx[start:start + bs], dtype=np.int64)
+                r = np.searchsorted(ends, sel, side="right")
+                k = sel - (ends[r] - counts[r])
                 seeds = np.array([waveform_seed(seed, i, j) for i, j in zip(r, k)], dtype=np.int64)
                 data = np.asarray(self._generate(cond_all[r], seeds, device=device))
                 expected = (len(sel), len(self.components))
                 if data.shape[:2] != expected:
                     raise RuntimeError(f"{self.name}: _generate returned shape {data.shape}, expected {expected} + (T,)")
-                chunk = Records(data, fs=self.fs, components=self.components,
-                                metadata=self._metadata(table.iloc[r], k, seeds, seed))
+                meta = self._metadata(table.iloc[r], k, seeds, seed)
+                meta["source_origin_time"] = origin.isoformat()
+                meta["trace_start_time"] = self.start_times(meta, origin)
+                chunk = Records(data, fs=self.fs, components=self.components, metadata=meta)
                 yield to_quantity(chunk, quantity)
                 bar.update(len(sel))
         finally:
@@ -183,39 +285,32 @@ class Generator:
             if not path.exists():
                 raise FileNotFoundError(f"scenario table {str(path)!r} not found")
             scenarios = pd.read_csv(path)
-        table = pd.DataFrame(scenarios).copy()
+        table = pd.DataFrame(scenarios)
         rename = {col: var for var, (_, col) in VARIABLES.items() if col in table and var not in table}
-        table = table.rename(columns=rename)
-        if "n" not in table:
-            table["n"] = 1
-        if len(table) == 0:
-            raise ValueError("scenarios is empty: no scenario to generate")
-        n = pd.to_numeric(table["n"], errors="coerce")
-        if n.isna().any() or (n <= 0).any() or (n != np.floor(n)).any():
-            raise ValueError(f"n must be a positive whole number; got {table['n'].tolist()[:5]}")
-        table["n"] = n.astype(np.int64)
-        for var in self.variables:
-            if var not in table:
-                raise ConditioningError(f"missing conditioning variable {var!r} ({self.name} needs {list(self.variables)})")
-            values = pd.to_numeric(table[var], errors="coerce").to_numpy(dtype=np.float64)
-            bad = ~np.isfinite(values)
-            if bad.any():
-                raise ConditioningError(f"{var} must be finite; got {table[var].iloc[int(np.argmax(bad))]!r}")
-            table[var] = values
-            if var in self.ranges:
-                lo, hi = self.ranges[var]
-                out = (values < lo) | (values > hi)
-                if out.any():
-                    v = values[int(np.argmax(out))]
-                    unit = VARIABLES.get(var, ("", ""))[0]
-                    msg = (f"{var}={v:g} {unit}".rstrip() + f" is outside the range of model "
-                           f"{self.name!r}: [{lo:g}, {hi:g}] {unit}".rstrip())
-                    if not allow_extrapolation:
-                        raise ConditioningError(msg + " (use allow_extrapolation / --allow-extrapolation)")
-                    import warnings
+        return validate_scenarios(table.rename(columns=rename), self.variables, self.ranges, self.name,
+                                  allow_extrapolation)
 
-                    warnings.warn(msg + "; extrapolating", stacklevel=3)
-        return table.reset_index(drop=True)
+    def start_times(self, meta: pd.DataFrame, origin: pd.Timestamp) -> list[str]:
+        """``trace_start_time`` (ISO 8601, UTC) of each record of a chunk's metadata.
+
+        Where the model states the P arrival (``trace_p_arrival_sample``), the record starts
+        at ``origin + tP - p_sample / fs`` with ``tP`` the P travel time (s) for the scenario's
+        depth and hypocentral distance in the model's velocity model (the simulator's;
+        AK135 crust otherwise), so the P pick's absolute time is ``origin + tP``; otherwise the
+        record starts at the origin time.
+        """
+        n = len(meta)
+        p = meta["trace_p_arrival_sample"] if "trace_p_arrival_sample" in meta else None
+        if p is None or not {"source_depth_km", "path_hyp_distance_km"} <= set(meta):
+            return [origin.isoformat()] * n
+        from quakesynth.simulate.velocity_model import AK135_CRUST, VelocityModel, travel_times
+
+        model = getattr(getattr(self, "config", None), "velocity", None)
+        tp = travel_times(meta["source_depth_km"].to_numpy(float), meta["path_hyp_distance_km"].to_numpy(float),
+                          model if isinstance(model, VelocityModel) else AK135_CRUST)["tP"]
+        off = tp - pd.to_numeric(p, errors="coerce").to_numpy(dtype=np.float64) / self.fs
+        return [(origin + pd.Timedelta(seconds=float(o))).isoformat() if np.isfinite(o) else origin.isoformat()
+                for o in off]
 
     def _metadata(self, rows: pd.DataFrame, k: np.ndarray, seeds: np.ndarray, seed: int) -> pd.DataFrame:
         meta = pd.DataFrame(index=range(len(rows)))
@@ -229,7 +324,8 @@ class Generator:
         meta["station_code"] = sta
         meta["station_location_code"] = loc
         meta["trace_name"] = [f"{self.name}_s{seed}_{i:06d}_{j:04d}" for i, j in zip(scen, k)]
-        meta["trace_start_time"] = "1970-01-01T00:00:00"
+        meta["source_origin_time"] = DEFAULT_ORIGIN_TIME
+        meta["trace_start_time"] = DEFAULT_ORIGIN_TIME
         meta["trace_sampling_rate_hz"] = self.fs
         meta["generator"] = self.name
         meta["scenario_index"] = scen
@@ -244,6 +340,20 @@ class Generator:
                                   "range": list(self.ranges.get(v, (-math.inf, math.inf)))}
                               for v in self.variables},
                 "fs": self.fs, "components": self.components, "n_samples": self.n_samples}
+
+
+def parse_origin_time(value: str | pd.Timestamp) -> pd.Timestamp:
+    """An origin time (ISO 8601; a time zone is converted to UTC) as a naive UTC Timestamp
+    with microsecond resolution; raises ``ValueError`` with the expected form."""
+    try:
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"origin time must be ISO 8601 such as {DEFAULT_ORIGIN_TIME!r}; got {str(value)!r}") from e
+    if t is pd.NaT:
+        raise ValueError(f"origin time must be ISO 8601 such as {DEFAULT_ORIGIN_TIME!r}; got {str(value)!r}")
+    if t.tzinfo is not None:
+        t = t.tz_convert("UTC").tz_localize(None)
+    return t.floor("us")
 
 
 def to_quantity(records: Records, quantity: str) -> Records:
@@ -279,7 +389,7 @@ def generate_to_file(generator: Generator, scenarios: pd.DataFrame | str | Path,
                      format: str | None = None, overwrite: bool = False, seed: int = 0,
                      batch_size: int | None = None, device: str = "cpu", quantity: str = "acceleration",
                      allow_extrapolation: bool = False, progress: bool = False,
-                     rows: slice | None = None) -> int:
+                     rows: slice | None = None, origin_time: str = DEFAULT_ORIGIN_TIME) -> int:
     """Generate the waveforms of a scenario table straight to disk, chunk by chunk.
 
     Memory does not grow with the number of waveforms: each chunk of ``batch_size`` records
@@ -293,7 +403,7 @@ def generate_to_file(generator: Generator, scenarios: pd.DataFrame | str | Path,
     with open_writer(output, format=format, overwrite=overwrite) as writer:
         for chunk in generator.iter_table(scenarios, seed=seed, batch_size=batch_size, device=device,
                                           allow_extrapolation=allow_extrapolation, progress=progress,
-                                          rows=rows, quantity=quantity):
+                                          rows=rows, quantity=quantity, origin_time=origin_time):
             writer.add(chunk)
     return writer.count
 

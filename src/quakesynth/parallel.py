@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
+import sys
 import time
 import traceback
 import warnings
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesynth.generate import Generator, load_model, model_factory
+from quakesynth.generate import DEFAULT_ORIGIN_TIME, Generator, load_model, model_factory
 from quakesynth.records import Records
 
 ModelSpec = str | Path | Callable[..., Generator] | Generator
@@ -55,6 +55,56 @@ def rank_slice(total: int, rank: int, world_size: int) -> slice:
     return slice(start, start + q + (1 if rank < r else 0))
 
 
+# -- threads --------------------------------------------------------------------------------
+#: Environment variable giving the threads per process of every command (``--threads`` wins).
+THREADS_ENV = "QUAKESYNTH_THREADS"
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """CPU cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def default_threads(workers: int = 1) -> int:
+    """Threads per process when none is given: ``$QUAKESYNTH_THREADS``, else the available
+    cores shared among ``workers`` processes (workers x threads never exceeds the cores)."""
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive whole number of threads; got {env!r}")
+        return int(env)
+    return max(1, available_cores() // max(1, int(workers)))
+
+
+def set_threads(threads: int | None = None, workers: int = 1) -> int:
+    """Use ``threads`` (default :func:`default_threads`) compute threads in this process (torch
+    intra-op, OpenMP, MKL, OpenBLAS; the environment variables are inherited by workers);
+    returns the number. Results of the learned models are bitwise reproducible for a given
+    device and thread count; a different thread count changes the rounding of the networks."""
+    n = int(threads) if threads else default_threads(workers)
+    if n < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    for var in _THREAD_VARS:
+        os.environ[var] = str(n)
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+    return n
+
+
 def _load(model: ModelSpec, model_kwargs: dict | None) -> Generator:
     if isinstance(model, Generator):
         return model
@@ -71,7 +121,8 @@ def _part_name(rank: int, world_size: int) -> str:
 def generate_rank(model: ModelSpec, scenarios: pd.DataFrame | str | Path, parts_dir: str | Path,
                   rank: int, world_size: int, seed: int = 0, batch_size: int | None = None,
                   device: str = "cpu", quantity: str = "acceleration", allow_extrapolation: bool = False,
-                  model_kwargs: dict | None = None, counter: Any = None) -> Path:
+                  model_kwargs: dict | None = None, counter: Any = None,
+                  origin_time: str = DEFAULT_ORIGIN_TIME) -> Path:
     """Generate rank ``rank``'s slice of the table into ``parts_dir/part-RRRRR-of-WWWWW/``
     (``data.npy`` (n, C, T) float32 written through a memory map, ``metadata.json``,
     ``format.json``); returns the part folder. ``counter`` (a shared integer) counts waveforms."""
@@ -86,7 +137,8 @@ def generate_rank(model: ModelSpec, scenarios: pd.DataFrame | str | Path, parts_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # extrapolation warnings were shown by the caller
         for chunk in gen.iter_table(table, seed=seed, batch_size=batch_size, device=device,
-                                    allow_extrapolation=allow_extrapolation, rows=rows, quantity=quantity):
+                                    allow_extrapolation=allow_extrapolation, rows=rows, quantity=quantity,
+                                    origin_time=origin_time):
             if data is None:
                 data = np.lib.format.open_memmap(part / "data.npy", mode="w+", dtype=np.float32,
                                                  shape=(count, chunk.n_components, chunk.n_samples))
@@ -147,8 +199,7 @@ def merge_parts(parts: str | Path | Sequence[str | Path], output: str | Path, fo
 
 # -- one machine, several processes --------------------------------------------------------
 def _worker(model, model_kwargs, table, parts_dir, rank, world_size, kw, counter, threads) -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    set_threads(threads)
     try:
         generate_rank(model, table, parts_dir, rank, world_size, model_kwargs=model_kwargs,
                       counter=counter, **kw)
@@ -161,7 +212,8 @@ def generate_parallel(model: ModelSpec, scenarios: pd.DataFrame | str | Path, ou
                       workers: int = 2, devices: Sequence[str] | None = None, format: str | None = None,
                       overwrite: bool = False, seed: int = 0, batch_size: int | None = None,
                       quantity: str = "acceleration", allow_extrapolation: bool = False,
-                      progress: bool = False, model_kwargs: dict | None = None) -> int:
+                      progress: bool = False, model_kwargs: dict | None = None,
+                      threads: int | None = None, origin_time: str = DEFAULT_ORIGIN_TIME) -> int:
     """Generate a scenario table with ``workers`` processes and write one output.
 
     Parameters
@@ -172,6 +224,9 @@ def generate_parallel(model: ModelSpec, scenarios: pd.DataFrame | str | Path, ou
     output : output path (format from the suffix unless ``format``).
     workers : number of processes (ranks); rank ``r`` uses ``devices[r % len(devices)]``
         (default ``"cpu"`` for all).
+    threads : compute threads per worker (default :func:`default_threads`: ``$QUAKESYNTH_THREADS``,
+        else the available cores divided by ``workers``); the output is bitwise that of a
+        single process run with the same threads.
     Other parameters as :func:`quakesynth.generate.generate_to_file`.
 
     Returns the number of waveforms written; the output equals a single-process run's.
@@ -195,14 +250,17 @@ def generate_parallel(model: ModelSpec, scenarios: pd.DataFrame | str | Path, ou
         except Exception:  # noqa: BLE001 -- an unpicklable factory: workers look the name up
             pass
     total = int(table["n"].sum())
-    kw = dict(seed=seed, batch_size=batch_size, quantity=quantity, allow_extrapolation=allow_extrapolation)
+    kw = dict(seed=seed, batch_size=batch_size, quantity=quantity, allow_extrapolation=allow_extrapolation,
+              origin_time=origin_time)
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     counter = ctx.Value("q", 0)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", suffix=".parts", dir=output.parent) as tmp:
+    threads = int(threads) if threads else default_threads(workers)
+    from quakesynth._atomic import _remove, temp_path
+
+    tmp = str(temp_path(output, suffix=".parts", directory=True))  # removed below, or as stale by a later run
+    try:
         procs = [ctx.Process(target=_worker, daemon=True,
                              args=(model, model_kwargs, table, tmp, r, workers,
                                    {**kw, "device": devices[r % len(devices)]}, counter, threads))
@@ -232,4 +290,6 @@ def generate_parallel(model: ModelSpec, scenarios: pd.DataFrame | str | Path, ou
             for r in range(workers):
                 for chunk in iter_part(Path(tmp) / _part_name(r, workers)):
                     w.add(chunk)
+    finally:
+        _remove(Path(tmp))
     return w.count

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from quakesynth.cli.main import threads_option
 from quakesynth.formats import DESCRIPTIONS, FORMATS
+from quakesynth.generate import DEFAULT_ORIGIN_TIME
 
 QUANTITIES = ("acceleration", "velocity", "displacement")
 
@@ -20,6 +22,33 @@ def load_generator(model: str):
         return load_model(model)
     except ImportError as e:
         raise ValueError(f"model {model!r} is not available in this installation: {e}") from e
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as e:  # noqa: BLE001 -- torch/pickle errors of a damaged model folder: one line
+        bad = _bad_weights_file(model)
+        where = f"weights file {str(bad)!r}" if bad is not None else f"model {model!r}"
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if bad is not None:
+            reason = "it is truncated, corrupt, or holds objects other than tensors (refused without running them)"
+        elif "state_dict" in reason:
+            reason = "its weights do not match the architecture in config.json"
+        raise ValueError(f"cannot load {where}: {reason}; re-download or re-export the model") from e
+
+
+def _bad_weights_file(model: str) -> Path | None:
+    """The first ``*.pt`` file of a model folder that weights-only loading refuses (None if
+    ``model`` is no folder or every file loads)."""
+    import torch
+
+    folder = Path(model)
+    if not folder.is_dir():
+        return None
+    for f in sorted([*folder.glob("*.pt"), *folder.glob("model/*.pt")]):
+        try:
+            torch.load(f, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 -- any failure names this file
+            return f
+    return None
 
 
 def scenario_table(scenarios: Path | None, n: int, **values: float | str | None):
@@ -65,9 +94,13 @@ def scenario_table(scenarios: Path | None, n: int, **values: float | str | None)
               help="Output quantity; velocity and displacement by integration with baseline correction.")
 @click.option("--allow-extrapolation", is_flag=True, help="Warn instead of failing outside the model's ranges.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--origin-time", default=DEFAULT_ORIGIN_TIME,
+              help="Origin time of every event (ISO 8601, UTC); records start at it, or where the model states "
+                   "the P arrival, at origin + P travel time - P pick.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@threads_option(workers_param="workers")
 def command(magnitude, distance, vs30, depth, gap, station, n, scenarios, output, model, seed, batch_size, device,
-            workers, fmt, quantity, allow_extrapolation, overwrite, progress) -> None:
+            workers, fmt, quantity, allow_extrapolation, overwrite, origin_time, progress, threads) -> None:
     """Generate waveforms for scenarios with any model.
 
     One scenario from the options, or many from a CSV (--scenarios). Waveforms are streamed to
@@ -83,7 +116,9 @@ def command(magnitude, distance, vs30, depth, gap, station, n, scenarios, output
       quakesynth generate --model runs/timesnet/model --station ST03 -n 50 -o st03.h5
     """
     from quakesynth.formats import infer_format, open_writer
+    from quakesynth.generate import parse_origin_time
 
+    parse_origin_time(origin_time)  # a bad value fails before any work
     table = scenario_table(scenarios, n, magnitude=magnitude, distance=distance, vs30=vs30, depth=depth, gap=gap,
                            station=station)
     fmt = fmt or infer_format(output)
@@ -99,14 +134,14 @@ def command(magnitude, distance, vs30, depth, gap, station, n, scenarios, output
     for w in caught:
         click.echo(f"quakesynth: warning: {w.message}", err=True)
     kw = dict(format=fmt, overwrite=overwrite, seed=seed, batch_size=batch_size, quantity=quantity,
-              allow_extrapolation=allow_extrapolation, progress=progress)
+              allow_extrapolation=allow_extrapolation, progress=progress, origin_time=origin_time)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*extrapolating", category=UserWarning)
         if workers > 1:
             from quakesynth.parallel import generate_parallel
 
             try:
-                count = generate_parallel(model, table, output, workers=workers, devices=devices, **kw)
+                count = generate_parallel(model, table, output, workers=workers, devices=devices, threads=threads, **kw)
             except RuntimeError as e:  # a worker failed: one line, exit 1
                 raise click.ClickException(str(e).splitlines()[0]) from e
         else:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -64,10 +67,75 @@ def cli() -> None:
     """
 
 
+# -- shared options ------------------------------------------------------------------------
+def threads_option(workers_param: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--threads`` option of every command that runs networks or compiled kernels.
+
+    The value (``--threads``, else ``$QUAKESYNTH_THREADS``, else the cores available to the
+    process divided by the command's workers) is applied before the command runs
+    (:func:`quakesynth.parallel.set_threads`); a command function with a ``threads``
+    parameter receives the resolved number. ``workers_param`` names the command's
+    worker-count parameter, if it has one.
+    """
+    def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
+        import functools
+        import inspect
+
+        wants = "threads" in inspect.signature(f).parameters
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from quakesynth.parallel import set_threads
+
+            threads = kwargs.pop("threads", None)
+            workers = int(kwargs.get(workers_param) or 1) if workers_param else 1
+            threads = set_threads(threads, workers=workers)
+            return f(*args, **kwargs, **({"threads": threads} if wants else {}))
+
+        return click.option(
+            "--threads", type=click.IntRange(min=1), default=None,
+            help="Compute threads per process [default: $QUAKESYNTH_THREADS, else the available cores"
+                 + (" divided by the workers" if workers_param else "") + "; never more in total]. "
+                 "Results are bitwise reproducible for the same device and threads.")(wrapper)
+
+    return decorator
+
+
+class _Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that every ``with`` block cleans up."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated(128 + signum)
+
+
+def _error_line(e: BaseException) -> str:
+    """One line for an exception: its message's first line, or the OS reason with the file."""
+    if isinstance(e, OSError) and not str(e).startswith("cannot write") and e.strerror and e.filename:
+        return f"{e.filename}: {str(e.strerror).lower()}"
+    text = str(e).strip()
+    if isinstance(e, KeyError) and e.args:
+        text = f"missing key {e.args[0]!r}"
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 1 done with dropped items, 2 bad input)."""
+    """Entry point; returns the exit status (0 ok, 1 done with dropped items, 2 bad input or an
+    output that could not be written, 130 interrupted, 143 terminated by SIGTERM).
+
+    SIGTERM is handled like Ctrl-C: temporary outputs are removed before the exit.
+    """
+    previous = None
+    if sys.platform != "win32":
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread
+            previous = None
     try:
         rv = cli.main(args=argv, prog_name="quakesynth", standalone_mode=False)
+    except _Terminated as e:
+        click.echo("quakesynth: terminated (SIGTERM); temporary outputs removed", err=True)
+        return int(e.code)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:
@@ -77,9 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("quakesynth: aborted", err=True)
         return 130
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, OSError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        click.echo(f"quakesynth: error: {msg}", err=True)
+        click.echo(f"quakesynth: error: {_error_line(e)}", err=True)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return int(rv or 0)
 
 

@@ -190,7 +190,7 @@ class DatasetWriter:
                  quantity: str = "acceleration", unit: str = "m/s^2",
                  split_fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
                  overwrite: bool = False, bucket_size: int = 1024) -> None:
-        from quakesynth._atomic import check_writable
+        from quakesynth._atomic import check_parent, check_writable
 
         if not (math.isfinite(fs) and fs > 0):
             raise ValueError(f"fs must be a positive sampling rate in Hz; got {fs!r}")
@@ -201,11 +201,13 @@ class DatasetWriter:
         self.fs, self.components, self.quantity, self.unit = float(fs), components, quantity, unit
         self.split_fractions = _check_fractions(split_fractions)
         self.seed, self.overwrite, self.bucket_size = int(seed), bool(overwrite), int(bucket_size)
+        check_parent(self.path)
         check_writable(self.path, self.overwrite)
         self.n_samples: int | None = None
         self._stack: contextlib.ExitStack | None = None
         self._tmp: Path | None = None
         self._h5 = None
+        self._guard = None
         self._buffer: list[np.ndarray] = []
         self._buffered = 0
         self._bucket = 0
@@ -229,19 +231,35 @@ class DatasetWriter:
         assert self._stack is not None, "use DatasetWriter in a with statement"
         try:
             if exc_type is None:
-                self._finalise()
+                try:
+                    self._finalise()
+                except OSError as e:
+                    from quakesynth._atomic import output_error
+
+                    raise output_error(self.path, e) from e
         except BaseException:
-            self._close_h5()
+            self._close_h5(quiet=True)
             if not self._stack.__exit__(*sys.exc_info()):
                 raise
             return False
-        self._close_h5()
+        self._close_h5(quiet=True)
         return bool(self._stack.__exit__(exc_type, exc, tb))
 
-    def _close_h5(self) -> None:
-        if self._h5 is not None:
-            self._h5.close()
-            self._h5 = None
+    def _close_h5(self, quiet: bool = False) -> None:
+        """Close the HDF5 file; raise its first write error unless ``quiet`` (failure path)."""
+        h5, guard = self._h5, getattr(self, "_guard", None)
+        self._h5 = self._guard = None
+        try:
+            if h5 is not None:
+                if not quiet:
+                    h5.flush()  # a write error here is raised, not printed by a destructor
+                h5.close()
+            if guard is not None:
+                guard.close()
+                guard.check()
+        except Exception:
+            if not quiet:
+                raise
 
     # -- adding ------------------------------------------------------------------------
     @property
@@ -286,8 +304,13 @@ class DatasetWriter:
             self._meta_small = []
         self._buffer.append(records.data)
         self._buffered += len(records)
-        while self._buffered >= self.bucket_size:
-            self._write_bucket(self.bucket_size)
+        try:
+            while self._buffered >= self.bucket_size:
+                self._write_bucket(self.bucket_size)
+        except OSError as e:
+            from quakesynth._atomic import output_error
+
+            raise output_error(self.path, e) from e
 
     def assign(self, column: str, values: Sequence) -> None:
         """Set metadata ``column`` for all records added so far (values in the order added).
@@ -317,9 +340,11 @@ class DatasetWriter:
     def _open_h5(self):
         import h5py
 
+        from quakesynth._atomic import GuardedFile
+
         if self._h5 is None:
-            self._h5 = h5py.File(self._tmp / WAVEFORMS_FILE, "w", libver=("earliest", "v110"),
-                                 track_order=False)
+            self._guard = GuardedFile(self._tmp / WAVEFORMS_FILE)
+            self._h5 = h5py.File(self._guard, "w", libver=("earliest", "v110"), track_order=False)
             self._h5.create_group("data", track_order=False)
         return self._h5
 
@@ -328,6 +353,7 @@ class DatasetWriter:
         block, rest = data[:n], data[n:]
         self._open_h5()["data"].create_dataset(f"bucket{self._bucket}", data=block, dtype=np.float32,
                                                track_times=False)
+        self._guard.check()  # a write error hidden in a cache flush
         self._bucket += 1
         self._buffer = [rest] if len(rest) else []
         self._buffered = len(rest)
@@ -349,6 +375,13 @@ class DatasetWriter:
         meta = normalise_metadata(meta, len(meta))
         meta["split"] = pd.Series(assign_splits(meta["source_id"], self.split_fractions, self.seed,
                                                 preset=meta["split"]), dtype="string")
+        empty = [s for s, f in zip(SPLITS, self.split_fractions) if f > 0 and not (meta["split"] == s).any()]
+        if empty:
+            import warnings
+
+            warnings.warn(f"split {' and '.join(repr(s) for s in empty)} of {str(self.path)!r} is empty: records "
+                          f"are split by event and there are {meta['source_id'].nunique()} event(s); add events "
+                          "or change the split fractions", UserWarning, stacklevel=3)
         # waveform locations, SeisBench style
         c, t, bs = len(self.components), self.n_samples, self.bucket_size
         idx = np.arange(len(meta))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesynth._atomic import atomic_path, check_writable
+from quakesynth._atomic import atomic_path, check_parent, check_writable, output_error
 from quakesynth.records import METADATA_COLUMNS, Records
 
 #: SEED band+instrument code per quantity (the same as Records.to_obspy writes).
@@ -27,7 +27,11 @@ class RecordWriter:
     The first chunk fixes ``fs``, ``components``, ``quantity``, ``unit`` and the record length;
     later chunks must match. The output is written through :func:`quakesynth._atomic.atomic_path`:
     it appears (all files together) only when the ``with`` block ends without an exception, and an
-    existing output raises ``FileExistsError`` at construction unless ``overwrite=True``.
+    existing output raises ``FileExistsError`` at construction unless ``overwrite=True``; a
+    missing output folder raises ``FileNotFoundError`` (never created silently). An OS error
+    while writing (a full disk, a file-size limit) becomes one
+    :class:`~quakesynth._atomic.OutputError` naming the output; the temporary files are removed
+    and an existing output is left untouched.
 
     Subclasses implement :meth:`_open` (enter the temporary outputs on ``self.stack``),
     :meth:`_add` and optionally :meth:`_finish` (called before the outputs are moved into place).
@@ -40,6 +44,7 @@ class RecordWriter:
         self.path = Path(path)
         self.overwrite = overwrite
         for p in self.outputs():
+            check_parent(p)
             check_writable(p, overwrite)
         self.stack: ExitStack | None = None
         self.count = 0
@@ -67,16 +72,26 @@ class RecordWriter:
             try:
                 if self.count == 0:
                     raise ValueError(f"no records were written to {str(self.path)!r}")
-                self._finish()
+                try:
+                    self._finish()
+                    self._close_files()
+                except OSError as e:
+                    raise output_error(self.path, e) from e
             except BaseException as e:
-                self._close_files()
+                self._close_quietly()
                 stack.__exit__(type(e), e, e.__traceback__)
                 raise
-            self._close_files()
             stack.close()
             return False
-        self._close_files()
+        self._close_quietly()
         return bool(stack.__exit__(exc_type, exc, tb))
+
+    def _close_quietly(self) -> None:
+        """Close the files on the way out of a failure (their own errors are moot)."""
+        try:
+            self._close_files()
+        except Exception:  # noqa: BLE001 -- the first error is the one reported
+            pass
 
     def add(self, records: Records) -> None:
         """Append a chunk of records."""
@@ -87,13 +102,17 @@ class RecordWriter:
         if self.fs is None:
             self.fs, self.components = records.fs, records.components
             self.quantity, self.unit, self.n_samples = records.quantity, records.unit, records.n_samples
-            self._open(records)
         else:
             for attr in ("fs", "components", "quantity", "unit", "n_samples"):
                 if getattr(records, attr) != getattr(self, attr):
                     raise ValueError(f"records have {attr}={getattr(records, attr)!r} but this "
                                      f"{self.format} output has {attr}={getattr(self, attr)!r}")
-        self._add(records, self.count)
+        try:
+            if self.count == 0:
+                self._open(records)
+            self._add(records, self.count)
+        except OSError as e:
+            raise output_error(self.path, e) from e
         self.count += len(records)
 
     # -- to implement --------------------------------------------------------------------

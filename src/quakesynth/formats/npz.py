@@ -18,9 +18,7 @@ streamed into the (uncompressed, zip64) archive at the end, so memory does not g
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -42,11 +40,12 @@ class NpzWriter(RecordWriter):
     format = "npz"
 
     def _open(self, first: Records) -> None:
+        from quakesynth._atomic import temp_path
+
         self.target = self.atomic(self.path)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".raw", dir=self.target.parent)
-        self.raw_path = Path(name)
+        self.raw_path = temp_path(self.path, suffix=".raw")
         self.stack.callback(self.raw_path.unlink, missing_ok=True)  # removed on success and failure
-        self.raw = os.fdopen(fd, "wb")
+        self.raw = open(self.raw_path, "wb")  # noqa: SIM115 -- closed by _finish / _close_files
         self.meta: list[pd.DataFrame] = []
 
     def _add(self, records: Records, start: int) -> None:

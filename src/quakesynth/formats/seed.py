@@ -1,9 +1,9 @@
 """miniSEED and SAC, through ObsPy, with event and station headers.
 
-Codes (see :func:`quakesynth.generate.synthetic_codes`): network ``QS``; station = scenario
-index in base 36 (5 characters); location = realisation index in base 36 (2 characters);
+Codes (see :func:`quakesynth.generate.synthetic_codes`): network ``QS``; station = a letter and
+the scenario index in base 36 (5 characters); location = realisation index in base 36 (2 characters);
 channel = ``HN`` + component for acceleration (``HH`` velocity, ``HX`` displacement), e.g.
-``QS.0000C.03.HNZ``. Records from other sources keep their own codes.
+``QS.A000C.03.HNZ``. Records from other sources keep their own codes.
 
 Geometry: where the metadata has no coordinates the epicentre is at (0, 0) and the station at
 the epicentral distance in the direction given by the record's back azimuth (due north when
@@ -32,6 +32,7 @@ the order of the traces).
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -141,7 +142,9 @@ class SacWriter(RecordWriter):
                 h["o"] = origins[i]
             tr.stats.sac = AttribDict(h)
             name = f"{start + i:07d}.{tr.id}.sac"
-            tr.write(str(self.dir / name), format="SAC")
+            buf = io.BytesIO()  # encoded in memory, written by us: an OS error is ours to report
+            tr.write(buf, format="SAC")
+            (self.dir / name).write_bytes(buf.getvalue())
             if j == 0:
                 self.files.append(name)
             else:
@@ -199,7 +202,9 @@ class MseedWriter(RecordWriter):
 
     def _add(self, records: Records, start: int) -> None:
         st = _stream(records, start)
-        st.write(self.fh, format="MSEED", encoding="FLOAT32", reclen=4096)
+        buf = io.BytesIO()  # encoded in memory: ObsPy's write callback would swallow OS errors
+        st.write(buf, format="MSEED", encoding="FLOAT32", reclen=4096)
+        self.fh.write(buf.getvalue())
         geo = synthetic_geometry(records.metadata)
         nc = records.n_components
         for k, tr in enumerate(st):
@@ -242,7 +247,7 @@ class MseedWriter(RecordWriter):
                               start_date=start)
             nets.setdefault(net, Network(code=net, stations=[], description="quakesynth synthetic records"))
             nets[net].stations.append(station)
-        return Inventory(networks=list(nets.values()), source="quakesynth")
+        return Inventory(networks=list(nets.values()), source="quakesynth", created=start)  # reproducible bytes
 
     def _close_files(self) -> None:
         fh = getattr(self, "fh", None)

@@ -56,7 +56,11 @@ class Hdf5Writer(RecordWriter):
     def _open(self, first: Records) -> None:
         import h5py
 
-        self.file = h5py.File(self.atomic(self.path), "w")
+        from quakesynth._atomic import GuardedFile
+
+        self.guard = GuardedFile(self.atomic(self.path))
+        self.file = h5py.File(self.guard, "w")
+        self.datasets: dict = {}
         f = self.file
         self.order = _order(first.components)
         self.perm = [first.components.index(c) for c in self.order]
@@ -83,28 +87,49 @@ class Hdf5Writer(RecordWriter):
             dtype = {"f": "f8", "i": "i8", "b": "?"}.get(kind, h5py.string_dtype())
             g.create_dataset(str(name), shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,))
 
+    def _dataset(self, name: str):
+        """An open dataset, kept open until the file closes: a dataset closed mid-way flushes
+        its cache from a destructor, where a write error could not be reported."""
+        if name not in self.datasets:
+            self.datasets[name] = self.file[name]
+        return self.datasets[name]
+
     def _add(self, records: Records, start: int) -> None:
-        f, n = self.file, len(records)
+        n = len(records)
         stop = start + n
-        w = f["waveforms"]
+        w = self._dataset("waveforms")
         w.resize(stop, axis=0)
         w[start:stop] = records.data[:, self.perm]
         for name, (col, _) in CONDITIONING.items():
-            d = f[name]
+            d = self._dataset(name)
             d.resize(stop, axis=0)
             d[start:stop] = records.metadata[col].to_numpy(dtype=np.float64, na_value=np.nan)
-        g = f["metadata"]
         for name in self.columns:
-            d = g[name]
+            d = self._dataset(f"metadata/{name}")
             d.resize(stop, axis=0)
             s = records.metadata[name] if name in records.metadata else pd.Series([pd.NA] * n)
             d[start:stop] = _to_column(s, self.kinds[name])
+        self.guard.check()  # a write error hidden in a cache flush
 
     def _close_files(self) -> None:
-        f = getattr(self, "file", None)
+        f, guard = getattr(self, "file", None), getattr(self, "guard", None)
+        self.file = None
+        error: BaseException | None = None
         if f is not None:
-            f.close()
-            self.file = None
+            try:
+                f.flush()  # a write error here is raised, not printed by a destructor
+            except Exception as e:  # noqa: BLE001 -- reported below, after the file is closed
+                error = e
+            self.datasets = {}
+            try:
+                f.close()  # always: an HDF5 file left open is closed at exit, through a closed file
+            except Exception as e:  # noqa: BLE001
+                error = error or e
+        if guard is not None:
+            guard.close()
+            guard.check()
+        if error is not None:
+            raise error
 
 
 def _kind(s: pd.Series) -> str:

@@ -139,13 +139,18 @@ class HighFEMGenerator(Generator):
         self.amplitude = _amplitude_model(config, states)
 
     def _chunked(self, fn: Any, given: int | None, cpu_default: int, *tensors: torch.Tensor | None) -> torch.Tensor:
-        """``fn(*tensors)`` evaluated on at most ``given`` (default on CPUs: ``cpu_default``; on
-        GPUs: all) waveforms at a time; ``None`` arguments pass through."""
-        k = given if given is not None else (cpu_default if self.device.type == "cpu" else None)
-        n = len(tensors[0])
-        if k is None or n <= k:
-            return fn(*tensors)
-        return torch.cat([fn(*(None if t is None else t[i:i + k] for t in tensors)) for i in range(0, n, k)])
+        """``fn(*tensors)`` evaluated on exactly ``k`` waveforms at a time (``k = given``; default
+        ``cpu_default`` on CPUs, :attr:`default_batch_size` on GPUs); the last group is padded
+        with copies of its last waveform, whose outputs are dropped; ``None`` arguments pass
+        through. Every waveform thus goes through kernels of the same shapes, whatever the batch
+        it arrives in, so results are bitwise independent of the batch size on one device."""
+        k = given if given is not None else (cpu_default if self.device.type == "cpu" else self.default_batch_size)
+        n, out = len(tensors[0]), []
+        for i in range(0, n, k):
+            m = min(k, n - i)
+            part = [t if t is None or t.ndim == 0 else _pad_rows(t[i:i + m], k) for t in tensors]
+            out.append(fn(*part)[:m])
+        return out[0] if len(out) == 1 else torch.cat(out)
 
     def _denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         return self._chunked(self._net, self.net_chunk, 4, x, sigma, cond)
@@ -244,6 +249,11 @@ class HighFEMGenerator(Generator):
                     "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method},
                     "provenance": self.config.get("provenance", {})})
         return out
+
+
+def _pad_rows(t: torch.Tensor, k: int) -> torch.Tensor:
+    """``t`` (m, ...) padded to (k, ...) with copies of its last row."""
+    return t if len(t) == k else torch.cat([t, t[-1:].expand(k - len(t), *t.shape[1:])])
 
 
 def _amplitude_model(config: Mapping[str, Any], states: Mapping[str, Mapping[str, torch.Tensor]]):
