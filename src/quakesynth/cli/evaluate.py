@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from quakesynth.cli.main import threads_option
+
 
 @click.command(context_settings={"show_default": True})
 @click.option("--data", "data", default=None, metavar="DATASET[:SPLIT]",
@@ -40,6 +42,7 @@ import click
               help="Records outside a model's conditioning range: leave out, extrapolate, or fail.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@threads_option(workers_param="workers")
 def command(data, flatfile, flatfile_format, models, gmms, realizations, output, classifier, bins_file, seed,
             batch_size, workers, max_records, scenarios, out_of_range, overwrite, progress) -> None:
     """Evaluate generators against a dataset and GMMs in one report.
@@ -100,14 +103,14 @@ def command(data, flatfile, flatfile_format, models, gmms, realizations, output,
     if not scenarios:
         changes["scenarios"] = ()
     cfg = dataclasses.replace(cfg, **changes)
-    n_scen = sum(len(sc.values) * sc.realizations for sc in cfg.scenarios)
-    if n_scen:
-        click.echo(f"note: scenario curves add {n_scen} generated waveforms per model, whatever the data size "
-                   "(--no-scenarios skips them)", err=True)
     result = evaluate(data, list(models), list(gmms), output, cfg, classifier=classifier, overwrite=overwrite,
                       out_of_range=out_of_range, progress=progress)
     for n in result.metrics["run"]["notes"]:
         click.echo(f"note: {n}", err=True)
+    n_scen = sum(len(sc.values) * sc.realizations for sc in cfg.scenarios)
+    if n_scen:
+        click.echo(f"note: the scenario curves added {n_scen} generated waveforms per model, whatever the data "
+                   "size (--no-scenarios skips them)", err=True)
     click.echo(result.summary)
     wall = result.metrics["run"]["timing"]["total"]
     click.echo(f"report: {output}/index.html  ({result.metrics['run']['n_records']} records, "
