@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import quakesynth
 
     model = quakesynth.load_model(args.model)
-    sim = quakesynth.load_model("stochastic")
+    # the teacher as the corpus draws it: one stress deviate per record (its own event) and the
+    # network's share of resonant soil sites (simulate/corpus.py), not the GMM-calibration draw
+    sim = quakesynth.load_model("stochastic", preset=args.preset, event_term=True, site_resonance=True)
     res: dict[str, Any] = {"model": args.model, "n": args.n, "seed": args.seed}
     parts = args.only or PARTS
     t0 = time.perf_counter()
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default", help="model folder or registered name (default: default)")
     p.add_argument("--n", type=int, default=32, help="waveforms per scenario (issue: 32)")
+    p.add_argument("--preset", default=None, help="simulator preset of the teacher (default: the default preset)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="+", choices=PARTS, help="measure only these parts")
     p.add_argument("--magnitudes", type=float, nargs="+", default=list(GRID_M))

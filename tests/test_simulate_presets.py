@@ -150,3 +150,18 @@ def test_configs_stay_dataclasses():
     assert dataclasses.is_dataclass(cfg)
     assert len(cfg.source.stress_magnitudes) == len(cfg.source.stress_drops_bar)
     assert len(cfg.path.adjust_ln) == len(cfg.path.adjust_distances_km)
+
+
+def test_site_resonance_option_draws_the_networks_share_of_layers():
+    """The corpus's soil stations carry a resonant layer in a share ``resonance_fraction``; the
+    generator draws them only with ``site_resonance`` (the teacher of a corpus-trained model)."""
+    cfg = load_config("japan")
+    n = 400
+    m, r, z, v = (np.full(n, x) for x in (6.0, 30.0, 10.0, 300.0))
+    plain = draw_record_parameters(m, r, z, v, np.arange(n), cfg)
+    layered = draw_record_parameters(m, r, z, v, np.arange(n), cfg, site_resonance=True)
+    assert not np.isfinite(plain["f0_hz"]).any()
+    share = np.isfinite(layered["f0_hz"]).mean()
+    assert 0.5 * cfg.stations.resonance_fraction < share <= cfg.stations.resonance_fraction + 0.05
+    rock = draw_record_parameters(m, r, z, np.full(n, 900.0), np.arange(n), cfg, site_resonance=True)
+    assert not np.isfinite(rock["f0_hz"]).any()  # no layer on rock (Vs30 >= 760 m/s)

@@ -513,18 +513,24 @@ def _terms_rng(seed: int) -> np.random.Generator:
 
 
 def draw_record_parameters(magnitude: np.ndarray, distance: np.ndarray, depth: np.ndarray, vs30: np.ndarray,
-                           seeds: np.ndarray, cfg: StochasticConfig, event_term: bool = True) -> dict[str, np.ndarray]:
+                           seeds: np.ndarray, cfg: StochasticConfig, event_term: bool = True,
+                           site_resonance: bool = False) -> dict[str, np.ndarray]:
     """Site terms, back azimuth and (with ``event_term``) an event term drawn from each
     waveform's seed: every record gets its own site and back azimuth, and with ``event_term``
     its own stress-parameter deviate of sd ``source.stress_sigma_ln`` (independent events);
     without it every record has the median stress parameter (one median event, so the spread
     of the records is the within-event variability). The deviate is drawn either way, so the
-    site and azimuth draws do not depend on the option."""
+    site and azimuth draws do not depend on the option.
+
+    ``site_resonance``: draw a resonant soil layer for a share ``stations.resonance_fraction``
+    of the soil sites, as the corpus network's stations have (the corpus's site
+    distribution); without it no site has a layer, and the Vs30 term (BSSA14's, an average
+    over sites) is the whole site response, as in the calibration against a GMM."""
     n = len(seeds)
     eps_event = np.empty(n)
     baz = np.empty(n)
     site_cols: dict[str, list] = {}
-    no_layer = dataclasses.replace(cfg.stations, resonance_fraction=0.0)
+    no_layer = cfg.stations if site_resonance else dataclasses.replace(cfg.stations, resonance_fraction=0.0)
     for i, s in enumerate(seeds):
         rng = _terms_rng(int(s))
         eps_event[i], baz[i] = rng.standard_normal(), 360.0 * rng.random()
@@ -776,6 +782,10 @@ class StochasticGenerator(Generator):
     waveform its own stress-parameter deviate (sd ``source.stress_sigma_ln``), so the spread
     is the total variability (compare with sigma).
 
+    ``site_resonance=True`` gives a share ``stations.resonance_fraction`` of the soil sites a
+    resonant layer, as the stations of a corpus have (compare a model trained on a corpus
+    with ``event_term=True, site_resonance=True``: the corpus's own distribution).
+
     ``preset`` names a simulator preset (:data:`PRESETS`: ``"bssa14"``, the default, fitted to
     BooreEtAl2014; ``"japan"``, the earlier Japan-like parameters) or a YAML path; ``config``
     takes precedence when both are given (``config=None`` and ``preset=None``: the default
@@ -793,10 +803,11 @@ class StochasticGenerator(Generator):
 
     def __init__(self, config: StochasticConfig | dict | str | Path | None = None,
                  overrides: list[str] | tuple[str, ...] = (), preset: str | None = None,
-                 event_term: bool = False) -> None:
+                 event_term: bool = False, site_resonance: bool = False) -> None:
         self.preset = preset_name(preset if config is None else None)
         self.config = load_config(config if config is not None else self.preset, overrides)
         self.event_term = bool(event_term)
+        self.site_resonance = bool(site_resonance)
         w = self.config.waveform
         self.fs, self.n_samples, self.components = float(w.fs), int(w.n_samples), w.components
         self.ranges = {k: tuple(v) for k, v in dataclasses.asdict(self.config.validity).items()}
@@ -816,7 +827,8 @@ class StochasticGenerator(Generator):
 
     def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
         m, r, v, z = (cond[:, k] for k in range(4))
-        params = draw_record_parameters(m, r, z, v, seeds, self.config, event_term=self.event_term)
+        params = draw_record_parameters(m, r, z, v, seeds, self.config, event_term=self.event_term,
+                                        site_resonance=self.site_resonance)
         return simulate(params, seeds, self.config)
 
     def _metadata(self, rows: pd.DataFrame, k: np.ndarray, seeds: np.ndarray, seed: int) -> pd.DataFrame:
