@@ -70,3 +70,15 @@ def test_missing_input_is_an_error(tmp_path):
 def test_help_has_example(capsys, args):
     assert main(["plot", *args]) == 0
     assert "Example:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, says", [("x.npz", "not a NumPy .npz (zip) archive"), ("x.h5", "not an HDF5 file")])
+def test_random_bytes_are_named_for_what_they_are_not(tmp_path, capsys, name, says):
+    """Issue 14: random bytes were reported as "contains pickled data"."""
+    from quakesynth.cli.main import main
+
+    f = tmp_path / name
+    f.write_bytes(bytes(range(256)) * 8)
+    assert main(["plot", str(f), "-o", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "pickled" not in err and len(err.splitlines()) == 1

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from quakesynth.cli.main import threads_option
+
 
 @click.command(context_settings={"show_default": True})
 @click.option("--events", type=click.IntRange(min=1), required=True, help="Number of earthquakes.")
@@ -26,6 +28,7 @@ import click
               help="Worker processes (the result does not depend on it).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@threads_option(workers_param="workers")
 def command(events, stations_per_event, output, seed, config, preset, overrides, workers, overwrite, progress) -> None:
     """Make a stochastic-method (Boore 2003) corpus in the dataset format.
 
