@@ -272,3 +272,22 @@ def test_pull_is_reexported():
     import quakesynth.models
 
     assert quakesynth.models.pull is hub.pull
+
+
+def test_interrupted_remove_leaves_no_half_model(qhome, monkeypatch):
+    """``models remove`` renames the model away before deleting it: a removal that stops
+    half-way leaves no model folder with some of its files under its name."""
+    d = hub.model_dir("highfem")
+    d.mkdir(parents=True)
+    for f in ("config.json", hub.SOURCE_NAME, "edm.pt", "vae.pt"):
+        (d / f).write_text("{}")
+
+    def half_rmtree(path, *args, **kwargs):  # deletes one file, then the process "dies"
+        next(p for p in sorted(__import__("pathlib").Path(path).rglob("*.pt"))).unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hub.shutil, "rmtree", half_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        hub.remove("highfem")
+    assert not d.exists() and not hub.is_pulled("highfem")
+    assert [p.name for p in qhome.iterdir() if p.name != "models"][0].startswith(".pull-")

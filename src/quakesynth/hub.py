@@ -518,9 +518,15 @@ def pulled_info(name: str) -> dict[str, Any]:
 
 
 def remove(name: str) -> Path:
-    """Delete a pulled model from the cache; returns the folder that was removed."""
+    """Delete a pulled model from the cache; returns the folder that was removed.
+
+    The folder is first renamed into a staging folder of the cache root (one atomic rename),
+    then deleted: an interrupted removal never leaves a half model under its name (what is
+    left is a ``.pull-*.tmp`` folder, removed by a later pull)."""
     d = model_dir(name)
     if not d.exists():
         raise ModelNotPulledError(f"model {name!r} is not in the cache ({d}); nothing to remove")
-    shutil.rmtree(d)
+    trash = Path(tempfile.mkdtemp(prefix=".pull-removed-", suffix=".tmp", dir=home()))
+    d.rename(trash / d.name)
+    shutil.rmtree(trash)
     return d
