@@ -421,3 +421,71 @@ def test_two_state_station_is_flagged(archive):
     mixed = _quiet_pool(path, None, codes=["A1", "TWO"])
     r = evaluate_generator(_Replay(mixed), mixed, mixed, n_per_station=8)
     assert [s["multimodal"] for s in r["site"]["real"]] == [False, True]
+
+
+def test_classifier_labels_follow_station_codes_when_pools_differ():
+    """A station with records in one split only (the 1-record stations of a real archive):
+    the classifier is trained on the train pool's stations mapped by code onto the test
+    pool's labels (it used to fit train indices as test labels: a wrong or failed NCC)."""
+    from quakesynth.sitegen.evaluate import evaluate_generator
+
+    train = _uniform_pool({"A": 2.0, "B": 4.5, "C": 9.0}, seed=1)
+    test = _uniform_pool({"B": 4.5, "C": 9.0}, seed=2)
+    r = evaluate_generator(_Replay(test), train, test, n_per_station=8)
+    assert "confusion" not in r["skipped"], r["skipped"]
+    assert r["confusion"]["acc_real"] > 0.8 and r["confusion"]["ncc"] > 0.8
+
+
+def test_stations_without_a_real_vertical_are_left_out_of_the_generated_hvsr():
+    """A pool mixing ZNE stations with a station whose Z is masked: the generated records of
+    that station (whatever a generator puts on Z) must not enter the HVSR, f0, site-state and
+    classifier figures, which have no real counterpart for it; it keeps its amplitude row."""
+    from quakesynth.sitegen.data import station_pool
+    from quakesynth.sitegen.evaluate import evaluate_generator
+
+    full = _uniform_pool({"A1": 2.0, "B": 5.0, "NE1": 3.0})
+    rec = Records((full.wave * np.exp(full.ln_peak)[:, None, None]).astype(np.float32), fs=full.fs,
+                  components="ZNE", metadata=full.metadata)
+    rec.data[full.of("NE1"), 0] = 0.0  # the station recorded no vertical
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pool = station_pool(rec)
+    assert not pool.present[pool.of("NE1"), 0].any()
+    r = evaluate_generator(_Replay(full), pool, pool, n_per_station=8)  # generated NE1 records do have a Z
+    assert [s["code"] for s in r["site"]["gen"]] == ["A1", "B"]
+    assert [row["code"] for row in r["f0"]["per_station"]] == ["A1", "B"]
+    assert r["confusion"]["acc_gen"] > 0.9 and r["confusion"]["ncc"] > 0.9
+    assert "NE1" in r["skipped"]["hvsr_stations"]
+    assert "NE1" in [row["code"] for row in r["amplitude"]["per_station"]]
+
+
+def test_benchmark_reads_the_test_split_on_the_train_grid(tmp_path):
+    """A store whose test records are shorter than its train records (mixed archives): the
+    benchmark reads the test split on the train grid, so the amplitude rows are computed (the
+    test split used to get its own median length, and every amplitude row was n/a)."""
+    rng = np.random.default_rng(5)
+    lengths = (4096, 4096, 4096, 4096, 3000, 3000)
+    waves = [_records(1, 2.0, 100.0, T, rng)[0].astype(np.float32) for T in lengths]
+    meta = pd.DataFrame({"trace_name": [f"S1_{i}" for i in range(6)], "station_code": "S1",
+                         "trace_sampling_rate_hz": 100.0})
+    store = _write_archive_store(tmp_path / "store", waves, meta, split=["train"] * 4 + ["test"] * 2)
+    res = _bench().run_benchmark(store, None, n=2, log=lambda line: None)
+    real = res["runs"]["real (train split) vs real (test split)"]
+    assert "amplitude" not in real["skipped"], real["skipped"]
+    assert real["amplitude"]["per_station"][0]["n_real"] == 2
+
+
+def test_load_pool_splits_by_event(tmp_path, archive):
+    """split_by="event": no event has records in two splits; records without an event id are
+    events of their own."""
+    _, waves, _, meta = archive
+    sid = pd.Series([f"ev{i % 7}" for i in range(len(meta))], dtype="string")
+    sid[::5] = pd.NA
+    path = _write_archive_store(tmp_path / "ev", waves, meta.assign(source_id=sid))
+    pools = {s: _quiet_pool(path, s, codes=["TWO", "FLAT"], split_by="event", split_fractions=(0.6, 0.2, 0.2))
+             for s in ("train", "test")}
+    events = {s: set(p.metadata["source_id"].dropna()) for s, p in pools.items()}
+    assert events["train"] and events["test"] and not events["train"] & events["test"]
+    assert all((p.metadata["sitegen_split"] == s).all() for s, p in pools.items())
+    n_sel = int(meta["station_code"].isin(["TWO", "FLAT"]).sum())
+    assert len(pools["train"]) + len(pools["test"]) < n_sel  # the rest is in dev

@@ -32,7 +32,10 @@ confusion-matrix NCC, diversity and the sampling ablation (TimesNet-Gen, arXiv 2
 :func:`evaluate_generator` computes every figure whatever another one does: a figure that
 is undefined (HVSR without a vertical component, a classifier and NCC with one station, an
 f0 error without a known f0) or that fails is None, with its reason in ``out["skipped"]``.
-Horizontal-only records are evaluated for amplitude and diversity.
+Horizontal-only records are evaluated for amplitude and diversity; in a mixed pool, the
+generated records of a station whose real records lack Z are left out of the HVSR figures
+(``out["skipped"]["hvsr_stations"]`` names them). The classifier's training labels follow the
+station codes, so the train and test pools may hold different stations.
 """
 
 from __future__ import annotations
@@ -59,8 +62,10 @@ def hvsr_reason(components: str) -> str | None:
 
 def hvsr_of(wave: np.ndarray, fs: float, components: str = "ZNE", freqs: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
-    """(freqs (F,), HVSR (N, F)) of records (N, C, T) holding Z and two horizontals in
-    ``components`` order (extra components are ignored)."""
+    """(freqs (F,) Hz, HVSR (N, F) dimensionless) of records (N, C, T) sampled at ``fs`` Hz,
+    holding Z and two horizontals in ``components`` order (extra components are ignored).
+    ``freqs`` defaults to 120 log-spaced values from 0.3 Hz to min(20 Hz, 0.45 fs). Raises
+    ``ValueError`` with the reason (:func:`hvsr_reason`) when Z or a horizontal pair is missing."""
     from quakesynth.metrics import hvsr_curves
 
     x = np.asarray(wave, dtype=np.float64)
@@ -409,13 +414,21 @@ def evaluate_generator(gen, train_pool, test_pool, f0_true: dict[str, float] | N
         if not h_real.any():
             reason = f"no real record holds Z and {pair} (masked components): no HVSR"
     if reason is None:
+        # generated records only of stations with a real HVSR: a station whose real records
+        # lack Z has nothing to compare its generated HVSR with (whatever the generator put on Z)
+        y_real = test_pool.station[h_real]
+        h_gen = np.isin(y_gen, y_real)
+        lost = [codes[s] for s in np.unique(y_gen[~h_gen])]
+        if lost:
+            out["skipped"]["hvsr_stations"] = (f"stations {lost}: no real record holds Z and {pair}; left out of "
+                                               "HVSR, f0, site states and the classifier (amplitude and diversity kept)")
         try:
-            freqs, c_gen = hvsr_of(rec.data, fs, comps)
+            freqs, c_gen = hvsr_of(rec.data[h_gen], fs, comps)
             _, c_real = hvsr_of(test_pool.wave[h_real], fs, comps, freqs)
-            y_real = test_pool.station[h_real]
+            y_hv = y_gen[h_gen]
             f_real, f_gen = f0_clear(c_real, freqs, F0_BAND), f0_clear(c_gen, freqs, F0_BAND)
             st_real = station_hvsr(c_real, freqs, y_real, len(codes))
-            st_gen = station_hvsr(c_gen, freqs, y_gen, len(codes))
+            st_gen = station_hvsr(c_gen, freqs, y_hv, len(codes))
         except Exception as e:  # noqa: BLE001 - the other figures go on
             reason = f"HVSR failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     if reason:
@@ -425,7 +438,7 @@ def evaluate_generator(gen, train_pool, test_pool, f0_true: dict[str, float] | N
         out["hvsr_freqs"] = freqs
 
         def f0_section() -> dict[str, Any]:
-            res = f0_alignment(f_real, y_real, f_gen, y_gen, codes, f0_true)
+            res = f0_alignment(f_real, y_real, f_gen, y_hv, codes, f0_true)
             for row in res["per_station"]:
                 s = codes.index(row["code"])
                 peaks = [clear_peak(st[s]["median"], freqs, F0_BAND) for st in (st_real, st_gen)]
@@ -447,7 +460,7 @@ def evaluate_generator(gen, train_pool, test_pool, f0_true: dict[str, float] | N
         if out["f0"] is not None and not f0_true:
             out["skipped"]["f0_error_vs_true"] = "no known f0 (stations.csv): generated f0 compared with the real one"
         run("site", lambda: {"real": site_states(f_real, y_real, codes, c_real, freqs),
-                             "gen": site_states(f_gen, y_gen, codes, c_gen, freqs)})
+                             "gen": site_states(f_gen, y_hv, codes, c_gen, freqs)})
         run("hvsr", lambda: [{"code": c, "median_real": r["median"], "median_gen": g["median"],
                               "sigma_real": r["sigma_ln"], "sigma_gen": g["sigma_ln"],
                               "ln_median_rmse": float(np.sqrt(np.mean((np.log(g["median"]) - np.log(r["median"])) ** 2)))}
@@ -457,12 +470,14 @@ def evaluate_generator(gen, train_pool, test_pool, f0_true: dict[str, float] | N
 
         def confusion_section() -> dict[str, Any]:
             nonlocal clf
-            if clf is None:
-                h_train = train_pool.has("Z") & train_pool.has(next(p for p in _HORIZONTALS if set(p) <= set(comps)))
+            if clf is None:  # labels by station code: the two pools may hold different stations
+                y_train = np.array([codes.index(c) if c in codes else -1 for c in tc])[train_pool.station]
+                h_train = (train_pool.has("Z") & train_pool.has(next(p for p in _HORIZONTALS if set(p) <= set(comps)))
+                           & (y_train >= 0))
                 _, c_train = hvsr_of(train_pool.wave[h_train], fs, train_pool.components, freqs)
-                clf = HVSRClassifier(len(codes)).fit(hvsr_features(c_train), train_pool.station[h_train])
+                clf = HVSRClassifier(len(codes)).fit(hvsr_features(c_train), y_train[h_train])
                 out["classifier"] = clf
-            res = confusion_alignment(clf, hvsr_features(c_real), y_real, hvsr_features(c_gen), y_gen)
+            res = confusion_alignment(clf, hvsr_features(c_real), y_real, hvsr_features(c_gen), y_hv)
             if res["reason"]:
                 out["skipped"]["ncc"] = res["reason"]
             return res
