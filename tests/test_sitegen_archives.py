@@ -489,3 +489,24 @@ def test_load_pool_splits_by_event(tmp_path, archive):
     assert all((p.metadata["sitegen_split"] == s).all() for s, p in pools.items())
     n_sel = int(meta["station_code"].isin(["TWO", "FLAT"]).sum())
     assert len(pools["train"]) + len(pools["test"]) < n_sel  # the rest is in dev
+
+
+def test_load_pool_of_a_horizontal_only_store_masks_z(tmp_path):
+    """A store holding only N and E (component order "NE"), read with the default ZNE: Z is
+    masked and reported (it used to raise "components 'Z' not in 'NE'")."""
+    import h5py
+
+    rng = np.random.default_rng(11)
+    x = _records(4, 3.0, 100.0, 1024, rng)[:, 1:].astype(np.float32)
+    meta = pd.DataFrame({"trace_name": [f"h{i}" for i in range(4)], "station_code": "H1",
+                         "trace_sampling_rate_hz": 100.0, "split": "train"})
+    path = _write_archive_store(tmp_path / "ne", list(x), meta)
+    with h5py.File(path / "waveforms.hdf5", "r+") as f:
+        del f["data_format/component_order"]
+        f["data_format"].create_dataset("component_order", data="NE")
+    from quakesynth.sitegen.data import load_pool
+
+    with pytest.warns(UserWarning, match=r"H1: Z in 4/4"):
+        pool = load_pool(path, "train")
+    assert pool.components == "ZNE" and not pool.present[:, 0].any() and pool.present[:, 1:].all()
+    np.testing.assert_allclose(pool.wave[:, 1:] * np.exp(pool.ln_peak)[:, None, None], x, rtol=1e-5, atol=1e-9)
