@@ -217,3 +217,35 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
     assert np.isfinite(a).all() and not np.allclose(a, b)
     # the amplitude path makes the peaks identical: guidance changes the shape only
     np.testing.assert_allclose(log_peaks(a), log_peaks(b), atol=1e-4)
+
+
+def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):
+    """tools/make_default_model.py --amplitude-data: a fresh fit with the model's conditioning
+    normaliser; the generator then draws its peaks from the new weights."""
+    import importlib.util
+    from pathlib import Path
+
+    import quakesynth
+    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.train.run import refit_amplitude
+
+    data, vae, edm = amp_runs
+    config, states = load_model_dir(edm / "model")
+    section, state = refit_amplitude(config, data, AmplitudeConfig(steps=50), seed=1)
+    assert section["mode"] == "peak" and section["reference"] == config["amplitude"]["reference"]
+    assert set(state) == set(states["amplitude"]) and any(not torch.equal(state[k], states["amplitude"][k]) for k in state)
+    with pytest.raises(ValueError, match="no amplitude path"):
+        refit_amplitude({**config, "amplitude": {"mode": "none"}}, data)
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
+    spec = importlib.util.spec_from_file_location("make_default_model", tool)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "refit"
+    assert mod.main([str(edm / "model"), str(out), "--amplitude-data", str(data), "--amplitude-steps", "50"]) == 0
+    _, new = load_model_dir(out)
+    gen = quakesynth.load_model(out)
+    cond = np.array([[50.0, 5.5, 400.0, 10.0, 100.0]])
+    head = gen.amplitude
+    np.testing.assert_allclose(log_peaks(gen._generate(cond, np.array([2]))),
+                               head.sample(gen.normalise(cond), [2]).numpy(), atol=1e-4)
+    assert any(not torch.equal(new["amplitude"][k], states["amplitude"][k]) for k in state)

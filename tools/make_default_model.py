@@ -2,7 +2,7 @@
 
 Keeps the VAE, the EMA denoiser weights and, for models with the explicit amplitude path
 (``amplitude.mode: peak``), the amplitude model (the non-averaged ``edm_raw`` copy is dropped to
-halve the size), names the model ``default``, records the training commands and sets the
+halve the size; ``--amplitude-data STORE`` refits the amplitude model first), names the model ``default``, records the training commands and sets the
 sampler chosen with ``benchmarks/bench_highfem.py fd-check`` (docs/model_card_default.md)::
 
     python tools/make_default_model.py runs/edm-default/model src/quakesynth/weights/default \
@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: keep)")
     p.add_argument("--description", default=DESCRIPTION, help="the model's one-paragraph description")
+    p.add_argument("--amplitude-data", metavar="STORE",
+                   help="refit the amplitude model (amplitude.mode: peak) on this dataset store's train split")
+    p.add_argument("--amplitude-steps", type=int, default=None, help="AdamW steps of that refit (default 2000)")
     args = p.parse_args(argv)
     config, states = load_model_dir(args.source)
     states = {k: v for k, v in states.items() if k in ("vae", "edm", "amplitude")}
@@ -41,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     config["sampler"] = {**config.get("sampler", {}), "solver": args.solver, "num_steps": args.steps}
     if args.guidance is not None:
         config["sampler"]["guidance"] = args.guidance
+    if args.amplitude_data:
+        import dataclasses
+
+        from quakesynth.models.amplitude import AmplitudeConfig
+        from quakesynth.train.run import refit_amplitude
+
+        amp = AmplitudeConfig()
+        if args.amplitude_steps:
+            amp = dataclasses.replace(amp, steps=args.amplitude_steps)
+        config["amplitude"], states["amplitude"] = refit_amplitude(config, args.amplitude_data, amp)
     save_model_dir(args.target, config, states, overwrite=True)
     print(f"wrote {args.target} ({args.solver}, {args.steps} steps)")
     return 0

@@ -367,6 +367,44 @@ def _cpu(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in sd.items()}
 
 
+def refit_amplitude(config: dict, data: str | Path, amp: Any = None, seed: int = 0,
+                    train_split: str = "train", val_split: str = "dev") -> tuple[dict, dict[str, torch.Tensor]]:
+    """(``amplitude`` config section, weights) of a new amplitude model for a HighFEM model with
+    ``amplitude.mode: peak``, fitted on a dataset store's ``train_split`` with the model's own
+    conditioning normaliser (the same fit as at the end of ``train edm``).
+
+    ``amp``: an :class:`~quakesynth.models.amplitude.AmplitudeConfig` for the fit settings (its
+    mode and reference are taken from the model).
+    """
+    from quakesynth.models.amplitude import AmplitudeConfig
+    from quakesynth.models.conditioning import Conditioning, ConditioningConfig
+    from quakesynth.train.data import read_split, waveforms
+
+    section = config.get("amplitude") or {}
+    if section.get("mode") != "peak":
+        raise ValueError("the model has no amplitude path (amplitude.mode is not 'peak'); nothing to refit")
+    amp = dataclasses.replace(amp or AmplitudeConfig(), mode="peak", reference=float(section["reference"]))
+    cnorm = Conditioning.from_dict(config["conditioning"])
+    wf, spec = config["waveform"], config["spectrogram"]
+
+    def split(name: str):
+        rec = read_split(data, name) if name else None
+        if rec is None:
+            return None, None
+        c, keep = Conditioning.fill_missing(cnorm(rec.conditioning(cnorm.variables)),
+                                            ConditioningConfig(variables=cnorm.variables), name)
+        a = normalise_peaks(waveforms(rec, int(spec["n_samples"]), float(spec["fs"]), wf["components"]),
+                            amp.reference)[1]
+        return c, a[keep]
+
+    c_tr, a_tr = split(train_split)
+    if c_tr is None:
+        raise ValueError(f"dataset {str(data)!r} has no {train_split!r} records")
+    c_va, a_va = split(val_split)
+    head, report = fit_amplitude_model(c_tr, a_tr, amp, seed=seed, c_val=c_va, a_val=a_va)
+    return amplitude_config_dict(amp, c_tr.shape[1], a_tr.shape[1], report), _cpu(head.state_dict())
+
+
 #: The network each kind trains and the model-directory weights that warm-start it.
 _WARM_KEYS = {"vae": ("vae", "vae"), "edm": ("net", "edm"), "classifier": ("net", "classifier")}
 
