@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train-timesnet", type=int, nargs=2, metavar=("STEPS0", "STEPS1"),
                     help="train a 'small' TimesNet-Gen at --timesnet first (if absent)")
     args = ap.parse_args(argv)
+    from quakesynth._atomic import atomic_path, check_parent
+
+    check_parent(args.out)  # before minutes of work, not after
     if args.make_corpus and not Path(args.corpus).exists():
         from quakesynth.sitegen.corpus import write_site_corpus
 
@@ -223,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     res = run_benchmark(args.corpus, args.timesnet, args.cvae, args.ks, args.n, args.amplitude_n,
                         args.noise_scales, not args.no_zeroshot)
     print(f"\nevaluation: {time.process_time() - t0:.0f} CPU s")
-    Path(args.out).write_text(json.dumps(_jsonable(res), indent=1))
+    with atomic_path(args.out, overwrite=True) as tmp:  # never a half-written JSON
+        tmp.write_text(json.dumps(_jsonable(res), indent=1))
 
 
 if __name__ == "__main__":

@@ -510,3 +510,16 @@ def test_load_pool_of_a_horizontal_only_store_masks_z(tmp_path):
         pool = load_pool(path, "train")
     assert pool.components == "ZNE" and not pool.present[:, 0].any() and pool.present[:, 1:].all()
     np.testing.assert_allclose(pool.wave[:, 1:] * np.exp(pool.ln_peak)[:, None, None], x, rtol=1e-5, atol=1e-9)
+
+
+def test_benchmark_main_writes_its_json_atomically(tiny_store_and_model, tmp_path):
+    """The script checks the output folder before any work and writes the JSON in one move."""
+    import json
+
+    store, _ = tiny_store_and_model
+    bench = _bench()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        bench.main(["--corpus", str(store), "--out", str(tmp_path / "missing" / "r.json"), "--n", "2"])
+    out = tmp_path / "r.json"
+    bench.main(["--corpus", str(store), "--out", str(out), "--n", "2"])
+    assert json.loads(out.read_text())["runs"] and [p.name for p in tmp_path.iterdir()] == ["r.json"]
