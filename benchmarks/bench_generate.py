@@ -10,6 +10,7 @@ Usage::
 
     python benchmarks/bench_generate.py --model stochastic -n 1000 10000 --format h5
     python benchmarks/bench_generate.py --model default -n 100 --device cuda --batch-size 64
+    python benchmarks/bench_generate.py --model null -n 1000 10000 100000   # pipeline + writer only
 
 Prints one Markdown table (paste into ``benchmarks/results/generate.md``).
 """
@@ -29,6 +30,28 @@ from pathlib import Path
 SCENARIO = dict(magnitude=6.5, distance=30.0, vs30=400.0, depth=10.0, gap=120.0)
 
 
+def _null_generator_class():
+    from quakesynth.generate import Generator
+
+    class _Null(Generator):
+        """Zeros (3, 4096) at 100 Hz: measures the streaming pipeline and the writer alone."""
+
+        name = "null"
+        n_samples = 4096
+        default_batch_size = 32
+
+        def _generate(self, cond, seeds, device="cpu"):
+            import numpy as np
+
+            return np.zeros((len(seeds), 3, self.n_samples), np.float32)
+
+    return _Null
+
+
+def NullGenerator():  # noqa: N802 -- a factory named like the class it returns
+    return _null_generator_class()()
+
+
 def _rss_mib(who: str = "self") -> float:
     """Peak resident memory (MiB) of this process, or of its largest terminated child."""
     import resource
@@ -41,8 +64,10 @@ def measure(model: str, n: int, fmt: str, batch_size: int | None, device: str, w
     """One streamed run in this process; returns the figures as a dict."""
     import pandas as pd
 
-    from quakesynth.generate import generate_to_file, load_model
+    from quakesynth.generate import generate_to_file, load_model, register_model
 
+    if model == "null":
+        register_model("null", NullGenerator, "zeros: the streaming pipeline and writer alone")
     t0 = time.perf_counter()
     gen = load_model(model)
     t_load = time.perf_counter() - t0
