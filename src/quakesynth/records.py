@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quakesynth.plain_json import to_plain
+
 #: Metadata columns (SeisBench naming) and their pandas dtypes. Readers fill what they know;
 #: the rest stays missing (NaN / empty string), never invented.
 METADATA_COLUMNS: dict[str, str] = {
@@ -234,7 +236,7 @@ class Records:
         ``per_record`` maps a parameter name to one value per record (e.g. the sample where
         each record's window starts); ``params`` are shared by all records.
         """
-        entry = {"step": step, **{k: _jsonable(v) for k, v in params.items()}}
+        entry = {"step": step, **{k: to_plain(v) for k, v in params.items()}}
         per_record = per_record or {}
         for k, v in per_record.items():
             if len(v) != len(self):
@@ -242,7 +244,7 @@ class Records:
         hist = []
         for i, h in enumerate(self.metadata["trace_processing"]):
             steps = json.loads(h) if isinstance(h, str) and h else []
-            steps.append({**entry, **{k: _jsonable(v[i]) for k, v in per_record.items()}})
+            steps.append({**entry, **{k: to_plain(v[i]) for k, v in per_record.items()}})
             hist.append(json.dumps(steps, sort_keys=True))
         self.metadata["trace_processing"] = pd.Series(hist, dtype="string")
 
@@ -287,7 +289,7 @@ class Records:
         traces = []
         for i in range(len(self)):
             row = self.metadata.iloc[i]
-            meta = {k: _plain(v) for k, v in row.items()}
+            meta = {k: to_plain(v, nonfinite="nan") for k, v in row.items()}
             start = meta.get("trace_start_time") or "1970-01-01T00:00:00"
             for j, comp in enumerate(self.components):
                 tr = Trace(data=self.data[i, j].copy())
@@ -359,22 +361,3 @@ class Records:
         data = np.stack([a[:, :length] for a in arrays])
         meta = metadata if metadata is not None else pd.DataFrame(rows)
         return cls(data, fs=fs, components=components, quantity=quantity, unit=unit, metadata=meta)
-
-
-def _plain(v: Any) -> Any:
-    """pandas/NumPy scalar to a plain Python value (NA to None)."""
-    if v is pd.NA or v is None or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v

@@ -15,6 +15,7 @@ station table.
   (``STATION,VS30(m/s)``), then a stated fallback (:func:`fill_vs30`);
   ``station_vs30_source`` is ``measured``, ``inferred`` or ``assumed``.
 
+The gap itself is :func:`quakesynth.geometry.azimuthal_gap` (NaN for an event without stations).
 Events with fewer than three stations: the gap of one station is 360 degrees and of two the
 larger of their two angles, which says nothing about the source-station geometry of a network
 and lies outside every model's range. At ingestion such events get a stated gap
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from quakesynth.geometry import azimuthal_gap  # the one definition; kept importable from here
 
 
 def distances(source_lat, source_lon, source_depth_km, station_lat, station_lon
@@ -67,26 +70,6 @@ def distances(source_lat, source_lon, source_depth_km, station_lat, station_lon
         r_epi[i], az[i], baz[i] = dist_m / 1000.0, az_i, baz_i
     r_hyp = np.hypot(r_epi, d)
     return r_epi, r_hyp, baz, az
-
-
-def azimuthal_gap(azimuth_deg) -> float:
-    """Largest angle (degrees) between consecutive station azimuths seen from the epicentre.
-
-    One station gives 360; no station gives NaN.
-
-    >>> azimuthal_gap([0, 90, 180, 270])
-    90.0
-    >>> azimuthal_gap([10, 20])
-    350.0
-    """
-    az = np.sort(np.mod(np.asarray(azimuth_deg, dtype=np.float64), 360.0))
-    az = az[np.isfinite(az)]
-    if az.size == 0:
-        return float("nan")
-    if az.size == 1:
-        return 360.0
-    steps = np.diff(np.concatenate([az, az[:1] + 360.0]))
-    return float(steps.max())
 
 
 def event_station_counts(source_id, azimuth_deg, station_key=None) -> np.ndarray:

@@ -35,6 +35,7 @@ import pandas as pd
 from quakesynth.data import features, preprocess, readers
 from quakesynth.data.picking import PhaseNetPicker, Picker, STALTAPicker
 from quakesynth.data.report import Conflict, Dropped, IngestReport
+from quakesynth.plain_json import to_plain
 from quakesynth.records import QUANTITY_UNITS, RAW_UNITS, Records
 
 REPORT_NAME = "ingest_report.csv"
@@ -291,7 +292,7 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
             w.add_file(REPORT_NAME, _report_bytes(rep))
             w.set_info(ingest={"inputs": [str(p) for p in inputs], "format": format,
                                "stations": str(stations) if stations is not None else None,
-                               "config": _plain(config.to_dict()), "picker": picker.params(),
+                               "config": to_plain(config.to_dict()), "picker": picker.params(),
                                "read": rep.n_read, "kept": rep.n_kept, "dropped": rep.by_reason(),
                                "conflicts": len(rep.conflicts)})
         dataset = output
@@ -316,14 +317,6 @@ def _report_bytes(rep: IngestReport) -> bytes:
 
     with tempfile.TemporaryDirectory() as d:
         return rep.write_csv(Path(d) / "r.csv").read_bytes()
-
-
-def _plain(d):
-    if isinstance(d, dict):
-        return {k: _plain(v) for k, v in d.items()}
-    if isinstance(d, (list, tuple)):
-        return [_plain(v) for v in d]
-    return d
 
 
 def _vs30_fallback(spec: str | None) -> float | pd.DataFrame | None:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quakesynth.plain_json import to_plain
 from quakesynth.records import (
     CONDITIONING_COLUMNS,
     METADATA_COLUMNS,
@@ -146,20 +147,8 @@ def conditioning_stats(metadata: pd.DataFrame) -> dict:
     return out
 
 
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return None if not math.isfinite(float(o)) else float(o)
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
-
-
 def _dump_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    path.write_text(json.dumps(to_plain(obj, nonfinite="none"), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 # =========================================================================================

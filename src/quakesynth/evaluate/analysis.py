@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quakesynth.binning import bin_index
 from quakesynth.evaluate.harness import (
     COND_COLUMNS,
     DATA,
@@ -113,13 +114,6 @@ def _nanstd(x, axis=None, ddof=1):
     with np.errstate(invalid="ignore", divide="ignore"):
         ss = np.nansum((x - m) ** 2, axis=axis)
         return np.where(n > ddof, np.sqrt(ss / np.maximum(n - ddof, 1)), np.nan)
-
-
-def _digitize(x, edges) -> np.ndarray:
-    edges = np.asarray(edges, dtype=float)
-    i = np.searchsorted(edges, x, side="right") - 1
-    i = np.where(x == edges[-1], len(edges) - 2, i)
-    return np.where(np.isfinite(x) & (i >= 0) & (i <= len(edges) - 2), i, -1)
 
 
 class Matrices:
@@ -282,7 +276,7 @@ def _gmm_data_column(spec: ImSpec, tag: str, Y: Matrices) -> np.ndarray:
 
 def bias_vs_distance(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
     edges = np.asarray(coll.config.bins.bias_distance_edges_km, float)
-    ib = _digitize(coll.conditioning["distance_km"].to_numpy(), edges)
+    ib = bin_index(coll.conditioning["distance_km"].to_numpy(), edges)
     out: dict[str, Any] = {}
     for spec in specs:
         if spec.key not in ("PGA_RotD50", "PGV_RotD50"):
@@ -425,7 +419,7 @@ def duration_vs_magnitude(coll, models) -> dict:
         return {"note": "no D5-95 column in the IM table"}
     edges = np.asarray(coll.config.bins.duration_magnitude_edges, float)
     mags = coll.conditioning["magnitude"].to_numpy(float)[t["record"].to_numpy()]
-    ib = _digitize(mags, edges)
+    ib = bin_index(mags, edges)
     out = {"edges": _fl(edges), "quantity": "D5-95, geometric mean of the horizontals", "unit": "s",
            "sources": {}}
     logd = _log10(d)

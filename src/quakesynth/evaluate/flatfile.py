@@ -43,6 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quakesynth.binning import bin_index
+from quakesynth.plain_json import to_plain
+
 #: Azimuthal gap (degrees) assumed where a table or a sparse event gives none.
 DEFAULT_GAP_DEG = 180.0
 #: g in cm/s^2 (ESM tables give accelerations in cm/s^2).
@@ -323,7 +326,7 @@ def _gmm_ln(gmm: Any, im: str, cond: pd.DataFrame) -> np.ndarray:
 
 def _binned(values: np.ndarray, x: np.ndarray, edges) -> dict:
     edges = np.asarray(edges, float)
-    i = np.searchsorted(edges, x, side="right") - 1
+    i = bin_index(x, edges, include_last_edge=False)
     out = {"edges": [float(e) for e in edges], "mean": [], "std": [], "n": []}
     for b in range(len(edges) - 1):
         v = values[(i == b) & np.isfinite(values)]
@@ -499,7 +502,7 @@ def evaluate_flatfile(flatfile: str | os.PathLike | pd.DataFrame, models: dict[s
                        "timing": {k: round(v, 3) for k, v in timing.items()},
                        "vs30_source_counts": {str(k): int(v) for k, v in table["vs30_source"].value_counts().items()}},
                "residuals": per}
-    metrics = _clean(metrics)
+    metrics = to_plain(metrics, nonfinite="none", digits=6)
     summary = console_summary(metrics)
     out_path = None
     if output is not None:
@@ -517,20 +520,6 @@ def evaluate_flatfile(flatfile: str | os.PathLike | pd.DataFrame, models: dict[s
             (tmp / "index.html").write_text(build_html(metrics, residuals), encoding="utf-8")
         out_path = Path(output)
     return FlatfileResult(metrics=metrics, residuals=residuals, summary=summary, output=out_path)
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return float(f"{float(x):.6g}") if math.isfinite(float(x)) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 _COLS = ("bias", "tau", "phi_s2s", "phi_0", "phi", "sigma", "n", "n_events")

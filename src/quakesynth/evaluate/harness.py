@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quakesynth.binning import mr_bin_index  # the one definition; kept importable from here
 from quakesynth.evaluate.config import EvaluateConfig
 from quakesynth.evaluate.features import (
     COMPONENT_LABELS,
@@ -144,26 +145,6 @@ class RecordSet:
             vals = self.metadata[meta_col] if meta_col in self.metadata else pd.Series(np.nan, index=out.index)
             out[col] = pd.to_numeric(vals, errors="coerce").to_numpy(dtype=np.float64)
         return out
-
-
-def mr_bin_index(magnitude: np.ndarray, distance: np.ndarray, magnitude_edges, distance_edges) -> np.ndarray:
-    """Flat magnitude-distance bin index ``i_m * n_r + i_r`` per record; -1 outside the grid.
-
-    Bins are closed on the left; the last bin of each axis also holds its upper edge.
-
-    >>> mr_bin_index(np.array([4.5, 6.0, 9.5]), np.array([30.0, 100.0, 10.0]), [4, 5, 7], [0, 50, 200]).tolist()
-    [0, 3, -1]
-    """
-    def digitize(x, edges):
-        edges = np.asarray(edges, dtype=float)
-        i = np.searchsorted(edges, x, side="right") - 1
-        i = np.where(x == edges[-1], len(edges) - 2, i)
-        return np.where(np.isfinite(x) & (i >= 0) & (i <= len(edges) - 2), i, -1)
-
-    im = digitize(np.asarray(magnitude, float), magnitude_edges)
-    ir = digitize(np.asarray(distance, float), distance_edges)
-    n_r = len(distance_edges) - 1
-    return np.where((im < 0) | (ir < 0), -1, im * n_r + ir).astype(np.int64)
 
 
 def mr_bin_labels(magnitude_edges, distance_edges) -> list[str]:

@@ -28,6 +28,7 @@ import pandas as pd
 from quakesynth._atomic import atomic_path, check_writable
 from quakesynth.evaluate.config import EvaluateConfig
 from quakesynth.evaluate.harness import Collection, RecordSet, TidyWriter, collect, select_records
+from quakesynth.plain_json import to_plain
 
 
 @dataclass
@@ -223,22 +224,8 @@ def _run_info(data_name: str, n_total: int, coll: Collection, cfg: EvaluateConfi
             "models": [s for s in coll.sources if s != "data"], "paired_models": coll.paired_sources,
             "gmms": gmms, "realizations": cfg.realizations, "seed": cfg.seed,
             "classifier": type(classifier).__name__ if classifier is not None else None,
-            "notes": list(coll.notes), "model_info": _jsonable(coll.model_info), "timing": timing,
+            "notes": list(coll.notes), "model_info": to_plain(coll.model_info, nonfinite="none", other="str"), "timing": timing,
             "quakesynth_version": quakesynth.__version__, "config": cfg.to_dict()}
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.generic,)):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    if isinstance(x, (str, int, float, bool)) or x is None:
-        return x
-    return str(x)
 
 
 def make_figures(metrics: dict, extras: dict, coll: Collection) -> dict[str, list]:
@@ -295,7 +282,7 @@ def write_report(folder: str | Path, metrics: dict, figures: dict, coll: Collect
         files.append(_write_table(coll.paired, folder / "paired"))
     metrics["run"]["files"] = sorted(files + ["index.html", "metrics.json", "config.yaml", "summary.txt"])
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    (folder / "config.yaml").write_text(yaml.safe_dump(_jsonable(dataclasses.asdict(cfg)), sort_keys=False),
+    (folder / "config.yaml").write_text(yaml.safe_dump(to_plain(dataclasses.asdict(cfg), nonfinite="none", other="str"), sort_keys=False),
                                         encoding="utf-8")
     (folder / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     (folder / "index.html").write_text(build_html(metrics, figures), encoding="utf-8")

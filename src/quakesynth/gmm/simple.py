@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from quakesynth.plain_json import to_plain
+
 #: coefficient names in order: intercept, magnitude, log10 Rhyp (km), log10 Vs30 (m/s)
 COEFFICIENT_NAMES = ("c0", "c_M", "c_R", "c_V")
 
@@ -130,8 +132,8 @@ class SimpleGMM:
 
     def coefficients(self) -> dict[str, Any]:
         """``{"c0": ..., "c_M": ..., "c_R": ..., "c_V": ..., "sigma": ...}`` (floats or lists)."""
-        out: dict[str, Any] = {k: _plain(v) for k, v in zip(COEFFICIENT_NAMES, self.coef)}
-        out["sigma"] = _plain(self.sigma)
+        out: dict[str, Any] = {k: to_plain(np.asarray(v, dtype=float)) for k, v in zip(COEFFICIENT_NAMES, self.coef)}
+        out["sigma"] = to_plain(np.asarray(self.sigma, dtype=float))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,8 +145,3 @@ class SimpleGMM:
         coef = np.array([d[k] for k in COEFFICIENT_NAMES], dtype=float)
         sigma = np.asarray(d["sigma"], dtype=float)
         return cls(coef=coef, sigma=float(sigma) if sigma.ndim == 0 else sigma, n=int(d["n"]))
-
-
-def _plain(v: Any) -> Any:
-    a = np.asarray(v, dtype=float)
-    return float(a) if a.ndim == 0 else a.tolist()

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from quakesynth._atomic import atomic_path
+from quakesynth.plain_json import to_plain
 
 FORMAT = "quakesynth-model"
 FORMAT_VERSION = 1
@@ -71,7 +72,7 @@ def save_model_dir(path: str | Path, configs: dict[str, Any], state_dicts: dict[
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "quakesynth_version": __version__}
     doc = {**meta, **{k: v for k, v in configs.items() if k not in meta},
            "weights": {name: f"{name}.pt" for name in state_dicts}}
-    text = json.dumps(_plain(doc), indent=2, allow_nan=True)
+    text = json.dumps(to_plain(doc, other="raise"), indent=2, allow_nan=True)
     with atomic_path(path, overwrite=overwrite, directory=True) as tmp:
         (tmp / CONFIG_NAME).write_text(text + "\n")
         for name, sd in state_dicts.items():
@@ -114,23 +115,6 @@ def load_model_dir(path: str | Path, names: list[str] | tuple[str, ...] | None =
             raise FileNotFoundError(f"weights file {str(f)!r} listed in {CONFIG_NAME} is missing")
         state_dicts[name] = torch.load(f, map_location=map_location, weights_only=True)
     return config, state_dicts
-
-
-def _plain(x: Any) -> Any:
-    """Tuples -> lists, numpy/torch scalars -> Python numbers, recursively."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, bool | int | str) or x is None:
-        return x
-    if isinstance(x, float):
-        return x
-    if hasattr(x, "item"):
-        return _plain(x.item())
-    if isinstance(x, Path):
-        return str(x)
-    raise ValueError(f"config value {x!r} of type {type(x).__name__} is not JSON-able")
 
 
 def highfem_preset(name: str) -> dict[str, Any]:

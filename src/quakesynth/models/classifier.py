@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from quakesynth.binning import mr_bin_index
 from quakesynth.models.layers import Downsample, ResBlock, normalization
 
 #: Magnitude bin edges of the HighFEM reference classifier (tqdne ``SpectrogramClassificationConfig``).
@@ -71,17 +72,7 @@ def bin_labels(magnitude: np.ndarray, distance: np.ndarray, mag_bins=MAG_BINS, d
     d = np.asarray(distance, dtype=float)
     if m.shape != d.shape:
         raise ValueError(f"magnitude {m.shape} and distance {d.shape} shapes differ")
-    im = _digitize(m, np.asarray(mag_bins, float))
-    idist = _digitize(d, np.asarray(dist_bins, float))
-    n_dist = len(dist_bins) - 1
-    out = im * n_dist + idist
-    return np.where((im < 0) | (idist < 0), -1, out).astype(np.int64)
-
-
-def _digitize(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    i = np.searchsorted(edges, x, side="right") - 1
-    i = np.where(x == edges[-1], len(edges) - 2, i)
-    return np.where(np.isfinite(x) & (i >= 0) & (i <= len(edges) - 2), i, -1)
+    return mr_bin_index(m, d, mag_bins, dist_bins)
 
 
 def class_names(mag_bins=MAG_BINS, dist_bins=DIST_BINS) -> list[str]:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quakesynth.records import QUANTITY_UNITS, Records
+from quakesynth.seeds import derive_seed32
 
 #: order of spectral differentiation that turns a quantity into acceleration
 _ORDER = {"acceleration": 0, "velocity": 1, "displacement": 2}
@@ -460,7 +461,7 @@ class BroadbandRefiner:
         starts = window_starts(T, cfg.window, cfg.hop)
         W = len(starts)
         if seeds is None:
-            seeds = [int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0]) for i in range(N)]
+            seeds = [derive_seed32(seed, i) for i in range(N)]
         if len(seeds) != N:
             raise ValueError(f"need one seed per record ({N}); got {len(seeds)}")
         extra = np.column_stack([feats, np.full(N, np.log2(fc))]).astype(np.float32)
@@ -476,7 +477,7 @@ class BroadbandRefiner:
             s0, b = starts[w], slice(j, j + batch_size)
             n_known = max(0, filled - s0)
             yt = torch.as_tensor(y[b, :, s0:s0 + cfg.window], dtype=torch.float32, device=self.device)
-            rnd = StackedRandomGenerator(yt.device, [int(np.random.SeedSequence([int(seeds[i]), w]).generate_state(1)[0])
+            rnd = StackedRandomGenerator(yt.device, [derive_seed32(seeds[i], w)
                                                      for i in range(N)[b]])
             known = torch.as_tensor(res[b, :, s0:s0 + n_known], dtype=torch.float32, device=self.device)
             r = self.refiner.residual_sample(yt, rnd.randn(yt.shape, device=yt.device), rnd.randn_like, num_steps,

@@ -29,11 +29,12 @@ import numpy as np
 import torch
 
 from quakesynth.models.refiner import Refiner
+from quakesynth.seeds import derive_seed32
 
 
 def wavefield_seeds(seed: int, n: int) -> list[int]:
     """Seed of wavefield i: ``SeedSequence([seed, i])`` (independent of the batch)."""
-    return [int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0]) for i in range(n)]
+    return [derive_seed32(seed, i) for i in range(n)]
 
 
 def refine_wavefields(refiner: Refiner, y: np.ndarray, seed: int = 0, length: float | None = None,

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from quakesynth.records import Records
+from quakesynth.seeds import derive_seed32
 
 
 def window_seeds(seed: int, n_records: int, n_windows: int) -> list[int]:
     """Seeds of (record i, window w), row-major: ``SeedSequence([seed, i, w])``."""
-    return [int(np.random.SeedSequence([int(seed), i, w]).generate_state(1)[0])
+    return [derive_seed32(seed, i, w)
             for i in range(n_records) for w in range(n_windows)]
 
 

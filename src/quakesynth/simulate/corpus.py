@@ -41,7 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quakesynth.geometry import azimuthal_gap
+from quakesynth.plain_json import to_plain
 from quakesynth.records import Records
+from quakesynth.seeds import derive_seed
 from quakesynth.simulate.site import STATION_COLUMNS, km_to_latlon, make_station_table
 from quakesynth.simulate.stochastic import (
     StochasticConfig,
@@ -124,18 +127,6 @@ def trigger_distance(magnitude: float, depth: float, cfg: CorpusConfig) -> float
     return float(min(cfg.distance_max_km, max(r, depth + cfg.trigger_depth_margin_km)))
 
 
-def azimuthal_gap(azimuths_deg: np.ndarray) -> float:
-    """Largest angle (degrees) between consecutive station azimuths seen from the epicentre.
-
-    >>> azimuthal_gap(np.array([0.0, 90.0, 180.0, 270.0]))
-    90.0
-    """
-    a = np.sort(np.mod(np.asarray(azimuths_deg, dtype=np.float64), 360.0))
-    if len(a) < 2:
-        return 360.0
-    return float(np.max(np.diff(np.append(a, a[0] + 360.0))))
-
-
 def sample_event(i: int, seed: int, stations: pd.DataFrame, k: int, cfg: CorpusConfig,
                  sim: StochasticConfig) -> dict[str, Any]:
     """Event ``i`` of a corpus: magnitude, depth, epicentre, stress drop, gap and the ``k``
@@ -171,7 +162,7 @@ def sample_event(i: int, seed: int, stations: pd.DataFrame, k: int, cfg: CorpusC
         w = rhyp[in_range] ** (-2.0 if cfg.distance_distribution == "log-uniform" else -1.0)
         chosen = np.sort(rng.choice(in_range, size=k, replace=False, p=w / w.sum()))
     az_event_to_sta = np.degrees(np.arctan2(sx[in_range] - x, sy[in_range] - y))
-    gap = max(cfg.gap_min_deg, azimuthal_gap(az_event_to_sta))
+    gap = max(cfg.gap_min_deg, azimuthal_gap(az_event_to_sta, empty=360.0))
     dx, dy = x - sx[chosen], y - sy[chosen]
     lat, lon = km_to_latlon(x, y, sim.stations.lat0_deg, sim.stations.lon0_deg)
     return {"index": int(i), "magnitude": float(mag), "depth": float(depth), "x_km": float(x), "y_km": float(y),
@@ -186,8 +177,7 @@ SUB_BATCH = 32  # records per call of simulate() inside a chunk
 
 def record_seed(seed: int, event: int, slot: int) -> int:
     """Noise seed of the record in slot ``slot`` of event ``event`` (63-bit)."""
-    state = np.random.SeedSequence([int(seed), 2, int(event), int(slot)]).generate_state(1, dtype=np.uint64)
-    return int(state[0] >> np.uint64(1))
+    return derive_seed(seed, 2, event, slot)
 
 
 def simulate_events(indices: range | list[int], seed: int, stations: pd.DataFrame, k: int,
@@ -353,10 +343,10 @@ def write_corpus(path: str | Path, n_events: int, stations_per_event: int, seed:
             for rec in iter_corpus(n_events, stations_per_event, seed, cfg, sim, workers, stations):
                 writer.add(rec)
                 bar.update(len(rec))
-            writer.add_file("simulator.yaml", yaml.safe_dump(_plain(resolved), sort_keys=False))
+            writer.add_file("simulator.yaml", yaml.safe_dump(to_plain(resolved), sort_keys=False))
             writer.add_file("stations.csv", stations[list(STATION_COLUMNS)].to_csv(index=False))
             writer.set_info(generator="stochastic", seed=int(seed), n_events=int(n_events),
-                            stations_per_event=int(stations_per_event), config=_plain(resolved),
+                            stations_per_event=int(stations_per_event), config=to_plain(resolved),
                             simulator_preset=preset if preset is not None else "custom")
     finally:
         bar.close()
@@ -368,13 +358,3 @@ def write_corpus(path: str | Path, n_events: int, stations_per_event: int, seed:
 def _iso(t: pd.Timestamp) -> str:
     """ISO 8601 UTC with microseconds, e.g. ``2000-01-01T00:00:04.700291Z``."""
     return t.round("us").isoformat(timespec="microseconds") + "Z"
-
-
-def _plain(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {k: _plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_plain(v) for v in o]
-    if isinstance(o, np.generic):
-        return o.item()
-    return o

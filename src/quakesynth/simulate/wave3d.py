@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quakesynth.seeds import derive_seed32
+
 
 @dataclass(frozen=True)
 class Wave3DConfig:
@@ -449,7 +451,7 @@ def make_corpus(out_dir, n: int, seed: int = 0, cfg: Wave3DConfig = Wave3DConfig
 
         it = tqdm(todo, desc="simulate-3d", unit="sim")
     for i in it:
-        s = int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0])
+        s = derive_seed32(seed, i)
         r = simulate_one(solver, s)
         written.append(write_sample(out / f"sample{i}.h5", r["vs"], r["source_xyz"], r["angles"], r["moment"],
                                     r["u"], cfg.fs, fmax=cfg.fmax, domain_m=np.array(cfg.domain_m),

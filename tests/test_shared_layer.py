@@ -1,0 +1,108 @@
+"""The small shared layer (issue 15, item 4): each concept once, with its callers' behaviour."""
+
+import numpy as np
+import pytest
+
+from quakesynth.geometry import azimuthal_gap
+from quakesynth.seeds import derive_seed, derive_seed32
+
+
+# -- azimuthal gap --------------------------------------------------------------------------
+def test_gap_analytic_cases():
+    assert azimuthal_gap([0, 90, 180, 270]) == 90.0
+    assert azimuthal_gap([350, 10, 30]) == 320.0
+    assert azimuthal_gap([10, 20]) == 350.0
+
+
+def test_gap_rotation_invariant_and_bounded():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        az = rng.uniform(0, 360, rng.integers(2, 12))
+        g = azimuthal_gap(az)
+        assert 360.0 / len(az) - 1e-9 <= g < 360.0  # at least the mean spacing, less than the circle
+        assert azimuthal_gap(az + 123.4) == pytest.approx(g, abs=1e-9)
+        assert azimuthal_gap(az - 720.0) == pytest.approx(g, abs=1e-9)
+
+
+def test_gap_few_stations_decided_once():
+    # one station: the whole circle, for every caller
+    assert azimuthal_gap([123.0]) == 360.0
+    # no station: undefined (NaN) unless the caller states a value
+    assert np.isnan(azimuthal_gap([]))
+    assert azimuthal_gap([], empty=360.0) == 360.0
+    # a station without an azimuth does not close a gap
+    assert azimuthal_gap([np.nan, 0.0, 180.0]) == 180.0
+    assert np.isnan(azimuthal_gap([np.nan]))
+
+
+def test_gap_callers_share_the_definition():
+    from quakesynth.data import features
+    from quakesynth.simulate import corpus
+
+    assert features.azimuthal_gap is azimuthal_gap and corpus.azimuthal_gap is azimuthal_gap
+    # data/features: an event whose records have no azimuth gets NaN
+    g = features.event_gaps(["a", "a", "b"], [0.0, 180.0, np.nan])
+    assert g[:2].tolist() == [180.0, 180.0] and np.isnan(g[2])
+
+
+# -- seeds ----------------------------------------------------------------------------------
+def test_seed_widths_and_key_order():
+    s63 = [derive_seed(0, i, k) for i in range(5) for k in range(5)]
+    assert all(0 <= s < 2**63 for s in s63) and len(set(s63)) == len(s63)
+    s32 = [derive_seed32(0, i, k) for i in range(5) for k in range(5)]
+    assert all(0 <= s < 2**32 for s in s32) and len(set(s32)) == len(s32)
+    assert derive_seed(3, 1, 2) != derive_seed(3, 2, 1)
+    # the documented recipes (SeedSequence of the whole key list), which stored outputs depend on
+    st = np.random.SeedSequence([3, 1, 2]).generate_state(1, dtype=np.uint64)[0]
+    assert derive_seed(3, 1, 2) == int(st >> np.uint64(1))
+    assert derive_seed32(3, 1, 2) == int(np.random.SeedSequence([3, 1, 2]).generate_state(1)[0])
+    assert derive_seed32(np.uint64(2**63 + 5), 1) == derive_seed32(2**63 + 5, 1)
+
+
+def test_seed_callers_use_the_shared_derivation():
+    from quakesynth.physics.joint import wavefield_seeds
+    from quakesynth.physics.refine import window_seeds
+    from quakesynth.simulate.corpus import record_seed
+
+    assert record_seed(4, 2, 1) == derive_seed(4, 2, 2, 1)
+    assert window_seeds(11, 2, 3) == [derive_seed32(11, i, w) for i in range(2) for w in range(3)]
+    assert wavefield_seeds(11, 3) == [derive_seed32(11, i) for i in range(3)]
+
+
+# -- plain JSON -----------------------------------------------------------------------------
+def test_plain_json_round_trip_and_choices():
+    import json
+    from pathlib import Path
+
+    from quakesynth.plain_json import to_plain
+
+    doc = {"a": (np.float32(0.5), np.int64(2), np.bool_(True)), 3: np.array([[1.0, np.nan]]), "p": Path("x/y")}
+    plain = to_plain(doc)
+    assert plain == {"a": [0.5, 2, True], "3": [[1.0, plain["3"][0][1]]], "p": "x/y"}
+    assert np.isnan(plain["3"][0][1])
+    assert json.loads(json.dumps(to_plain(doc, nonfinite="none"), allow_nan=False))["3"] == [[1.0, None]]
+    assert to_plain([float("nan"), float("inf")], nonfinite="nan")[1] == float("inf")
+    assert to_plain(1.23456789, digits=3) == 1.23
+    assert to_plain(object(), other="str").startswith("<object")
+    with pytest.raises(ValueError, match="no plain JSON form"):
+        to_plain({"k": object()}, other="raise")
+    with pytest.raises(ValueError, match="nonfinite"):
+        to_plain(1.0, nonfinite="drop")
+
+
+# -- magnitude-distance bins ----------------------------------------------------------------
+def test_bins_edges_and_callers():
+    from quakesynth.binning import bin_index, mr_bin_index
+    from quakesynth.models.classifier import DIST_BINS, MAG_BINS, bin_labels
+
+    edges = [4.0, 5.0, 7.0]
+    assert bin_index([3.9, 4.0, 4.99, 5.0, 7.0, 7.01, np.nan], edges).tolist() == [-1, 0, 0, 1, 1, -1, -1]
+    assert bin_index([7.0], edges, include_last_edge=False).tolist() == [-1]
+    rng = np.random.default_rng(0)
+    m, r = rng.uniform(3, 10, 200), rng.uniform(0, 300, 200)
+    flat = mr_bin_index(m, r, MAG_BINS, DIST_BINS)
+    assert np.array_equal(bin_labels(m, r), flat)
+    n_r = len(DIST_BINS) - 1
+    ok = flat >= 0
+    assert np.array_equal(flat[ok] // n_r, bin_index(m, MAG_BINS)[ok])
+    assert np.array_equal(flat[ok] % n_r, bin_index(r, DIST_BINS)[ok])
