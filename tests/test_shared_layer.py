@@ -106,3 +106,23 @@ def test_bins_edges_and_callers():
     ok = flat >= 0
     assert np.array_equal(flat[ok] // n_r, bin_index(m, MAG_BINS)[ok])
     assert np.array_equal(flat[ok] % n_r, bin_index(r, DIST_BINS)[ok])
+
+
+# -- Butterworth design -----------------------------------------------------------------------
+def test_butterworth_corner_gain_and_errors():
+    from scipy.signal import sosfreqz
+
+    from quakesynth.signal import butterworth_sos
+
+    fs = 100.0
+    for order, f, btype in [(2, 0.1, "highpass"), (4, 5.0, "low"), (4, (1.0, 10.0), "bandpass")]:
+        sos = butterworth_sos(order, f, fs, btype)
+        corners = np.atleast_1d(f)
+        _, h = sosfreqz(sos, worN=corners, fs=fs)
+        np.testing.assert_allclose(np.abs(h), 2 ** -0.5, rtol=1e-6)  # -3 dB at each corner
+    with pytest.raises(ValueError, match="order"):
+        butterworth_sos(2.5, 1.0, fs, "highpass")
+    with pytest.raises(ValueError, match="btype"):
+        butterworth_sos(2, 1.0, fs, "notch")
+    with pytest.raises(ValueError, match="fs"):
+        butterworth_sos(2, 1.0, -1.0, "highpass")

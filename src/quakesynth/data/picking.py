@@ -127,7 +127,9 @@ class STALTAPicker(Picker):
     def _one(self, x: np.ndarray, fs: float, warmup_s: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """Band-passed trace and STA/LTA of one pick trace; both start at its first non-zero."""
         from obspy.signal.trigger import recursive_sta_lta
-        from scipy.signal import butter, sosfilt
+        from scipy.signal import sosfilt
+
+        from quakesynth.signal import butterworth_sos
 
         nz = np.flatnonzero(x)
         i0 = int(nz[0]) if nz.size else x.size
@@ -139,7 +141,7 @@ class STALTAPicker(Picker):
         need = round(self.lta_s * fs) + round(2.0 * fs)  # LTA warm-up plus filter transient
         pad = np.tile(unit, -(-need // unit.size))
         hi = min(self.band_hz[1], 0.45 * fs)
-        sos = butter(4, [self.band_hz[0], hi], btype="bandpass", fs=fs, output="sos")
+        sos = butterworth_sos(4, [self.band_hz[0], hi], fs, "bandpass")
         y = sosfilt(sos, np.concatenate([pad, x]) - x[0])
         nsta, nlta = max(1, round(self.sta_s * fs)), max(2, round(self.lta_s * fs))
         cft = recursive_sta_lta(np.ascontiguousarray(y), nsta, nlta)

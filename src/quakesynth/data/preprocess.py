@@ -43,6 +43,7 @@ import pandas as pd
 from quakesynth.data.picking import Picker, STALTAPicker
 from quakesynth.data.report import Dropped
 from quakesynth.records import Records
+from quakesynth.signal import butterworth_sos
 
 # =========================================================================================
 # array functions
@@ -78,14 +79,12 @@ def demean_detrend(data: np.ndarray) -> np.ndarray:
 
 def highpass_sos(fs: float, freq: float = 0.1, order: int = 2) -> np.ndarray:
     """Second-order sections of a Butterworth high-pass (corner ``freq`` Hz, ``order`` poles)."""
-    from scipy.signal import butter
-
     fs = _check_fs(fs)
     if not (0 < freq < fs / 2):
         raise ValueError(f"freq must be in (0, fs/2) = (0, {fs / 2:g}) Hz; got {freq!r}")
     if int(order) != order or order < 1:
         raise ValueError(f"order must be a positive integer; got {order!r}")
-    return butter(int(order), freq, btype="highpass", fs=fs, output="sos")
+    return butterworth_sos(int(order), freq, fs, "highpass")
 
 
 def highpass(data: np.ndarray, fs: float, freq: float = 0.1, order: int = 2, causal: bool = True
@@ -373,7 +372,7 @@ def lowpass(data: np.ndarray, fs: float, freq: float, order: int = 4, zero_phase
         raise ValueError(f"freq must be in (0, fs/2 = {fs / 2}) Hz; got {freq}")
     if order < 1:
         raise ValueError(f"order must be >= 1; got {order}")
-    sos = signal.butter(order, freq, btype="low", fs=fs, output="sos")
+    sos = butterworth_sos(order, freq, fs, "low")
     x = np.asarray(data, dtype=np.float64)
     if zero_phase:
         return signal.sosfiltfilt(sos, x, axis=-1)

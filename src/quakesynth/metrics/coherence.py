@@ -75,13 +75,15 @@ def spatial_coherence(u, fs: float, band: tuple[float, float], max_sep: int = 4,
     """
     from scipy import signal
 
+    from quakesynth.signal import butterworth_sos
+
     u = np.asarray(u, dtype=np.float64)
     f1, f2 = _check(u, fs, band, max_sep)
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {MEASURES}; got {measure!r}")
     out = np.empty((u.shape[1], max_sep))
     if measure == "correlation":
-        sos = signal.butter(4, (f1, f2), btype="bandpass", fs=fs, output="sos")
+        sos = butterworth_sos(4, (f1, f2), fs, "bandpass")
         x = signal.sosfiltfilt(sos, u, axis=-1)
         x = x - x.mean(axis=-1, keepdims=True)
         x = x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-300)

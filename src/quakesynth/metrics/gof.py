@@ -247,11 +247,12 @@ def anderson_gof(x, ref, fs: float, bands=ANDERSON_BANDS, periods=None, damping:
     dict with ``"criteria"`` (..., B, 10) (order :data:`ANDERSON_CRITERIA`), ``"band_score"``
     (..., B), ``"score"`` (...) (mean over the valid bands) and ``"bands"`` (B, 2).
     """
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
     from quakesynth.metrics.peaks import integrate
     from quakesynth.metrics.response import response_spectrum
     from quakesynth.metrics.spectra import fourier_amplitude, konno_ohmachi_smooth
+    from quakesynth.signal import butterworth_sos
 
     fs = check_fs(fs)
     sx = as_signal(x, "x")
@@ -275,8 +276,7 @@ def anderson_gof(x, ref, fs: float, bands=ANDERSON_BANDS, periods=None, damping:
     for ib, (f1, f2) in enumerate(bnd):
         if f2 > 0.95 * fs / 2:
             continue
-        sos = butter(2, [f1, f2] if f1 > 0 else f2, btype="bandpass" if f1 > 0 else "lowpass",
-                     fs=fs, output="sos")
+        sos = butterworth_sos(2, [f1, f2] if f1 > 0 else f2, fs, "bandpass" if f1 > 0 else "lowpass")
         acc = sosfiltfilt(sos, both, axis=-1)
         vel, disp = integrate(acc, fs, baseline="none")
         c1, ia1, ia2 = _duration_score(acc[0], acc[1], dt)

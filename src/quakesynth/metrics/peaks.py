@@ -49,9 +49,11 @@ def _poly_detrend(y: np.ndarray, order: int) -> np.ndarray:
 
 
 def _highpass(y: np.ndarray, fs: float, f_hp: float, order: int) -> np.ndarray:
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
-    sos = butter(order, f_hp, btype="highpass", fs=fs, output="sos")
+    from quakesynth.signal import butterworth_sos
+
+    sos = butterworth_sos(order, f_hp, fs, "highpass")
     return sosfiltfilt(sos, y, axis=-1, padtype="odd", padlen=min(y.shape[-1] - 1, 3 * int(fs / f_hp)))
 
 
