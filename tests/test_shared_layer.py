@@ -126,3 +126,16 @@ def test_butterworth_corner_gain_and_errors():
         butterworth_sos(2, 1.0, fs, "notch")
     with pytest.raises(ValueError, match="fs"):
         butterworth_sos(2, 1.0, -1.0, "highpass")
+
+
+# -- fit to length ----------------------------------------------------------------------------
+def test_fit_length_pads_crops_and_round_trips():
+    from quakesynth.signal import fit_length
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 100))
+    longer = fit_length(x, 130, dtype=np.float64)
+    assert longer.shape == (2, 3, 130) and np.array_equal(longer[..., :100], x) and not longer[..., 100:].any()
+    assert np.array_equal(fit_length(longer, 100, dtype=np.float64), x)  # pad then crop is the identity
+    assert fit_length(x, 64).dtype == np.float32
+    with pytest.raises(ValueError, match="n_samples"):
+        fit_length(x, 0)

@@ -2,16 +2,18 @@
 
 Every Butterworth filter in quakesynth (pre-processing high- and low-pass, the STA/LTA
 picker's band-pass, the peak-metric high-pass, the Anderson GOF bands, the coherence band) is
-designed here, as second-order sections for ``scipy.signal.sosfilt`` / ``sosfiltfilt``. The
+designed here (:func:`butterworth_sos`), as second-order sections for ``scipy.signal.sosfilt`` / ``sosfiltfilt``. The
 sampling rate is explicit (``fs``, Hz), as STYLE.md asks. Applying the filter (causal or zero
 phase, padding) stays with the caller, whose choice it is.
+
+:func:`fit_length` is the one zero-pad-at-the-end-or-crop of waveforms to a model's length.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["butterworth_sos"]
+__all__ = ["butterworth_sos", "fit_length"]
 
 _BTYPES = ("lowpass", "low", "highpass", "high", "bandpass", "band", "bandstop")
 
@@ -41,3 +43,28 @@ def butterworth_sos(order: int, freq_hz, fs: float, btype: str) -> np.ndarray:
     if not (np.isfinite(fs) and fs > 0):
         raise ValueError(f"fs must be a positive sampling rate in Hz; got {fs!r}")
     return butter(int(order), freq_hz, btype=btype, fs=fs, output="sos")
+
+
+def fit_length(x, n_samples: int, dtype=np.float32) -> np.ndarray:
+    """Waveforms zero-padded at the end or cropped to ``n_samples`` samples: a new array.
+
+    Parameters
+    ----------
+    x : array (..., T) of samples (any unit; kept).
+    n_samples : output length (samples), positive.
+    dtype : output dtype (default float32, the models' input type).
+
+    Returns
+    -------
+    array (..., n_samples): ``x[..., :n_samples]`` followed by zeros.
+
+    >>> fit_length(np.ones((1, 3)), 5).tolist(), fit_length(np.arange(4.0), 2).tolist()
+    ([[1.0, 1.0, 1.0, 0.0, 0.0]], [0.0, 1.0])
+    """
+    x = np.asarray(x)
+    if int(n_samples) != n_samples or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}")
+    out = np.zeros((*x.shape[:-1], int(n_samples)), dtype=dtype)
+    m = min(int(n_samples), x.shape[-1])
+    out[..., :m] = x[..., :m]
+    return out

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from quakesynth.records import CONDITIONING_COLUMNS, Records
+from quakesynth.signal import fit_length
 
 
 class ClassifierAdapter:
@@ -79,10 +80,7 @@ class ClassifierAdapter:
         if abs(records.fs - self.fs) > 1e-6:
             raise ValueError(f"the classifier expects fs={self.fs:g} Hz; records have {records.fs:g} Hz")
         x = records.select_components(self.components).data
-        out = np.zeros((len(x), x.shape[1], self.n_samples), np.float32)
-        m = min(self.n_samples, x.shape[-1])
-        out[..., :m] = x[..., :m]
-        return out
+        return fit_length(x, self.n_samples)
 
     def embed_predict(self, records: Records) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings (N, D) float32 and predicted classes (N,) int64."""
