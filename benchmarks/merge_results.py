@@ -53,8 +53,11 @@ def main() -> None:
             continue
         lines = p.read_text().rstrip().splitlines()
         out = []
+        fenced = False
         for line in lines:
-            if line.startswith("#"):
+            if line.startswith("```"):
+                fenced = not fenced
+            if line.startswith("#") and not fenced:  # a heading, not a comment in a code block
                 line = "#" + line
                 if not out:
                     line = f"{line} ({issue})"
