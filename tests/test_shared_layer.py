@@ -139,3 +139,29 @@ def test_fit_length_pads_crops_and_round_trips():
     assert fit_length(x, 64).dtype == np.float32
     with pytest.raises(ValueError, match="n_samples"):
         fit_length(x, 0)
+
+
+# -- GMM validity -------------------------------------------------------------------------------
+def test_gmm_validity_is_a_method_of_the_gmm_class():
+    import pandas as pd
+
+    from quakesynth.evaluate.analysis import gmm_validity
+    from quakesynth.gmm.models import GroundMotionModel
+
+    class TableGMM(GroundMotionModel):
+        name, distance_metric = "table", "rjb"
+        validity = {"magnitude": (4.0, 7.0), "rjb_km": (0.0, 100.0), "vs30_mps": (150.0, 1500.0)}
+
+    class DuckGMM:  # a fitted or user GMM that carries only the table
+        distance_metric, validity = TableGMM.distance_metric, TableGMM.validity
+
+    cond = pd.DataFrame({"magnitude": [5.0, 3.0, 6.0, 6.0, 5.0, np.nan],
+                         "distance_km": [20.0, 20.0, 400.0, 20.0, 20.0, 20.0],
+                         "depth_km": [10.0, 10.0, 10.0, 10.0, -1.0, 10.0],
+                         "vs30_mps": [400.0, 400.0, 400.0, 100.0, 400.0, 400.0]})
+    expected = [True, False, False, False, False, False]  # ok; M low; Rjb far; Vs30 low; depth < 0; NaN
+    g = TableGMM()
+    args = [cond[c].to_numpy(float) for c in ("magnitude", "distance_km", "depth_km", "vs30_mps")]
+    assert g.in_validity(*args).tolist() == expected
+    assert gmm_validity(g, cond).tolist() == expected
+    assert gmm_validity(DuckGMM(), cond).tolist() == expected

@@ -155,29 +155,19 @@ def gmm_component_tag(gmm: Any) -> str:
 
 
 def gmm_validity(gmm: Any, cond: pd.DataFrame) -> np.ndarray:
-    """Rows of ``cond`` inside the GMM's stated range of applicability (its ``validity``:
-    magnitude, its own distance from Rhyp and depth for a point source, Vs30, depth)."""
-    M = cond["magnitude"].to_numpy(float)
-    R = cond["distance_km"].to_numpy(float)
-    D = cond["depth_km"].to_numpy(float)
-    V = cond["vs30_mps"].to_numpy(float)
-    ok = np.isfinite(M) & np.isfinite(R) & np.isfinite(D) & np.isfinite(V) & (V > 0) & (R > 0) & (D >= 0)
-    validity = dict(getattr(gmm, "validity", {}) or {})
-    metric = getattr(gmm, "distance_metric", "")
-    values = {"magnitude": M, "vs30_mps": V, "depth_km": D}
-    if metric in ("rjb", "rrup") and f"{metric}_km" in validity and ok.any():
-        from quakesynth.gmm.distance import rhyp_to_rjb, rhyp_to_rrup
+    """Rows of ``cond`` inside the GMM's stated range of applicability, bool (N,).
 
-        convert = rhyp_to_rjb if metric == "rjb" else rhyp_to_rrup
-        dist = np.full(len(M), np.nan)
-        dist[ok] = convert(np.maximum(R[ok], D[ok]), D[ok], magnitude=M[ok], method="point")
-        values[f"{metric}_km"] = dist
-    for key, x in values.items():
-        if key in validity:
-            lo, hi = validity[key]
-            with np.errstate(invalid="ignore"):
-                ok &= (x >= lo) & (x <= hi)
-    return ok
+    A :class:`~quakesynth.gmm.models.GroundMotionModel` answers itself
+    (:meth:`~quakesynth.gmm.models.GroundMotionModel.in_validity`); another GMM object (a fitted
+    or user model) is judged by the same rule from its ``validity`` table and
+    ``distance_metric``, if it has them (else only finite, physical scenarios are required).
+    """
+    from quakesynth.gmm.models import GroundMotionModel, validity_mask
+
+    args = tuple(cond[c].to_numpy(float) for c in ("magnitude", "distance_km", "depth_km", "vs30_mps"))
+    if isinstance(gmm, GroundMotionModel):
+        return gmm.in_validity(*args)
+    return validity_mask(getattr(gmm, "validity", {}), getattr(gmm, "distance_metric", ""), *args)
 
 
 def gmm_predict(gmm: Any, imt: str, cond: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -223,6 +223,15 @@ class GroundMotionModel:
         lo_r, hi_r = self.validity.get(f"{self.distance_metric}_km", (0.0, np.inf))
         return ((M >= lo_m) & (M <= hi_m) & (R >= lo_r) & (R <= hi_r)).astype(np.float64)
 
+    def in_validity(self, magnitude, rhyp_km, depth_km, vs30_mps) -> np.ndarray:
+        """Scenarios inside the stated range of applicability (:attr:`validity`), bool (N,).
+
+        Magnitude, Vs30 (m/s) and depth (km) are checked directly; the model's own distance
+        (Rjb or Rrup, km) is converted from the hypocentral distance ``rhyp_km`` and depth for a
+        point source. Non-finite values, Vs30 <= 0, Rhyp <= 0 and depth < 0 are outside.
+        """
+        return validity_mask(self.validity, self.distance_metric, magnitude, rhyp_km, depth_km, vs30_mps)
+
     def supports(self, imt: str) -> bool:
         """Whether ``imt`` is one this model predicts (SA periods within ``validity['period_s']``)."""
         try:
@@ -445,3 +454,27 @@ def get_gmm(name: str, region: str | None = None) -> GroundMotionModel:
     gmm = _FACTORIES[key](region=region)
     _check_openquake()
     return gmm
+
+
+def validity_mask(validity: dict, distance_metric: str, magnitude, rhyp_km, depth_km, vs30_mps) -> np.ndarray:
+    """Rows inside ``validity`` (variable -> (min, max)), bool (N,); see
+    :meth:`GroundMotionModel.in_validity`. Also serves fitted or user GMMs that only carry a
+    ``validity`` table and a ``distance_metric``."""
+    M = np.asarray(magnitude, dtype=float)
+    R = np.asarray(rhyp_km, dtype=float)
+    D = np.asarray(depth_km, dtype=float)
+    V = np.asarray(vs30_mps, dtype=float)
+    ok = np.isfinite(M) & np.isfinite(R) & np.isfinite(D) & np.isfinite(V) & (V > 0) & (R > 0) & (D >= 0)
+    validity = dict(validity or {})
+    values = {"magnitude": M, "vs30_mps": V, "depth_km": D}
+    if distance_metric in ("rjb", "rrup") and f"{distance_metric}_km" in validity and ok.any():
+        convert = rhyp_to_rjb if distance_metric == "rjb" else rhyp_to_rrup
+        dist = np.full(len(M), np.nan)
+        dist[ok] = convert(np.maximum(R[ok], D[ok]), D[ok], magnitude=M[ok], method="point")
+        values[f"{distance_metric}_km"] = dist
+    for key, x in values.items():
+        if key in validity:
+            lo, hi = validity[key]
+            with np.errstate(invalid="ignore"):
+                ok &= (x >= lo) & (x <= hi)
+    return ok
