@@ -101,12 +101,12 @@ def test_sac_headers_read_by_obspy(tmp_path, records):
 
     path = write_records(records, tmp_path / "out.sac")
     files = sorted(p for p in os.listdir(path) if p.endswith(".sac"))
-    assert len(files) == 9 and files[0].startswith("0000000.QS.00000.00.HN")
+    assert len(files) == 9 and files[0].startswith("0000000.QS.A0000.00.HN")
     st = obspy.read(str(path / "*.sac"))
     assert len(st) == 9
     for tr in st:
         h = tr.stats.sac
-        i = int(tr.stats.location, 36) + (2 if tr.stats.station == "00001" else 0)
+        i = int(tr.stats.location, 36) + (2 if tr.stats.station == "A0001" else 0)
         row = records.metadata.iloc[i]
         assert tr.data.dtype == np.float32
         assert (h.evla, h.evlo, h.stlo) == (0.0, 0.0, 0.0)
@@ -132,10 +132,10 @@ def test_mseed_float32_with_station_xml(tmp_path, records):
     st = obspy.read(str(path))
     assert len(st) == 9
     assert {tr.stats.mseed.encoding for tr in st} == {"FLOAT32"}
-    assert st[0].id == "QS.00000.00.HNZ" and st[8].id == "QS.00001.00.HNE"
+    assert st[0].id == "QS.A0000.00.HNZ" and st[8].id == "QS.A0001.00.HNE"
     np.testing.assert_array_equal(st[4].data, records.component("N")[1])
     inv = obspy.read_inventory(str(tmp_path / "out.stations.xml"))
-    coords = inv.get_coordinates("QS.00001.00.HNZ")
+    coords = inv.get_coordinates("QS.A0001.00.HNZ")
     assert coords["latitude"] == pytest.approx(np.degrees(np.sqrt(80**2 - 40**2) / 6371.0))
     cha = inv.select(channel="HNE")[0][0][0]
     assert (cha.azimuth, cha.dip) == (90.0, 0.0)
