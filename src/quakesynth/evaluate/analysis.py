@@ -271,11 +271,7 @@ def bias_vs_distance(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
     for spec in specs:
         if spec.key not in ("PGA_RotD50", "PGV_RotD50"):
             continue
-        yd = Y(DATA, spec.column)
-        per_record = {m: _nanmean(Y(m, spec.column), axis=1) - yd for m in models}
-        for g, pred in gmm_pred.items():
-            if spec.key in pred:
-                per_record[g] = pred[spec.key][0] - _gmm_data_column(spec, gmm_tag[g], Y)
+        per_record = _record_residuals(spec, Y, gmm_pred, gmm_tag, models)
         entry = {"edges_km": _fl(edges), "unit": "log10", "sources": {}}
         for src, r in per_record.items():
             mean, se, cnt = [], [], []
@@ -292,6 +288,17 @@ def bias_vs_distance(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
     return out
 
 
+def _record_residuals(spec, Y, gmm_pred, gmm_tag, models) -> dict[str, np.ndarray]:
+    """Per record, log10(prediction / data) of ``spec`` for every model (mean over its
+    realisations) and every GMM that predicts it: source -> (N,) array."""
+    yd = Y(DATA, spec.column)
+    out = {m: _nanmean(Y(m, spec.column), axis=1) - yd for m in models}
+    for g, pred in gmm_pred.items():
+        if spec.key in pred:
+            out[g] = pred[spec.key][0] - _gmm_data_column(spec, gmm_tag[g], Y)
+    return out
+
+
 def bias_by_vs30_source(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
     """Mean bias log10(prediction / data) of PGA and PGV per class of ``station_vs30_source``
     (measured, inferred, assumed): a model (or GMM) judged on records whose Vs30 was assumed
@@ -303,11 +310,7 @@ def bias_by_vs30_source(coll, Y, specs, gmm_pred, gmm_tag, models) -> dict:
     for spec in specs:
         if spec.key not in ("PGA_RotD50", "PGV_RotD50"):
             continue
-        yd = Y(DATA, spec.column)
-        per = {m: _nanmean(Y(m, spec.column), axis=1) - yd for m in models}
-        for g, pred in gmm_pred.items():
-            if spec.key in pred:
-                per[g] = pred[spec.key][0] - _gmm_data_column(spec, gmm_tag[g], Y)
+        per = _record_residuals(spec, Y, gmm_pred, gmm_tag, models)
         e = {}
         for src, r in per.items():
             e[src] = {}
