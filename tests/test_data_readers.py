@@ -177,3 +177,23 @@ def test_format_detection_and_forced_formats(tmp_path, knet_dir):
         readers.discover([tmp_path / "missing"])
     with pytest.raises(ValueError, match="format"):
         readers.discover([tmp_path], format="sac")
+
+
+@pytest.mark.parametrize("header_lines", [17, 16])
+def test_knet_header_only_file_is_dropped_naming_the_file(tmp_path, knet_dir, header_lines):
+    """Issue 14 item 5: a header-only K-NET file (full header, or cut inside it) is dropped
+    with a reason that says what is wrong and names the file, not "knet reader failed"."""
+    src = knet_dir / "knet_20240809_kanagawa"
+    if not (src / "KNG0012408091957.EW").exists():
+        pytest.skip(f"needs {src}/KNG0012408091957.EW")
+    for comp in ("EW", "NS", "UD"):
+        lines = (src / f"KNG0012408091957.{comp}").read_text().splitlines(keepends=True)
+        body = lines if comp != "EW" else lines[:header_lines]
+        (tmp_path / f"KNG0012408091957.{comp}").write_text("".join(body))
+    items = list(readers.read([tmp_path]))
+    (drop,) = [i for i in items if isinstance(i, Dropped)]
+    assert not _records(items)
+    header_only = tmp_path / "KNG0012408091957.EW"
+    assert drop.detail == f"no samples after the header in {header_only}"
+    assert drop.reason == "truncated" and drop.trace_name == "KNG0012408091957"
+    assert "reader failed" not in drop.detail

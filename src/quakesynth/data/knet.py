@@ -144,6 +144,14 @@ def read_group(files: list[Path], prefer: str = "header", event_json: bool = Tru
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             yield drop("unreadable", f"{f.name}: not a readable K-NET file ({msg})")
             return
+        if tr.stats.npts == 0:
+            # a header with no data lines (or one cut inside the header: ObsPy then parses no
+            # "knet" stats at all, and the group used to drop as "knet reader failed: knet")
+            yield drop("truncated", f"no samples after the header in {f}")
+            return
+        if "knet" not in tr.stats:
+            yield drop("unreadable", f"{f}: incomplete K-NET header (17 labelled lines expected)")
+            return
         fs = float(tr.stats.sampling_rate)
         if not _fs_ok(fs):
             yield drop("impossible_sampling_rate", f"{f.name}: sampling rate {fs:g} Hz")
