@@ -386,3 +386,23 @@ def test_max_records_is_a_seeded_subset(dataset):
     assert list(sub.metadata.index) == list(again.metadata.index)
     assert set(sub.metadata["trace_name"]) <= set(full.metadata["trace_name"])
     assert len(open_data(f"{dataset}:test", max_records=10 ** 6)[0]) == len(full)
+
+
+@pytest.mark.parametrize("split", ["test", None])
+def test_dataset_with_zero_rows_is_one_line_exit_2(dataset, models, tmp_path, capsys, split):
+    """Issue 14 item 5: zero records say so (naming dataset and split), not a conditioning error."""
+    empty = tmp_path / "empty"
+    shutil.copytree(dataset, empty)
+    meta = empty / "metadata.csv"
+    meta.write_text(meta.read_text().splitlines(keepends=True)[0])  # the header row only
+    spec = f"{empty}:{split}" if split else str(empty)
+    rc = main(["evaluate", "--data", spec, "--model", "toyA", "-o", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("quakesynth: error:") and "\n" not in err, err
+    where = f"split {split!r} of dataset {str(empty)!r}" if split else f"dataset {str(empty)!r}"
+    assert f"{where} has no records" in err and "conditioning" not in err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(ValueError, match="has no records"):
+        evaluate(RecordSet(pd.read_csv(meta), lambda idx: None, name="none"), {"toyA": models["toyA"]})
+
+

@@ -68,9 +68,12 @@ def open_data(spec: str, seed: int = 0, floor_max_records: int = 20000,
         raise FileNotFoundError(f"dataset {path!r} not found")
     ds = Dataset(path)
     splits = _splits(ds)
-    if split is not None and split not in splits:
+    if len(ds) and split is not None and split not in splits:
         raise ValueError(f"dataset {path!r} has no split {split!r} (splits: {', '.join(splits) or 'none'})")
-    view = ds.split(split) if split is not None else ds
+    view = ds.split(split) if split is not None and len(ds) else ds
+    if len(view) == 0:
+        raise ValueError((f"split {split!r} of dataset {path!r}" if split is not None else f"dataset {path!r}")
+                         + " has no records: nothing to evaluate")
     data = RecordSet(view.metadata, view.get, name=f"{Path(path).name}" + (f":{split}" if split else ""))
     if max_records and len(data) > max_records:
         keep = np.sort(np.random.default_rng([seed, 1]).choice(len(data), size=max_records, replace=False))
@@ -165,6 +168,8 @@ def evaluate(data: str | RecordSet, models: list[str] | dict[str, Any], gmms: li
     gmm_objs = dict(gmms) if isinstance(gmms, dict) else load_gmms(list(gmms))
     if isinstance(data, RecordSet):
         dset, floor_set, data_name = data, floor, data.name
+        if len(dset) == 0:
+            raise ValueError(f"the evaluation set {data_name!r} has no records: nothing to evaluate")
     else:
         dset, floor_set, data_name = open_data(data, cfg.seed, cfg.floor_max_records, cfg.max_records)
     if classifier is not None and isinstance(classifier, (str, Path)):
