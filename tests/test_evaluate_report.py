@@ -406,3 +406,29 @@ def test_dataset_with_zero_rows_is_one_line_exit_2(dataset, models, tmp_path, ca
         evaluate(RecordSet(pd.read_csv(meta), lambda idx: None, name="none"), {"toyA": models["toyA"]})
 
 
+
+@pytest.mark.parametrize("hide_pyarrow", [False, True])
+def test_help_names_the_ims_table_this_installation_writes(monkeypatch, hide_pyarrow):
+    """Issue 14 item 5: the help promised ims.parquet where pyarrow is absent (CSV is written)."""
+    import importlib
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    import quakesynth.cli.evaluate as cli_evaluate
+    from quakesynth.evaluate.harness import TidyWriter
+
+    find_spec = importlib.util.find_spec
+    if hide_pyarrow:  # as if pyarrow were not installed: the help is made at import
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow"
+                            else find_spec(name, *a))
+    try:
+        mod = importlib.reload(cli_evaluate)
+        text = " ".join(CliRunner().invoke(mod.command, ["--help"], terminal_width=200).output.split())
+    finally:
+        monkeypatch.undo()
+        importlib.reload(cli_evaluate)
+    written = "ims.parquet" if importlib.util.find_spec("pyarrow") is not None and not hide_pyarrow else "ims.csv"
+    if not hide_pyarrow:
+        assert written == TidyWriter.default_name()
+    assert f"metrics.json (every number), {written} (" in text and "IMS_TABLE" not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from pathlib import Path
 
 import click
@@ -50,7 +51,7 @@ def command(data, flatfile, flatfile_format, models, gmms, realizations, output,
     For every record of DATASET[:SPLIT], each model generates N realisations with the record's
     conditioning; intensity measures, log-FAS, envelopes and HVSR of every waveform are
     compared with the data and the GMMs as in the HighFEM paper's Section 4. Writes
-    OUTPUT/index.html (self-contained), metrics.json (every number), ims.parquet (one row per
+    OUTPUT/index.html (self-contained), metrics.json (every number), IMS_TABLE (one row per
     record x model x realisation) and prints a summary table. Horizontal-only datasets (NE,
     12, RT: PEER pairs) are compared on the horizontals; measures that need a vertical are
     left out.
@@ -115,3 +116,14 @@ def command(data, flatfile, flatfile_format, models, gmms, realizations, output,
     wall = result.metrics["run"]["timing"]["total"]
     click.echo(f"report: {output}/index.html  ({result.metrics['run']['n_records']} records, "
                f"{wall.get('collect_s', 0):.1f} s generation + features, {wall.get('analyse_s', 0):.1f} s analysis)")
+
+
+def ims_table_name() -> str:
+    """The tidy IM table ``evaluate --data`` writes: parquet where pyarrow is installed, else CSV."""
+    return "ims.parquet" if importlib.util.find_spec("pyarrow") is not None else "ims.csv"
+
+
+# the help names the file this installation writes (IMS_TABLE in the docstring above)
+command.help = command.help.replace(
+    "IMS_TABLE", ims_table_name() + ("" if ims_table_name().endswith(".parquet")
+                                     else " (ims.parquet once pyarrow is installed)"))
