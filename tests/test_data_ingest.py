@@ -235,3 +235,35 @@ def test_stead_fixture_ingest_keeps_analyst_picks(tmp_path):
     # counts cannot become m/s^2: with the default dataset unit every record is refused
     assert main(["ingest", str(src), "-o", str(tmp_path / "x"), "--allow-missing-vs30", "--no-progress"]) == 2
     assert {r["reason"] for r in report_rows(tmp_path / "x.report.csv")} == {"unit"}
+
+
+def test_seisbench_progress_advances_as_records_are_read(tmp_path, monkeypatch):
+    """Issue 14 item 7: the bar on a SeisBench input advanced once, at the end (0 -> 100 %)."""
+    import dataclasses
+
+    import tqdm
+
+    from conftest import shared_path
+    from quakesynth.data import readers
+    from quakesynth.data.ingest import IngestConfig, ingest
+
+    src = shared_path("fixtures", "seisbench_dummy")
+    updates: list[int] = []
+
+    class Bar:
+        def __init__(self, *args, total=None, **kwargs):
+            self.total = total
+
+        def update(self, n=1):
+            updates.append(n)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    cfg = dataclasses.replace(IngestConfig(), read=readers.ReadOptions(batch_size=16),
+                              require_vs30=False, quantity="velocity", unit="counts")
+    n = readers.discover([src]).size
+    assert n >= 40
+    ingest([src], tmp_path / "ds", cfg, progress=True)  # what is kept does not matter here
+    assert len(updates) >= n // 16 and sum(updates) == n, updates

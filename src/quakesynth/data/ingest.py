@@ -248,7 +248,15 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
             bar = tqdm(total=found.size, disable=not progress, file=sys.stderr, unit="rec",
                        desc="ingest", dynamic_ncols=True)
             for unit in found.units:
+                # a dataset unit (STEAD, SeisBench) counts records: advance per batch as it is read;
+                # a file unit counts files: advance when it is done
+                per_item, done = unit.format in ("stead", "seisbench"), 0
                 for item in readers.read_unit(unit, config.read, meta_table):
+                    if per_item and not isinstance(item, Conflict):
+                        step = min(len(item) if isinstance(item, Records) else 1, unit.size - done)
+                        if step > 0:
+                            bar.update(step)
+                            done += step
                     if isinstance(item, Conflict):
                         key = (item.source, item.field, item.header_value, item.other_value)
                         if key not in seen_conflicts:
@@ -268,7 +276,8 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
                                            .to_numpy(na_value=np.nan))
                         w.add(kept)
                         rep.n_kept += len(kept)
-                bar.update(unit.size)
+                if unit.size > done:
+                    bar.update(unit.size - done)
             bar.close()
             if w.n_records == 0:
                 raise _NothingKept
