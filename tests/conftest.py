@@ -54,6 +54,38 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+def assert_close_to_reference(ours, theirs) -> None:
+    """Equal to a reference output to float rounding: max |diff| <= 5e-6 x max |reference| + 1e-6."""
+    ours = np.asarray(ours, dtype=np.float64)
+    theirs = np.asarray(theirs, dtype=np.float64)
+    assert ours.shape == theirs.shape
+    err = np.abs(ours - theirs).max()
+    assert err <= 5e-6 * np.abs(theirs).max() + 1e-6, f"max |diff| {err:.3g}"
+
+
+@pytest.fixture
+def empty_quakesynth_home(tmp_path, monkeypatch) -> Path:
+    """An empty QUAKESYNTH_HOME model cache; interrupted downloads are retried without waiting."""
+    from quakesynth import hub
+
+    home = tmp_path / "quakesynth-home"
+    home.mkdir()
+    monkeypatch.setenv(hub.HOME_ENV, str(home))
+    monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
+    return home
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one intra-op thread for the test (restored afterwards)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def pytest_runtest_setup(item):
     """Tiny tensors run fastest on one thread (and 2 threads thrash on a shared 2-core CI
     machine): every test that has torch loaded runs with one intra-op thread."""

@@ -101,13 +101,9 @@ def snapshot(root) -> dict[str, str]:
 
 
 @pytest.fixture
-def qhome(tmp_path, monkeypatch):
+def qhome(empty_quakesynth_home):
     """An empty QUAKESYNTH_HOME; interrupted downloads are retried without waiting."""
-    home = tmp_path / "qhome"
-    home.mkdir()
-    monkeypatch.setenv(hub.HOME_ENV, str(home))
-    monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
-    return home
+    return empty_quakesynth_home
 
 
 PAYLOAD = np.random.default_rng(7).integers(0, 256, 3 * (1 << 20) + 12345, dtype=np.uint8).tobytes()

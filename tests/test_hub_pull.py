@@ -86,20 +86,14 @@ def home(pulled_home, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def empty_home(tmp_path, monkeypatch):
-    h = tmp_path / "empty"
-    h.mkdir()
-    monkeypatch.setenv(hub.HOME_ENV, str(h))
-    monkeypatch.setattr(hub, "RETRY_WAIT_S", 0.0)
-    return h
+def empty_home(empty_quakesynth_home):
+    return empty_quakesynth_home
 
 
 def _close(ours, theirs):
-    ours = np.asarray(ours, dtype=np.float64)
-    theirs = np.asarray(theirs, dtype=np.float64)
-    assert ours.shape == theirs.shape
-    err = np.abs(ours - theirs).max()
-    assert err <= 5e-6 * np.abs(theirs).max() + 1e-6, f"max |diff| {err:.3g}"
+    from conftest import assert_close_to_reference
+
+    assert_close_to_reference(ours, theirs)
 
 
 def test_pulled_model_reproduces_the_reference(home, published, ref):

@@ -14,12 +14,7 @@ TINY = RefinerConfig(model_channels=8, emb_channels=16, channel_mult=(1, 2))
 FS, BAND = 20.0, (2.0, 8.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _field(N=2, S=8, T=256, seed=0):

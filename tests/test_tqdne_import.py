@@ -50,11 +50,9 @@ def _nets(configs, sds):
 
 
 def _close(ours, theirs):
-    ours = np.asarray(ours, dtype=np.float64)
-    theirs = np.asarray(theirs, dtype=np.float64)
-    assert ours.shape == theirs.shape
-    err = np.abs(ours - theirs).max()
-    assert err <= 5e-6 * np.abs(theirs).max() + 1e-6, f"max |diff| {err:.3g}"
+    from conftest import assert_close_to_reference
+
+    assert_close_to_reference(ours, theirs)
 
 
 def test_safe_loader_never_imports_reference_code(tqdne_dir):
