@@ -110,22 +110,17 @@ def _oq_imt(kind: str, period: float | None):
     return {"PGA": oq_imt.PGA, "PGV": oq_imt.PGV}[kind]() if kind != "SA" else oq_imt.SA(period)
 
 
-def _oq_compute(gsim, kind: str, period: float | None, fields: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """ln mean and total sigma (1-D, one per scenario) from an OpenQuake GSIM.
-
-    The between-event (tau) and within-event (phi) parts of the same call are kept in
-    ``_LAST_COMPONENTS`` for :meth:`GroundMotionModel.predict_components`."""
+def _oq_compute(gsim, kind: str, period: float | None, fields: dict[str, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ln mean, total sigma, tau and phi (1-D, one per scenario) from an OpenQuake GSIM
+    (tau and phi are zero where the GSIM publishes only the total)."""
     n = next(iter(fields.values())).size
     ctx = np.recarray(n, dtype=[(k, np.float64) for k in fields])
     for k, v in fields.items():
         ctx[k] = v.ravel()
     mean, sig, tau, phi = (np.zeros((1, n)) for _ in range(4))
     gsim.compute(ctx, [_oq_imt(kind, period)], mean, sig, tau, phi)
-    _LAST_COMPONENTS["tau"], _LAST_COMPONENTS["phi"] = tau[0].copy(), phi[0].copy()
-    return mean[0], sig[0]
-
-
-_LAST_COMPONENTS: dict[str, np.ndarray] = {}
+    return mean[0], sig[0], tau[0], phi[0]
 
 
 # -- the model interface ---------------------------------------------------------------------
@@ -177,13 +172,8 @@ class GroundMotionModel:
         ln_median : natural log of the median, in g (PGA, SA) or cm/s (PGV); broadcast shape.
         sigma : total standard deviation of ln IM, same shape.
         """
-        M = _finite("magnitude", magnitude)
-        R = _finite("rhyp_km", rhyp_km)
-        D = _finite("depth_km", depth_km)
-        convert = rhyp_to_rjb if self.distance_metric == "rjb" else rhyp_to_rrup
-        dist = convert(R, D, magnitude=M, method=distance_method)
-        return self._predict(imt, M, dist, vs30_mps, D, allow_extrapolation,
-                             hint=f" (from rhyp_km and depth_km, {distance_method} source)", **kwargs)
+        return self.predict_components(imt, magnitude, rhyp_km, depth_km, vs30_mps, distance_method=distance_method,
+                                       allow_extrapolation=allow_extrapolation, **kwargs)[:2]
 
     def predict_native(self, imt: str, magnitude, distance_km, vs30_mps, depth_km=None, *,
                        allow_extrapolation: bool = False, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -195,20 +185,23 @@ class GroundMotionModel:
         M = _finite("magnitude", magnitude)
         dist = _finite(f"{self.distance_metric}_km", distance_km)
         D = None if depth_km is None else _finite("depth_km", depth_km)
-        return self._predict(imt, M, dist, vs30_mps, D, allow_extrapolation, **kwargs)
+        return self._predict(imt, M, dist, vs30_mps, D, allow_extrapolation, **kwargs)[:2]
 
-    def predict_components(self, imt: str, magnitude, rhyp_km, depth_km, vs30_mps, **kwargs: Any
+    def predict_components(self, imt: str, magnitude, rhyp_km, depth_km, vs30_mps, *,
+                           distance_method: str = "point", allow_extrapolation: bool = False, **kwargs: Any
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Like :meth:`predict`, with the parts of the standard deviation.
 
         Returns ``(ln_median, sigma, tau, phi)``: total, between-event and within-event
         standard deviations of ln IM (NaN where the model publishes only the total).
         """
-        _LAST_COMPONENTS.clear()
-        mu, sig = self.predict(imt, magnitude, rhyp_km, depth_km, vs30_mps, **kwargs)
-        if "tau" in _LAST_COMPONENTS and _LAST_COMPONENTS["tau"].size == mu.size and np.any(_LAST_COMPONENTS["phi"] > 0):
-            return mu, sig, _LAST_COMPONENTS["tau"].reshape(mu.shape), _LAST_COMPONENTS["phi"].reshape(mu.shape)
-        return mu, sig, np.full(mu.shape, np.nan), np.full(mu.shape, np.nan)
+        M = _finite("magnitude", magnitude)
+        R = _finite("rhyp_km", rhyp_km)
+        D = _finite("depth_km", depth_km)
+        convert = rhyp_to_rjb if self.distance_metric == "rjb" else rhyp_to_rrup
+        dist = convert(R, D, magnitude=M, method=distance_method)
+        return self._predict(imt, M, dist, vs30_mps, D, allow_extrapolation,
+                             hint=f" (from rhyp_km and depth_km, {distance_method} source)", **kwargs)
 
     def data_support(self, magnitude, distance_km) -> np.ndarray:
         """Relative weight (0-1) of scenarios by how well the model's data constrain them.
@@ -269,8 +262,11 @@ class GroundMotionModel:
                                    ("vs30_mps", V, ""), ("depth_km", D, "")):
                 if values is not None and key in self.validity:
                     _check_range(self.name, key, values, self.validity[key], hint=h)
-        mu, sig = self._compute(kind, T, M, dist, V, D, allow_extrapolation, **kwargs)
-        return mu.reshape(M.shape), sig.reshape(M.shape)
+        out = self._compute(kind, T, M, dist, V, D, allow_extrapolation, **kwargs)
+        mu, sig = out[0].reshape(M.shape), out[1].reshape(M.shape)
+        if len(out) == 4 and np.any(out[3] > 0):  # the model publishes tau and phi
+            return mu, sig, out[2].reshape(M.shape), out[3].reshape(M.shape)
+        return mu, sig, np.full(M.shape, np.nan), np.full(M.shape, np.nan)
 
     def _compute(self, kind, T, M, dist, V, D, allow_extrapolation, **kwargs):  # pragma: no cover
         raise NotImplementedError
@@ -408,12 +404,13 @@ class Kanno2006(GroundMotionModel):
         if D is None:
             raise ValueError("depth_km is required by Kanno2006 (it chooses the shallow or deep branch)")
         deep = D.ravel() > self.DEPTH_SPLIT_KM
-        mu, sig = np.empty(M.size), np.empty(M.size)
+        out = tuple(np.empty(M.size) for _ in range(4))  # mu, sigma, tau, phi
         for mask, cls_name in ((~deep, "Kanno2006Shallow"), (deep, "Kanno2006Deep")):
             if mask.any():
                 sub = {k: v[mask] for k, v in fields.items()}
-                mu[mask], sig[mask] = _oq_compute(_oq_gsim(cls_name), kind, T, sub)
-        return mu, sig
+                for a, part in zip(out, _oq_compute(_oq_gsim(cls_name), kind, T, sub)):
+                    a[mask] = part
+        return out
 
 
 # -- registry -------------------------------------------------------------------------------
