@@ -341,15 +341,13 @@ ADJUST_FREQUENCIES_HZ = (0.33, 1.0, 3.3, 10.0, 30.0)
 
 
 def _initial_values(cfg, grid: FitGrid, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    from quakesynth.simulate.stochastic import median_stress_drop, pseudo_depth
+    from quakesynth.simulate.stochastic import lower_corner, median_stress_drop, pseudo_depth
 
     mags = np.asarray(grid.magnitudes, dtype=np.float64)
     src, path = cfg.source, cfg.path
     shallow = np.zeros_like(mags)  # node values are for shallow events; the depth ramp stays on top
-    fa = (np.exp(np.interp(mags, np.asarray(src.fa_magnitudes, float), np.log(np.asarray(src.fa_hz, float))))
-          if len(src.fa_magnitudes) else 10.0 ** (src.fa_a + src.fa_b * mags))
     table = {"stress": median_stress_drop(mags, shallow, src), "pseudo_depth": pseudo_depth(mags, src),
-             "corner_fa": fa,
+             "corner_fa": lower_corner(mags, src),
              "q0": np.array([path.q0]), "q_eta": np.array([path.q_eta]),
              "kappa0": np.array([cfg.stations.kappa0_median_s]),
              "spreading_slope1": np.array([path.spreading_slope1]),

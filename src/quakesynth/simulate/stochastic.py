@@ -323,6 +323,17 @@ def _motion_class():
     return RegionalSourceMotion
 
 
+def lower_corner(magnitude, cfg: SourceConfig) -> np.ndarray:
+    """Lower corner ``fa`` (Hz) of the two-corner source: ``log10 fa = fa_a + fa_b M``
+    (Atkinson & Silva 2000), or, where ``fa_magnitudes`` is set (a calibrated preset),
+    log-linear interpolation of ``fa_hz`` between those nodes (constant beyond)."""
+    m = np.asarray(magnitude, dtype=np.float64)
+    if len(cfg.fa_magnitudes):
+        return np.exp(np.interp(m, np.asarray(cfg.fa_magnitudes, dtype=np.float64),
+                                np.log(np.asarray(cfg.fa_hz, dtype=np.float64))))
+    return 10.0 ** (cfg.fa_a + cfg.fa_b * m)
+
+
 def two_corner_factor(freqs: np.ndarray, magnitude: float, fc: float, cfg: SourceConfig) -> np.ndarray:
     """Ratio of a two-corner source spectrum to the Brune spectrum of corner ``fc`` (Hz).
 
@@ -338,11 +349,7 @@ def two_corner_factor(freqs: np.ndarray, magnitude: float, fc: float, cfg: Sourc
     >>> np.round(two_corner_factor(f, 7.0, 0.1, SourceConfig()), 2).tolist()
     [1.0, 0.63, 1.0]
     """
-    if len(cfg.fa_magnitudes):
-        fa = float(np.exp(np.interp(magnitude, np.asarray(cfg.fa_magnitudes, dtype=np.float64),
-                                    np.log(np.asarray(cfg.fa_hz, dtype=np.float64)))))
-    else:
-        fa = 10.0 ** (cfg.fa_a + cfg.fa_b * magnitude)
+    fa = float(lower_corner(magnitude, cfg))
     eps = 10.0 ** (cfg.eps_a + cfg.eps_b * magnitude)
     if not cfg.two_corner or eps >= 1.0 or fc**2 <= (1.0 - eps) * fa**2:
         return np.ones_like(freqs, dtype=np.float64)
