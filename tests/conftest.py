@@ -54,6 +54,18 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip archive (deflate) in memory holding ``members`` (name -> bytes)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
 def assert_close_to_reference(ours, theirs) -> None:
     """Equal to a reference output to float rounding: max |diff| <= 5e-6 x max |reference| + 1e-6."""
     ours = np.asarray(ours, dtype=np.float64)

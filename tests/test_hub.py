@@ -14,11 +14,9 @@ logged as ``(path, Range header or None)``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import socket
 import threading
-import zipfile
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -178,11 +176,9 @@ def test_pull_without_network_leaves_cache_unchanged(qhome, capsys):
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
+    from conftest import zip_bytes
+
+    return zip_bytes(members)
 
 
 def test_extract_members_checks_layout_and_integrity(tmp_path):

@@ -14,7 +14,6 @@ import hashlib
 import io
 import os
 import shutil
-import zipfile
 
 import numpy as np
 import pytest
@@ -33,11 +32,9 @@ URL_PATH = "/records/15687691/files/tqdne-0.2.2.zip"
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
+    from conftest import zip_bytes
+
+    return zip_bytes(members)
 
 
 def _sha(data: bytes) -> str:
