@@ -144,6 +144,9 @@ def test_threads_default_never_oversubscribes(monkeypatch):
     monkeypatch.delenv("QUAKESYNTH_THREADS", raising=False)
     for workers in (1, 2, 3, 64):
         assert default_threads(workers) * workers <= max(available_cores(), workers)
+        # one thread per process whatever the cores: the same bits on every machine, and no
+        # oversubscription when another process competes (the old default was the cores / workers)
+        assert default_threads(workers) == 1
     monkeypatch.setenv("QUAKESYNTH_THREADS", "3")
     assert default_threads(2) == 3
     monkeypatch.setenv("QUAKESYNTH_THREADS", "lots")

@@ -77,14 +77,28 @@ def available_cores() -> int:
 
 
 def default_threads(workers: int = 1) -> int:
-    """Threads per process when none is given: ``$QUAKESYNTH_THREADS``, else the available
-    cores shared among ``workers`` processes (workers x threads never exceeds the cores)."""
+    """Threads per process when none is given: ``$QUAKESYNTH_THREADS``, else 1.
+
+    One thread per process is the default on purpose (issue 14, benchmarks/results/reliability.md):
+
+    - it never oversubscribes, whatever else runs on the machine: with one competing CPU-bound
+      process, 2 threads on the 2-core box were 1.9 times slower than 1 (OpenMP workers wait on
+      each other when one is descheduled); the cores available to the process (affinity, cgroup
+      quota) cannot see another process's load;
+    - the learned models' bits depend on the thread count (rounding of the reductions), so a
+      fixed default gives the same waveforms on every machine, whatever its core count;
+    - idle, the second thread gained only 13 % on 2 cores. For throughput use ``workers`` (data
+      parallel, bitwise equal to one thread) or ``--threads N`` explicitly.
+
+    ``workers`` is accepted for the callers' symmetry; workers x 1 thread never exceeds the
+    workers asked for.
+    """
     env = os.environ.get(THREADS_ENV, "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:
             raise ValueError(f"{THREADS_ENV} must be a positive whole number of threads; got {env!r}")
         return int(env)
-    return max(1, available_cores() // max(1, int(workers)))
+    return 1
 
 
 def set_threads(threads: int | None = None, workers: int = 1) -> int:

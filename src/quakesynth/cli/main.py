@@ -71,8 +71,8 @@ def cli() -> None:
 def threads_option(workers_param: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The ``--threads`` option of every command that runs networks or compiled kernels.
 
-    The value (``--threads``, else ``$QUAKESYNTH_THREADS``, else the cores available to the
-    process divided by the command's workers) is applied before the command runs
+    The value (``--threads``, else ``$QUAKESYNTH_THREADS``, else 1 per process: see
+    :func:`quakesynth.parallel.default_threads` for why) is applied before the command runs
     (:func:`quakesynth.parallel.set_threads`); a command function with a ``threads``
     parameter receives the resolved number. ``workers_param`` names the command's
     worker-count parameter, if it has one.
@@ -94,8 +94,9 @@ def threads_option(workers_param: str | None = None) -> Callable[[Callable[..., 
 
         return click.option(
             "--threads", type=click.IntRange(min=1), default=None,
-            help="Compute threads per process [default: $QUAKESYNTH_THREADS, else the available cores"
-                 + (" divided by the workers" if workers_param else "") + "; never more in total]. "
+            help="Compute threads per process [default: $QUAKESYNTH_THREADS, else 1, which never "
+                 "oversubscribes a shared machine"
+                 + ("; use --workers for data-parallel throughput" if workers_param else "") + "]. "
                  "Results are bitwise reproducible for the same device and threads.")(wrapper)
 
     return decorator
