@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 @pytest.fixture
 def classifier_dir(tmp_path):
     from quakesynth.config import to_dict
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
     from quakesynth.models.classifier import ClassifierConfig, SpectrogramClassifier, class_names
     from quakesynth.repr.spectrogram import SpectrogramConfig
 

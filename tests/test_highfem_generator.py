@@ -80,7 +80,7 @@ def test_stages_invert_the_representation(tiny):
 
 
 def test_save_load_identity_and_weights_only(tiny, tmp_path):
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
 
     config, states = tiny
     save_model_dir(tmp_path / "m", config, states)
@@ -92,7 +92,7 @@ def test_save_load_identity_and_weights_only(tiny, tmp_path):
     assert isinstance(quakesynth.load_model(tmp_path / "m"), HighFEMGenerator)
     with pytest.raises(ValueError, match="'raw' weights"):
         load_generator(tmp_path / "m", weights="raw")
-    with pytest.raises(FileNotFoundError, match="not a model directory"):
+    with pytest.raises(FileNotFoundError, match="not a quakesynth model directory"):
         load_generator(tmp_path)
 
 
@@ -140,7 +140,7 @@ def test_bench_cli(capsys):
 def test_converted_published_model_reproduces_the_reference_through_the_generator(tqdne_dir, tmp_path):
     """The tqdne 0.2.2 checkpoints, converted and saved as a model directory, generate through
     HighFEMGenerator exactly what the reference sampler and decoder produced for the same noise."""
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
     from quakesynth.models.tqdne_import import convert_tqdne
 
     config, states = convert_tqdne(tqdne_dir / "edm.ckpt", tqdne_dir / "autoencoder.ckpt")

@@ -110,7 +110,7 @@ def test_peak_mode_model_generates_the_sampled_peaks_with_the_data_scaling(amp_r
 
     import quakesynth
     from quakesynth.models.amplitude import load_amplitude_model
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
     _, vae, edm = amp_runs
     assert json.loads((vae / "model" / "config.json").read_text())["amplitude"] == {"mode": "peak", "reference": 0.1}
@@ -146,7 +146,7 @@ def test_warm_start_copies_matching_weights(amp_runs, tmp_path):
     import warnings
 
     from quakesynth.config import from_dict
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
     from quakesynth.models.vae import VAEConfig
     from quakesynth.train.config import TrainConfig
     from quakesynth.train.modules import VAEModule
@@ -175,7 +175,7 @@ def test_train_cli_init_starts_from_the_given_weights(amp_runs, tmp_path):
     import yaml
 
     from quakesynth.cli.main import main
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
     data, vae, _ = amp_runs
     out = tmp_path / "vae2"
@@ -197,7 +197,7 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
     from pathlib import Path
 
     import quakesynth
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
     _, _, edm = amp_runs
     tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
@@ -226,7 +226,7 @@ def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):
     from pathlib import Path
 
     import quakesynth
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
     from quakesynth.train.run import refit_amplitude
 
     data, vae, edm = amp_runs

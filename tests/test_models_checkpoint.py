@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from quakesynth.config import from_dict, to_dict
-from quakesynth.models.checkpoint import highfem_preset, load_model_dir, save_model_dir
+from quakesynth.config import from_dict, highfem_preset, to_dict
+from quakesynth.modeldir import load_model_dir, save_model_dir
 from quakesynth.models.edm import EDMConfig, EDMPrecond
 from quakesynth.models.unet import UNet, UNetConfig
 from quakesynth.models.vae import VAE, VAEConfig

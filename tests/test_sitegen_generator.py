@@ -57,7 +57,7 @@ def tiny_models(tmp_path_factory):
 
 @pytest.mark.slow
 def test_training_entry_points(tiny_dataset, tmp_path):
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
     from quakesynth.sitegen.generator import load_generator
     from quakesynth.sitegen.train import resolve_config, train_cvae, train_timesnet
 
@@ -88,7 +88,7 @@ def test_normalise_keeps_component_ratios():
 
 
 def test_pool_and_model_directories(tiny_dataset, tiny_models):
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
     from quakesynth.sitegen.data import load_pool
 
     pool = load_pool(tiny_dataset, "train")

@@ -160,7 +160,7 @@ def test_ema_weights_differ_and_load(tqdne_dir):
 
 def test_cli_import_end_to_end(tqdne_dir, ref, tmp_path, capsys):
     from quakesynth.cli.main import main
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
     out = tmp_path / "published"
     rc = main(["import-tqdne", str(tqdne_dir / "edm.ckpt"), str(tqdne_dir / "autoencoder.ckpt"), "-o", str(out)])

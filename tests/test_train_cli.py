@@ -112,7 +112,7 @@ def test_edm_model_is_a_generator(tiny_runs):
 
 
 def test_model_directory_is_weights_only_and_reloads_identically(tiny_runs):
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
     from quakesynth.models.highfem import load_generator
 
     _, runs = tiny_runs
@@ -131,7 +131,7 @@ def test_model_directory_is_weights_only_and_reloads_identically(tiny_runs):
 def test_classifier_model_and_embedding(tiny_runs):
     from quakesynth.config import from_dict
     from quakesynth.data.store import Dataset
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
     from quakesynth.models.classifier import ClassifierConfig, SpectrogramClassifier
     from quakesynth.repr.spectrogram import LogSpectrogram, SpectrogramConfig
     from quakesynth.train.data import waveforms

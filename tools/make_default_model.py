@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from quakesynth.models.checkpoint import load_model_dir, save_model_dir
+from quakesynth.modeldir import load_model_dir, save_model_dir
 
 DESCRIPTION = ("HighFEM default (VAE 8x32x32 latent + EDM U-Net 1.1 M parameters) with the explicit "
                "amplitude path (peak-normalised shapes + a conditional Gaussian of the three log10 "

@@ -84,3 +84,35 @@ def _deepcopy(d: dict) -> dict:
 def dump_yaml(d: dict, path: str | Path) -> None:
     with open(path, "w") as f:
         yaml.safe_dump(d, f, sort_keys=False)
+
+
+def highfem_preset(name: str) -> dict[str, Any]:
+    """The resolved HighFEM preset ``name`` (``"paper"``, ``"small"``, ``"tiny"``) as plain dicts.
+
+    ``configs/highfem_<name>.yaml`` names its network presets (``vae: <preset>``, ``unet:
+    <preset>``, read from ``configs/vae_<preset>.yaml`` and ``configs/unet_<preset>.yaml``) and
+    holds the ``spectrogram``, ``edm`` and ``sampler`` sections. Returns ``{"spectrogram",
+    "vae", "unet", "edm", "sampler"}`` validated against their dataclasses.
+    """
+    from quakesynth.diffusion.sampler import SamplerConfig
+    from quakesynth.models.edm import EDMConfig
+    from quakesynth.models.unet import UNetConfig
+    from quakesynth.models.vae import VAEConfig
+    from quakesynth.repr.spectrogram import SpectrogramConfig
+
+    if "/" in name or name.endswith(".yaml"):
+        doc = load_preset(name)
+    else:
+        doc = load_preset(f"highfem_{name}")
+    out: dict[str, Any] = {}
+    for section, cls in (("spectrogram", SpectrogramConfig), ("vae", VAEConfig), ("unet", UNetConfig),
+                         ("edm", EDMConfig), ("sampler", SamplerConfig)):
+        value = doc.get(section, {})
+        if isinstance(value, str):
+            value = load_preset(f"{section}_{value}")
+        out[section] = to_dict(from_dict(cls, value))
+    extra = sorted(set(doc) - set(out))
+    if extra:
+        raise ValueError(f"HighFEM preset {name!r}: unknown section(s) {extra}")
+    return out
+

@@ -473,18 +473,9 @@ MODEL_LOADERS: dict[str, str] = {
 
 def model_kind(path: str | Path) -> str:
     """The ``"model"`` entry of a saved model directory's ``config.json`` (``RUN/model`` too)."""
-    import json
+    from quakesynth.modeldir import read_kind
 
-    p = Path(path)
-    if not (p / "config.json").exists() and (p / "model" / "config.json").exists():
-        p = p / "model"
-    cfg = p / "config.json"
-    if not cfg.is_file():
-        raise ValueError(f"{str(path)!r} is not a quakesynth model directory (no config.json)")
-    try:
-        return str(json.loads(cfg.read_text()).get("model", "highfem"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{str(cfg)!r} is not valid JSON: {e}") from e
+    return read_kind(path)
 
 
 def load_model(name_or_path: str | Path, **kwargs: Any) -> Generator:

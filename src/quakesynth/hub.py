@@ -6,7 +6,7 @@ model, checks it and converts it into a quakesynth model directory in the cache:
     $QUAKESYNTH_HOME/             (default: platformdirs.user_cache_dir("quakesynth"),
       models/                      e.g. ~/.cache/quakesynth on Linux)
         highfem/
-          config.json  vae.pt  edm.pt    the converted model (quakesynth.models.checkpoint)
+          config.json  vae.pt  edm.pt    the converted model (quakesynth.modeldir)
           source.json                    where it came from: URL, archive SHA-256, file hashes
       .pull-XXXX.tmp/                    staging of a running pull (removed when it ends, or by
                                          the next pull if a killed process left it behind)
@@ -367,7 +367,7 @@ def pull(name: str = "highfem", url: str | None = None, archive: str | Path | No
         configs["provenance"].update({"archive": m.archive, "archive_url": source_url,
                                       "archive_sha256": digest, "members": dict(m.members)})
         with atomic_path(target, overwrite=True, directory=True) as tmp:
-            from quakesynth.models.checkpoint import save_model_dir
+            from quakesynth.modeldir import save_model_dir
 
             save_model_dir(tmp, configs, state_dicts, overwrite=True)
             status = ("given by the user (--sha256)" if why == "given" else

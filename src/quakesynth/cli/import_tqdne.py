@@ -34,7 +34,7 @@ def command(edm: str, autoencoder: str, out: str, weights: str, name: str | None
     from pathlib import Path
 
     from quakesynth._atomic import check_writable
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
     from quakesynth.models.tqdne_import import TQDNE_DESCRIPTION, convert_tqdne
 
     check_writable(out, overwrite)

@@ -84,7 +84,7 @@ def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, 
     """
     from quakesynth._atomic import check_writable
     from quakesynth.formats import write_records
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
     from quakesynth.physics.broadband import resolve_model
 
     check_writable(output, overwrite)

@@ -50,18 +50,13 @@ class ClassifierAdapter:
     def load(cls, path: str | Path, weights: str = "ema") -> ClassifierAdapter:
         """From a classifier model directory (or its ``train classifier`` run folder)."""
         from quakesynth.config import from_dict
-        from quakesynth.models.checkpoint import load_model_dir
+        from quakesynth.modeldir import load_model_dir, resolve_model_dir
         from quakesynth.models.classifier import ClassifierConfig, SpectrogramClassifier
         from quakesynth.repr.spectrogram import LogSpectrogram, SpectrogramConfig
 
-        p = Path(path)
-        if not p.exists():
+        if not Path(path).exists():
             raise FileNotFoundError(f"classifier {str(path)!r} not found")
-        if (p / "model" / "config.json").exists() and not (p / "config.json").exists():
-            p = p / "model"
-        if not (p / "config.json").exists():
-            raise FileNotFoundError(f"{str(path)!r} is not a classifier model directory (no config.json)")
-        config, states = load_model_dir(p)
+        config, states = load_model_dir(resolve_model_dir(path))
         if config.get("model") != "classifier":
             raise ValueError(f"{str(path)!r} holds a {config.get('model')!r} model, not a classifier")
         key = "classifier" if weights == "ema" else "classifier_raw"

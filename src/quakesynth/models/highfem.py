@@ -277,18 +277,12 @@ def load_generator(path: str | Path, weights: str = "ema", **kwargs: Any) -> Hig
     whatever was chosen at import) or ``"raw"`` (``edm_raw``, the last optimiser weights of a
     quakesynth-trained model). Other keyword arguments go to :class:`HighFEMGenerator`.
     """
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir, resolve_model_dir
 
-    p = Path(path)
-    if (p / "model" / "config.json").exists() and not (p / "config.json").exists():
-        p = p / "model"
-    if not (p / "config.json").exists():
-        raise FileNotFoundError(f"{str(path)!r} is not a model directory (no config.json)")
+    p = resolve_model_dir(path)
     if weights not in ("ema", "raw"):
         raise ValueError(f"weights must be 'ema' or 'raw'; got {weights!r}")
-    config, states = load_model_dir(p)
-    if config.get("model") != "highfem":
-        raise ValueError(f"{str(path)!r} holds a {config.get('model')!r} model, not a HighFEM generator")
+    config, states = load_model_dir(p, kind="highfem")
     key = "edm" if weights == "ema" else "edm_raw"
     if key not in states:
         raise ValueError(f"{str(path)!r} has no {weights!r} weights ({key!r}); it has {sorted(states)}")
@@ -314,9 +308,8 @@ def random_model(preset: str = "paper", seed: int = 0, cond_features: int = 5) -
     initialised to zero, is random, so timings reflect real arithmetic."""
     import dataclasses
 
-    from quakesynth.config import from_dict, to_dict
+    from quakesynth.config import from_dict, highfem_preset, to_dict
     from quakesynth.diffusion.sampler import SamplerConfig
-    from quakesynth.models.checkpoint import highfem_preset
     from quakesynth.models.conditioning import TQDNE_VARIABLES
     from quakesynth.models.edm import EDMConfig, EDMPrecond
     from quakesynth.models.unet import UNet, UNetConfig

@@ -216,7 +216,7 @@ def convert_tqdne(edm_ckpt: str | Path, autoencoder_ckpt: str | Path, weights: s
     Returns
     -------
     (configs, state_dicts): ``configs`` is the JSON-able model description written to
-    ``config.json`` (see :func:`quakesynth.models.checkpoint.save_model_dir`);
+    ``config.json`` (see :func:`quakesynth.modeldir.save_model_dir`);
     ``state_dicts`` maps ``"vae"`` to the :class:`~quakesynth.models.vae.VAE` state dict and
     ``"edm"`` to the :class:`~quakesynth.models.edm.EDMPrecond` (U-Net backbone) state dict.
     """

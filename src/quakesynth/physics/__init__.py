@@ -2,7 +2,7 @@
 
 - :mod:`quakesynth.physics.data`: corpus arrays, normalisation, splits.
 - :mod:`quakesynth.physics.train`: Lightning modules and the training / saving / loading of
-  the surrogate and the refiner (model directories of :mod:`quakesynth.models.checkpoint`).
+  the surrogate and the refiner (model directories of :mod:`quakesynth.modeldir`).
 - :mod:`quakesynth.physics.models`: loading trained surrogates and refiners (no Lightning).
 - :mod:`quakesynth.physics.evaluate`: metrics before / after refinement, spatial coherence,
   timings.

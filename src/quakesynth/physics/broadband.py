@@ -359,9 +359,12 @@ def resolve_model(name_or_path) -> str:
     """A refiner model directory from a path or a model shipped in ``quakesynth/weights/<name>``."""
     from pathlib import Path
 
-    p = Path(name_or_path)
-    if (p / "config.json").exists():
-        return str(p)
+    from quakesynth.modeldir import resolve_model_dir
+
+    try:
+        return str(resolve_model_dir(name_or_path))  # a model directory or a run folder
+    except FileNotFoundError:
+        pass
     shipped = Path(__file__).resolve().parents[1] / "weights" / str(name_or_path)
     if (shipped / "config.json").exists():
         return str(shipped)

@@ -25,7 +25,7 @@ class Surrogate:
 
     def __init__(self, path, device: str = "cpu") -> None:
         from quakesynth.config import from_dict
-        from quakesynth.models.checkpoint import load_model_dir
+        from quakesynth.modeldir import load_model_dir
 
         config, sd = load_model_dir(path, ["mifno"], map_location=device)
         if config.get("model") != "mifno":
@@ -61,7 +61,7 @@ def surrogate_pairs(surrogate: Surrogate, corpus: dict, idx, patch: int = 1) -> 
 def load_refiner(path, device: str = "cpu") -> tuple[Refiner, dict]:
     """``(refiner in eval mode, config)`` from a refiner model directory."""
     from quakesynth.config import from_dict
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
     config, sd = load_model_dir(path, ["refiner"], map_location=device)
     if config.get("model") != "refiner":

@@ -175,7 +175,7 @@ def calibrate_model(model_dir, sur, data: dict, idx, band: tuple[float, float], 
     ``band`` Hz against the simulated truth) and store it in the model directory."""
     import torch
 
-    from quakesynth.models.checkpoint import load_model_dir, save_model_dir
+    from quakesynth.modeldir import load_model_dir, save_model_dir
     from quakesynth.physics.evaluate import hf_coherence
     from quakesynth.physics.joint import calibrate_noise_correlation, refine_wavefields
     from quakesynth.physics.models import load_refiner

@@ -2,7 +2,7 @@
 
 Both train with :func:`quakesynth.train.fit.fit` (Lightning, EMA, resumable checkpoints, CSV
 losses, DDP when ``devices > 1``) and end in a self-describing model directory
-(:func:`quakesynth.models.checkpoint.save_model_dir`)::
+(:func:`quakesynth.modeldir.save_model_dir`)::
 
     surrogate: config.json {"model": "mifno", "mifno", "normalisation", "waveform", "train"}
                mifno.pt (EMA weights)
@@ -110,7 +110,7 @@ def train_surrogate(corpus: dict, train_idx, run_dir, cfg: MIFNOConfig, train: T
     """Train MIFNO on ``corpus`` (:func:`quakesynth.physics.data.load_corpus`) samples ``train_idx``;
     writes ``run_dir/model`` and returns its path. Statistics from the training split only."""
     from quakesynth.config import to_dict
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
 
     train_idx = np.asarray(train_idx)
     norm = fit_normalisation(corpus["vs"][train_idx], corpus["u"][train_idx], corpus["domain_m"])
@@ -146,7 +146,7 @@ def train_refiner(pairs: dict[str, np.ndarray], run_dir, cfg: RefinerConfig, tra
     when ``cfg.n_extra > 0``); ``sigma_data`` is the std of the normalised training residuals.
     Writes ``run_dir/model`` (``extra`` entries added to its config) and returns it."""
     from quakesynth.config import to_dict
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
 
     x, y = (torch.as_tensor(pairs[k]) for k in ("x", "y"))
     if x.shape != y.shape or x.ndim != 3 or x.shape[1] != cfg.channels:

@@ -51,7 +51,7 @@ def save_timesnet(path: str | Path, net_cfg: TimesNetConfig, state: dict[str, to
     (``state0``) weights, and the pool's latents (conditioned with ``state``, unconditioned
     with ``state0``), station labels and ln peaks."""
     from quakesynth.config import to_dict
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
     from quakesynth.models.timesnet import TimesNetAE
 
     net, net0 = TimesNetAE(net_cfg), TimesNetAE(net_cfg)
@@ -71,7 +71,7 @@ def save_cvae(path: str | Path, net_cfg: CVAEConfig, state: dict[str, torch.Tens
               provenance: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
     """Write a CVAE model directory: weights and the per-station mean and sd of ln peak."""
     from quakesynth.config import to_dict
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
 
     S = len(pool.codes)
     mu = np.array([pool.ln_peak[pool.station == s].mean() for s in range(S)])

@@ -237,12 +237,9 @@ class CVAEGenerator(_StationGenerator):
 def load_generator(path: str | Path, **kwargs: Any) -> Generator:
     """A site-specific generator from a model directory (or a training folder holding
     ``model/``); keyword arguments go to the generator (``k``, ``sampling``, ``mode``...)."""
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
-    p = Path(path)
-    if (p / "model" / "config.json").exists() and not (p / "config.json").exists():
-        p = p / "model"
-    config, states = load_model_dir(p)
+    config, states = load_model_dir(path)
     kind = config.get("model")
     kwargs.setdefault("name", config.get("name"))
     if kind == "timesnet_gen":

@@ -19,7 +19,7 @@ The output folder::
     OUT/
       config.yaml       the resolved :class:`SiteGenConfig`
       phase0/ phase1/   (TimesNet-Gen) or cvae/: Lightning run folders (checkpoints, logs)
-      model/            self-describing model directory (:mod:`quakesynth.models.checkpoint`)
+      model/            self-describing model directory (:mod:`quakesynth.modeldir`)
 
 Both model directories hold the training pool's per-station statistics the generators need:
 TimesNet-Gen stores the encoded latents of every training record (station-conditioned and,

@@ -3,7 +3,7 @@ configuration of each kind (``vae``, ``edm``, ``classifier``) with its presets.
 
 A run configuration is resolved (:func:`resolve_config`) from, in increasing priority: the
 dataclass defaults; the architecture preset ``configs/highfem_<preset>.yaml`` (representation,
-VAE, U-Net, EDM and sampler sections, :func:`quakesynth.models.checkpoint.highfem_preset`);
+VAE, U-Net, EDM and sampler sections, :func:`quakesynth.config.highfem_preset`);
 the training preset ``configs/train_<kind>_<preset>.yaml`` (schedule, data, latent handling,
 classifier architecture); an optional YAML file; ``section.key=value`` overrides.
 """
@@ -132,7 +132,7 @@ def resolve_config(kind: str, preset: str | None = "small", config: str | Path |
                    overrides: list[str] | tuple[str, ...] = ()) -> Any:
     """The run configuration of ``kind``: defaults < architecture preset < training preset <
     config file < ``key=value`` overrides (see the module docstring)."""
-    from quakesynth.models.checkpoint import highfem_preset
+    from quakesynth.config import highfem_preset
 
     if kind not in RUN_CONFIGS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")

@@ -6,7 +6,7 @@ Configuration: see :func:`quakesynth.train.config.resolve_config`; the resolved 
 is written to ``RUN/config.yaml``. Resuming reads it back (overrides still apply, e.g. a longer
 ``train.max_steps``) and continues from ``RUN/checkpoints/last.ckpt`` at the exact step.
 
-Model directories (``RUN/model``, written with :func:`quakesynth.models.checkpoint.save_model_dir`):
+Model directories (``RUN/model``, written with :func:`quakesynth.modeldir.save_model_dir`):
 
 - vae: config ``{"model": "vae", "spectrogram", "vae", "waveform", "provenance"}``, weights
   ``vae`` (EMA) and ``vae_raw``.
@@ -58,19 +58,15 @@ def _version() -> str:
 # -- loading trained parts -------------------------------------------------------------------
 def _model_dir(path: str | Path) -> Path:
     """A model directory: ``path`` itself or ``path/model`` of a run folder."""
-    p = Path(path)
-    if (p / "model" / "config.json").exists():
-        return p / "model"
-    if (p / "config.json").exists():
-        return p
-    raise FileNotFoundError(f"{str(p)!r} is neither a model directory (config.json) nor a run folder "
-                            f"with a finished model (model/config.json)")
+    from quakesynth.modeldir import resolve_model_dir
+
+    return resolve_model_dir(path)
 
 
 def load_vae(path: str | Path) -> tuple[SpectrogramConfig, VAEConfig, dict[str, torch.Tensor], dict]:
     """(spectrogram config, VAE config, VAE weights, config dict) from a VAE or generator model
     directory, or a ``train vae`` run folder."""
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
     config, states = load_model_dir(_model_dir(path))
     if config.get("model") not in ("vae", "highfem") or "vae" not in states:
@@ -148,7 +144,7 @@ def train(kind: str, data: str | Path, out: str | Path, preset: str | None = "sm
     provenance = {"kind": kind, "dataset": str(data), "run": str(out), "steps": int(trainer.global_step),
                   "quakesynth_version": _version(), "weights": f"EMA (decay {run_cfg.train.ema_decay:g})"}
     config_dict, states = export(module, ema.averaged_state_dict(), provenance)
-    from quakesynth.models.checkpoint import save_model_dir
+    from quakesynth.modeldir import save_model_dir
 
     model_dir = out / "model"
     save_model_dir(model_dir, config_dict, states, overwrite=True)
@@ -415,7 +411,7 @@ def warm_start(module: Any, kind: str, init: str | Path) -> dict[str, int]:
 
     Raises ``ValueError`` when ``init`` has no weights of this kind or no tensor matches.
     """
-    from quakesynth.models.checkpoint import load_model_dir
+    from quakesynth.modeldir import load_model_dir
 
     attr, key = _WARM_KEYS[kind]
     _, states = load_model_dir(_model_dir(init))
