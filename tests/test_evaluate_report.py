@@ -200,6 +200,40 @@ def test_bias_of_scaled_model_is_log10_2(report):
     assert r["toyA"]["sigma"] == pytest.approx(r["data"]["sigma"], rel=0.6)
 
 
+def test_sections_of_a_model_scaled_by_two(report):
+    """toyB is toyA x 2 with the same seeds (scenario curves included): its scenario medians
+    are exactly twice toyA's, its durations and convergence equal toyA's (both scale-free),
+    as do its HVSR curves; the true model (toyA) has the higher model probability; toyA's
+    scenario curve has the generator's distance slope (-1.3 in log-log, to within the noise
+    of 3 realisations)."""
+    res, out = report
+    m = res.metrics
+    for name, sc in m["scenarios"].items():
+        a, b = sc["sources"]["toyA"]["PGA_RotD50"], sc["sources"]["toyB"]["PGA_RotD50"]
+        np.testing.assert_allclose(b["median"], 2 * np.array(a["median"]), rtol=1e-5)
+        np.testing.assert_allclose(b["sigma_log10"], a["sigma_log10"], atol=1e-5)
+        slope = np.polyfit(np.log10(sc["values"]), np.log10(a["median"]), 1)[0]
+        assert slope == pytest.approx(-1.3, abs=0.2), name
+    d = m["duration"]["sources"]
+    assert d["toyB"]["median"] == d["toyA"]["median"] and d["toyB"]["bias_log10"] == d["toyA"]["bias_log10"]
+    c = m["convergence"]["sources"]
+    for key in ("median_minus_final_mean", "sigma_mean"):
+        np.testing.assert_allclose(np.array(c["toyB"][key], float), np.array(c["toyA"][key], float), atol=1e-5)
+    assert c["toyA"]["median_minus_final_mean"][-1] == 0.0 and c["toyA"]["sigma_minus_final_rms"][-1] == 0.0
+    p = m["model_probability"]["ims"]["PGA_RotD50"]["sources"]
+    assert p["toyA"]["overall"] > p["toyB"]["overall"]
+    # the paired section summarises paired.parquet
+    paired = pd.read_parquet(out / "paired.parquet")
+    for col in ("EG_H1", "PG_H1", "Anderson_H1"):
+        assert m["paired"]["refiner"][col]["mean"] == pytest.approx(paired[col].mean(), rel=1e-5)
+    # HVSR: three independent, identical noise components give H/V = 1 on average; the
+    # ratio is scale-free, so toyB's curves and f0 are toyA's
+    for sta, e in m["hvsr"]["stations"].items():
+        assert abs(np.mean(e["data"]["curve_log10"])) < 0.1, sta
+        np.testing.assert_allclose(e["toyB"]["curve_log10"], e["toyA"]["curve_log10"], atol=2e-4)
+        assert e["toyB"]["f0_Hz"] == e["toyA"]["f0_Hz"]
+
+
 # -- the HTML page against metrics.json ----------------------------------------------------
 class _Cells(HTMLParser):
     def __init__(self):
@@ -432,3 +466,248 @@ def test_help_names_the_ims_table_this_installation_writes(monkeypatch, hide_pya
     if not hide_pyarrow:
         assert written == TidyWriter.default_name()
     assert f"metrics.json (every number), {written} (" in text and "IMS_TABLE" not in text
+
+
+# -- the sections' values: analytic cases --------------------------------------------------
+# Each analysis function is given a tiny collection whose answer is known by construction
+# (the features come from the harness's own feature functions where a waveform is involved).
+DATA_SRC = "data"
+
+
+def _coll(table=None, cond=None, **kw):
+    """A minimal stand-in for :class:`~quakesynth.evaluate.harness.Collection`."""
+    from types import SimpleNamespace
+
+    cfg = kw.pop("config", None) or _config()
+    return SimpleNamespace(config=cfg, table=table, conditioning=cond, **kw)
+
+
+def _bins(**kw):
+    """The tiny configuration's bins with ``kw`` replaced."""
+    import dataclasses
+
+    from quakesynth.evaluate.config import BinsConfig
+
+    base = dict(magnitude_edges=(3.0, 5.0, 8.0), distance_edges_km=(0.0, 50.0, 400.0))
+    base.update(kw)
+    return dataclasses.replace(BinsConfig(), **base)
+
+
+def _tidy(values: dict[str, np.ndarray], column: str = "PGA_RotD50_g") -> pd.DataFrame:
+    """A tidy table from ``source -> (n,) data values or (n, N) model values``."""
+    parts = []
+    for src, v in values.items():
+        v = np.asarray(v, float).reshape(len(v), -1)
+        rec, k = np.meshgrid(np.arange(v.shape[0]), np.arange(v.shape[1]), indexing="ij")
+        parts.append(pd.DataFrame({"source": src, "record": rec.ravel(), "realization": k.ravel(),
+                                   column: v.ravel()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_convergence_of_equally_spaced_realisations():
+    """Realisations c_i + (0, 1, 2) d (log10): the median after k of them is c_i + (0, d/2, d),
+    the mean sigma (-, d/sqrt 2, d), and three equally spaced points are exactly normal (W = 1)."""
+    from quakesynth.evaluate.analysis import Matrices, convergence, im_specs
+
+    rng = np.random.default_rng(0)
+    n, N, d = 6, 3, 0.2
+    c = rng.uniform(-3, -1, n)
+    y = c[:, None] + d * np.arange(N)
+    table = _tidy({"m": 10.0 ** y})
+    coll = _coll(table, config=_config(realizations=N))
+    Y = Matrices(table, n, N)
+    e = convergence(coll, Y, im_specs(list(table.columns), ()), ["m"])["sources"]["m"]
+    np.testing.assert_allclose(e["median_minus_final_mean"], [-d, -d / 2, 0.0], atol=1e-9)
+    np.testing.assert_allclose(e["median_minus_final_rms"], [d, d / 2, 0.0], atol=1e-9)
+    assert e["sigma_mean"][0] is None and e["sigma_minus_final_rms"][0] is None
+    np.testing.assert_allclose(e["sigma_mean"][1:], [d / math.sqrt(2), d], rtol=1e-5)
+    np.testing.assert_allclose(e["sigma_minus_final_rms"][1:], [d - d / math.sqrt(2), 0.0], atol=1e-6)
+    assert e["n_records"] == n
+    assert e["shapiro_wilk"]["W_median"] == pytest.approx(1.0, abs=1e-6)
+    assert e["shapiro_wilk"]["fraction_p_above_0.05"] == 1.0
+
+
+def test_model_probability_is_the_normal_density_at_the_observation():
+    """Eq. 13 by hand: model realisations mu + (-s, 0, +s) (ln) in each bin make a normal of
+    median mu and 16-84 half-width s, so data at mu score 1/(s sqrt(2 pi)) and data one s off
+    score exp(-1/2) of that; a GMM with sigma 0.6 (ln) whose median is the data scores
+    1/(0.6 sqrt(2 pi)); the model/GMM ratio is their quotient."""
+    from quakesynth.evaluate.analysis import Matrices, gmm_predict, im_specs, model_probability
+
+    # 2 records in each of the 4 M-R bins (M edges 3, 5, 8; R edges 0, 50, 400 km)
+    mags = np.array([4.0, 4.0, 4.0, 4.0, 6.0, 6.0, 6.0, 6.0])
+    dists = np.array([20.0, 20.0, 100.0, 100.0, 20.0, 20.0, 100.0, 100.0])
+    cond = pd.DataFrame({"magnitude": mags, "distance_km": dists, "depth_km": 10.0, "vs30_mps": 400.0})
+    mu_ln = -5.0 + mags - 1.3 * np.log(dists)  # ToyGMM's median: the data
+    s = 0.3
+    z = np.array([-s, 0.0, s])
+    data = np.exp(mu_ln)
+    table = _tidy({DATA_SRC: data, "exact": np.exp(mu_ln[:, None] + z), "off": np.exp(mu_ln[:, None] + s + z)})
+    coll = _coll(table, cond, mr_bin=mr_bin_index(mags, dists, [3, 5, 8], [0, 50, 400]))
+    Y = Matrices(table, len(mags), 3)
+    specs = im_specs(list(table.columns), ())
+    gmm_pred = {"G": {"PGA_RotD50": gmm_predict(ToyGMM(), "PGA", cond)}}
+    e = model_probability(coll, Y, specs, gmm_pred, {"G": "RotD50"}, ["exact", "off"])["ims"]["PGA_RotD50"]
+    peak = 1.0 / (s * math.sqrt(2 * math.pi))
+    assert e["n"] == [2, 2, 2, 2]
+    np.testing.assert_allclose(e["sources"]["exact"]["per_bin"], peak, rtol=1e-5)
+    np.testing.assert_allclose(e["sources"]["off"]["per_bin"], peak * math.exp(-0.5), rtol=1e-5)
+    assert e["sources"]["exact"]["overall"] == pytest.approx(peak, rel=1e-5)
+    g = 1.0 / (0.6 * math.sqrt(2 * math.pi))
+    np.testing.assert_allclose(e["sources"]["G"]["per_bin"], g, rtol=1e-5)
+    assert e["sources"]["G"]["n_valid"] == 8
+    np.testing.assert_allclose(e["ratios"]["exact/G"], 0.6 / s, rtol=1e-4)
+
+
+def _boxcar_sine(length_s: np.ndarray, amp: np.ndarray, n: int = 2048, fs: float = FS) -> np.ndarray:
+    """(N, 3, n) records: a 5 Hz sine of amplitude ``amp`` (m/s^2) lasting ``length_s`` from 2 s;
+    the same on the three components. Its Husid curve is a straight line over the boxcar
+    (to within 1/(4 pi f) = 0.016 s), so D5-95 = 0.9 x the boxcar length."""
+    t = np.arange(n) / fs
+    on = (t[None] >= 2.0) & (t[None] < 2.0 + np.asarray(length_s)[:, None])
+    x = np.asarray(amp)[:, None] * np.sin(2 * np.pi * 5.0 * t)[None] * on
+    return np.repeat(x[:, None], 3, axis=1)
+
+
+def test_duration_of_a_boxcar_is_nine_tenths_of_its_length():
+    """D5-95 through the harness's IM function: 0.9 L for a boxcar of length L; a model whose
+    boxcars are twice as long has median 1.8 L and a duration bias of log10(2)."""
+    from quakesynth.evaluate.analysis import duration_vs_magnitude
+    from quakesynth.evaluate.features import intensity_measures
+
+    mags = np.array([4.2, 4.3, 5.2, 5.3, 6.2, 6.4])
+    L = 2.0 * (mags - 3.0)  # s: 2.4 ... 6.8
+    amp = 10 ** (0.5 * mags - 3)
+    cols = ["D5-95_H1_s", "D5-95_H2_s"]
+    d_data = intensity_measures(_boxcar_sine(L, amp), FS, "ZNE", ())[cols]
+    np.testing.assert_allclose(d_data["D5-95_H1_s"], 0.9 * L, atol=0.04)
+    d_model = intensity_measures(_boxcar_sine(2 * L, amp), FS, "ZNE", ())[cols]
+    n = len(mags)
+    parts = [pd.DataFrame({"source": DATA_SRC, "record": np.arange(n), "realization": 0}).join(d_data)]
+    for k in range(2):
+        parts.append(pd.DataFrame({"source": "long", "record": np.arange(n), "realization": k}).join(d_model))
+    table = pd.concat(parts, ignore_index=True)
+    cond = pd.DataFrame({"magnitude": mags})
+    edges = (4.0, 5.0, 6.0, 7.0)
+    cfg = _config(bins=_bins(duration_magnitude_edges=edges))
+    out = duration_vs_magnitude(_coll(table, cond, config=cfg), ["long"])
+    assert out["edges"] == list(edges) and out["unit"] == "s"
+    med = [0.9 * np.median(L[(mags >= lo) & (mags < hi)]) for lo, hi in zip(edges[:-1], edges[1:])]
+    np.testing.assert_allclose(out["sources"][DATA_SRC]["median"], med, atol=0.04)
+    np.testing.assert_allclose(out["sources"]["long"]["median"], 2 * np.array(med), atol=0.08)
+    assert out["sources"][DATA_SRC]["n"] == [2, 2, 2] and out["sources"]["long"]["n"] == [4, 4, 4]
+    assert out["sources"]["long"]["bias_log10"] == pytest.approx(math.log10(2), abs=0.01)
+
+
+def test_scenario_curve_has_the_models_distance_scaling():
+    """A model with log10 PGA = 0.5 M - 1.3 log10 R - 2 + (-e, 0, e): the scenario median is
+    10^(0.5 M - 1.3 log10 R - 2) (slope -1.3 in log-log) with sigma_log10 = e; ToyGMM's
+    median is exp(0.5) R^-1.3 with sigma 0.6/ln 10; the data mean is that of the records at
+    the scenario points, none where no record is near."""
+    from quakesynth.evaluate.analysis import im_specs, scenario_curves
+
+    sc = ScenarioConfig(name="M5.5 vs R", values=(10.0, 40.0, 160.0), magnitude=5.5, realizations=3)
+    R = np.asarray(sc.values)
+    e = 0.1
+    rows = []
+    for p, r in enumerate(R):
+        for k, dz in enumerate((-e, 0.0, e)):
+            rows.append({"source": "toy", "scenario": sc.name, "point": p, "realization": k, "distance": r,
+                         "PGA_RotD50_g": 10 ** (0.5 * 5.5 - 1.3 * np.log10(r) - 2 + dz)})
+    st = pd.DataFrame(rows)
+    # data: two records at 10 km (PGA 1e-2 and 4e-2 g: geometric mean 2e-2), one at 40 km
+    cond = pd.DataFrame({"magnitude": 5.5, "distance_km": [10.0, 10.0, 40.0, 400.0], "vs30_mps": 400.0,
+                         "depth_km": 10.0})
+    table = _tidy({DATA_SRC: [1e-2, 4e-2, 3e-3, 1e-5]})
+    coll = _coll(table, cond, scenario_table=st, config=_config(scenarios=(sc,)))
+    out, _ = scenario_curves(coll, im_specs(list(table.columns), ()), {"G": ToyGMM()})
+    entry = out[sc.name]
+    assert entry["vary"] == "distance" and entry["values"] == list(R) and entry["fixed"]["magnitude"] == 5.5
+    med = np.array(entry["sources"]["toy"]["PGA_RotD50"]["median"])
+    np.testing.assert_allclose(med, 10 ** (0.5 * 5.5 - 1.3 * np.log10(R) - 2), rtol=1e-5)
+    assert np.polyfit(np.log10(R), np.log10(med), 1)[0] == pytest.approx(-1.3, abs=1e-5)
+    np.testing.assert_allclose(entry["sources"]["toy"]["PGA_RotD50"]["sigma_log10"], e, rtol=1e-5)
+    g = entry["gmms"]["G"]["PGA_RotD50"]
+    np.testing.assert_allclose(g["median"], math.exp(0.5) * R ** -1.3, rtol=1e-5)
+    np.testing.assert_allclose(g["sigma_log10"], 0.6 / math.log(10), rtol=1e-5)
+    assert entry["gmm_components"]["G"] == "RotD50"
+    dat = entry["data"]["PGA_RotD50"]
+    assert dat["n"] == [2, 1, 0]
+    assert dat["geometric_mean"][0] == pytest.approx(2e-2, rel=1e-5)
+    assert dat["geometric_mean"][1] == pytest.approx(3e-3, rel=1e-5) and dat["geometric_mean"][2] is None
+
+
+def _resonant_records(rng, f_site: float, n_rec: int, n: int = 4096, fs: float = FS) -> np.ndarray:
+    """(n_rec, 3, n) ZNE records: vertical white noise; horizontals the same noise plus a
+    narrow resonance at ``f_site`` Hz (H/V peaks there)."""
+    from scipy.signal import lfilter
+
+    w, r = 2 * np.pi * f_site / fs, 0.99
+    out = np.empty((n_rec, 3, n))
+    for i in range(n_rec):
+        v = rng.standard_normal(n)
+        out[i, 0] = v
+        for c in (1, 2):
+            out[i, c] = v + 0.02 * lfilter([1.0], [1.0, -2 * r * np.cos(w), r * r], rng.standard_normal(n))
+    return out
+
+
+def test_hvsr_section_finds_each_stations_resonance():
+    """HVSR through the harness's curve function of records with a site resonance at 2 Hz
+    (station A) and 6 Hz (station B): each station's f0 is its resonance (within a grid step);
+    a model that reproduces the data has the same curves and a f0 similarity of 1."""
+    import dataclasses
+
+    from quakesynth.evaluate.analysis import hvsr_summary
+    from quakesynth.evaluate.features import canonical, waveform_curves
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([_resonant_records(rng, 2.0, 3), _resonant_records(rng, 6.0, 3)])
+    feats = dataclasses.replace(_config().features, fas_points=64)
+    cfg = _config(features=feats)
+    h = waveform_curves(canonical(x, "ZNE"), FS, feats)["hvsr"]
+    freqs = np.logspace(np.log10(feats.fas_fmin_hz), np.log10(feats.fas_fmax_hz), feats.fas_points)
+    step = freqs[1] / freqs[0]
+    cond = pd.DataFrame({"station": ["A"] * 3 + ["B"] * 3})
+    coll = _coll(None, cond, config=cfg, hvsr_records=np.arange(6), hvsr={DATA_SRC: h, "same": h.copy()},
+                 freqs=freqs)
+    out = hvsr_summary(coll, ["same"])
+    assert set(out["stations"]) == {"A", "B"} and out["stations"]["A"]["n"] == 3
+    for sta, f_site in (("A", 2.0), ("B", 6.0)):
+        e = out["stations"][sta]
+        assert abs(math.log(e[DATA_SRC]["f0_Hz"] / f_site)) <= math.log(step) + 1e-9, (sta, e[DATA_SRC]["f0_Hz"])
+        assert e["same"]["f0_Hz"] == e[DATA_SRC]["f0_Hz"]
+        curve = np.array(e[DATA_SRC]["curve_log10"], float)
+        assert curve.max() > 0.25 and np.nanmedian(np.abs(curve)) < 0.05  # one peak (H/V ~ 2) on a flat 1
+    assert out["js_similarity_f0"]["same"] == pytest.approx(1.0)
+
+
+def test_paired_section_of_perfect_and_scaled_reproductions():
+    """Kristekova and Anderson GOF through the harness's paired function: a reproduction equal
+    to the record scores 10 everywhere with zero frequency bias; twice the record keeps a
+    perfect phase GOF (10) and a frequency bias of exactly +1 (100 %) in every band, while
+    its envelope GOF drops below 10."""
+    from quakesynth.evaluate.analysis import paired_summary
+    from quakesynth.evaluate.features import canonical, paired_measures
+
+    rng = np.random.default_rng(4)
+    t = np.arange(1024) / FS
+    ref = canonical(rng.standard_normal((3, 3, 1024)) * np.exp(-(((t - 3.0) / 1.5) ** 2)), "ZNE")
+    feats = _config().features
+    parts = []
+    for src, x in (("same", ref), ("twice", 2.0 * ref)):
+        p = paired_measures(x, ref, FS, feats)
+        p.insert(0, "source", src)
+        p.insert(1, "record", np.arange(3))
+        parts.append(p)
+    out = paired_summary(_coll(paired=pd.concat(parts, ignore_index=True)))
+    same, twice = out["same"], out["twice"]
+    assert same["n_records"] == twice["n_records"] == 3
+    for c in ("H1", "H2", "V"):
+        for m in ("EG", "PG", "Anderson"):
+            assert same[f"{m}_{c}"]["mean"] == pytest.approx(10.0, abs=1e-6), (m, c)
+        assert twice[f"PG_{c}"]["mean"] == pytest.approx(10.0, abs=1e-6)
+        assert twice[f"EG_{c}"]["mean"] < 9.0
+        for key in [k for k in same if k.startswith("freqbias_") and k.endswith(c)]:
+            assert same[key]["mean"] == pytest.approx(0.0, abs=1e-9)
+            assert twice[key]["mean"] == pytest.approx(1.0, rel=1e-9)
