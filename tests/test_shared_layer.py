@@ -165,3 +165,57 @@ def test_gmm_validity_is_a_method_of_the_gmm_class():
     assert g.in_validity(*args).tolist() == expected
     assert gmm_validity(g, cond).tolist() == expected
     assert gmm_validity(DuckGMM(), cond).tolist() == expected
+
+
+# -- the scenario-variable table ------------------------------------------------------------
+def test_scenario_table_is_the_one_source_of_every_view():
+    from quakesynth import generate, records, scenario
+    from quakesynth.cli import info
+    from quakesynth.evaluate import config as ev_config
+
+    table = scenario.SCENARIO_VARIABLES
+    assert list(table) == ["magnitude", "distance", "vs30", "depth", "gap"]
+    # every column is a declared metadata column, and the views are the same objects
+    assert set(scenario.CONDITIONING_COLUMNS.values()) <= set(records.METADATA_COLUMNS)
+    assert records.CONDITIONING_COLUMNS is scenario.CONDITIONING_COLUMNS
+    assert generate.VARIABLES is scenario.VARIABLES
+    assert generate.PHYSICAL_RANGES is scenario.PHYSICAL_RANGES
+    assert ev_config.SCENARIO_VARIABLES == {n: table[n].unit for n in ("magnitude", "distance", "vs30")}
+    assert "units = {" not in open(info.__file__).read()  # no private copy of the units left
+    # unknown names: no unit, taken as a metadata column
+    assert scenario.unit("source_latitude_deg") == "" and scenario.column("source_latitude_deg") == "source_latitude_deg"
+
+
+def test_scenario_default_ranges_drive_validation():
+    import pandas as pd
+
+    from quakesynth.generate import ConditioningError, validate_scenarios
+    from quakesynth.scenario import SCENARIO_VARIABLES
+
+    names = list(SCENARIO_VARIABLES)
+    ok = dict(magnitude=6.0, distance=30.0, vs30=400.0, depth=10.0, gap=90.0)
+    validate_scenarios(pd.DataFrame([ok]), names, {}, "m")
+    for name, v in SCENARIO_VARIABLES.items():
+        if not v.is_bounded():
+            continue
+        edge = dict(ok, **{name: v.lower})
+        if name == "distance":
+            edge["depth"] = 0.0
+        if v.lower_closed:
+            validate_scenarios(pd.DataFrame([edge]), names, {}, "m")  # the bound itself is allowed
+        else:
+            with pytest.raises(ConditioningError, match=name):
+                validate_scenarios(pd.DataFrame([edge]), names, {}, "m")
+        if np.isfinite(v.upper):
+            with pytest.raises(ConditioningError, match=name):
+                validate_scenarios(pd.DataFrame([dict(ok, **{name: v.upper + 1})]), names, {}, "m")
+
+
+def test_generate_help_texts_come_from_the_table(capsys):
+    from quakesynth.cli.main import main
+    from quakesynth.scenario import SCENARIO_VARIABLES
+
+    assert main(["generate", "--help"]) == 0
+    out = capsys.readouterr().out
+    for v in SCENARIO_VARIABLES.values():
+        assert v.description in " ".join(out.split())

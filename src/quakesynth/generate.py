@@ -30,17 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesynth.records import CONDITIONING_COLUMNS, QUANTITY_UNITS, Records
-
-#: Scenario variables, their units and the metadata column they fill.
-VARIABLES: dict[str, tuple[str, str]] = {
-    "magnitude": ("", "source_magnitude"),
-    "distance": ("km", "path_hyp_distance_km"),
-    "vs30": ("m/s", "station_vs30_mps"),
-    "depth": ("km", "source_depth_km"),
-    "gap": ("deg", "path_azimuthal_gap_deg"),
-}
-assert {v[1] for v in VARIABLES.values()} == set(CONDITIONING_COLUMNS.values())
+from quakesynth.records import QUANTITY_UNITS, Records
+from quakesynth.scenario import PHYSICAL_RANGES, VARIABLES  # the one scenario-variable table
 
 
 def waveform_seed(seed: int, row: int, k: int) -> int:
@@ -89,14 +80,8 @@ class ConditioningError(ValueError):
     """A scenario variable is missing, not finite, or outside the model's stated range."""
 
 
-#: Physical bounds every model shares, whatever its training range (checked even with
-#: ``allow_extrapolation``): variable -> (lower, upper, lower bound included).
-PHYSICAL_RANGES: dict[str, tuple[float, float, bool]] = {
-    "distance": (0.0, math.inf, False),  # km, > 0
-    "vs30": (0.0, math.inf, False),      # m/s, > 0
-    "depth": (0.0, math.inf, True),      # km, >= 0
-    "gap": (0.0, 360.0, True),           # degrees, [0, 360]
-}
+#: Physical bounds every model shares (quakesynth.scenario.PHYSICAL_RANGES) are checked even
+#: with ``allow_extrapolation``.
 
 #: Origin time of every generated event unless given (``origin_time`` / ``--origin-time``).
 DEFAULT_ORIGIN_TIME = "2000-01-01T00:00:00"

@@ -499,14 +499,14 @@ def pulled_info(name: str) -> dict[str, Any]:
     the ``Generator.info()`` keys (variables with unit and training range, fs, components,
     n_samples) plus ``size_bytes``, ``source`` (URL or archive), ``archive_sha256``,
     ``sha256_status``, ``pulled_at`` and ``path``."""
-    from quakesynth.generate import VARIABLES
+    from quakesynth.scenario import unit
 
     src = read_source(name)
     d = model_dir(name)
     cfg = json.loads((d / "config.json").read_text())
     cond, wf = cfg.get("conditioning", {}), cfg.get("waveform", {})
     ranges = cond.get("ranges", {})
-    variables = {v: {"unit": VARIABLES.get(v, ("", ""))[0], "range": list(ranges.get(v, [float("-inf"), float("inf")]))}
+    variables = {v: {"unit": unit(v), "range": list(ranges.get(v, [float("-inf"), float("inf")]))}
                  for v in cond.get("variables", [])}
     return {"name": name, "description": cfg.get("description", ""), "variables": variables,
             "fs": float(wf.get("fs", 0.0)), "components": wf.get("components", ""),

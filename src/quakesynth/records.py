@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from quakesynth.plain_json import to_plain
+from quakesynth.scenario import CONDITIONING_COLUMNS as _CONDITIONING_COLUMNS
+from quakesynth.scenario import column
 
 #: Metadata columns (SeisBench naming) and their pandas dtypes. Readers fill what they know;
 #: the rest stays missing (NaN / empty string), never invented.
@@ -52,14 +54,9 @@ METADATA_COLUMNS: dict[str, str] = {
     "split": "string",  # "train" | "dev" | "test"
 }
 
-#: The five scenario variables of HighFEM and the metadata column each one lives in.
-CONDITIONING_COLUMNS: dict[str, str] = {
-    "magnitude": "source_magnitude",
-    "distance": "path_hyp_distance_km",
-    "vs30": "station_vs30_mps",
-    "depth": "source_depth_km",
-    "gap": "path_azimuthal_gap_deg",
-}
+#: The five scenario variables of HighFEM and the metadata column each one lives in
+#: (derived from the one table, :data:`quakesynth.scenario.SCENARIO_VARIABLES`).
+CONDITIONING_COLUMNS = _CONDITIONING_COLUMNS
 
 #: Units of each quantity in SI, and the conversions we accept.
 QUANTITY_UNITS = {"acceleration": "m/s^2", "velocity": "m/s", "displacement": "m"}
@@ -258,7 +255,7 @@ class Records:
         """The conditioning table (N, len(names)) in physical units (magnitude, km, m/s, km, deg)."""
         cols = []
         for n in names:
-            col = CONDITIONING_COLUMNS.get(n, n)
+            col = column(n)
             if col not in self.metadata:
                 raise ValueError(f"conditioning variable {n!r} (column {col!r}) not in metadata")
             cols.append(self.metadata[col].astype("float64").to_numpy(na_value=np.nan))

@@ -10,6 +10,7 @@ import click
 from quakesynth.cli.main import threads_option
 from quakesynth.formats import DESCRIPTIONS, FORMATS
 from quakesynth.generate import DEFAULT_ORIGIN_TIME
+from quakesynth.scenario import SCENARIO_VARIABLES
 
 QUANTITIES = ("acceleration", "velocity", "displacement")
 
@@ -69,11 +70,11 @@ def scenario_table(scenarios: Path | None, n: int, **values: float | str | None)
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--magnitude", type=float, help="Magnitude (the scale of the model's training data; `quakesynth models`).")
-@click.option("--distance", type=float, help="Hypocentral distance, km.")
-@click.option("--vs30", type=float, help="Time-averaged shear-wave velocity of the top 30 m, m/s.")
-@click.option("--depth", type=float, help="Hypocentre depth, km.")
-@click.option("--gap", type=float, help="Azimuthal gap of the event's station network, degrees.")
+@click.option("--magnitude", type=float, help=SCENARIO_VARIABLES["magnitude"].description)
+@click.option("--distance", type=float, help=SCENARIO_VARIABLES["distance"].description)
+@click.option("--vs30", type=float, help=SCENARIO_VARIABLES["vs30"].description)
+@click.option("--depth", type=float, help=SCENARIO_VARIABLES["depth"].description)
+@click.option("--gap", type=float, help=SCENARIO_VARIABLES["gap"].description)
 @click.option("--station", type=str, default=None,
               help="Station code, for site-specific models (TimesNet-Gen, site CVAE; `quakesynth models`).")
 @click.option("-n", "--n", "n", type=click.IntRange(min=1), default=1,

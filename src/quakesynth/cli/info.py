@@ -12,16 +12,15 @@ def describe(path) -> dict:
     import numpy as np
 
     from quakesynth.data.store import SPLITS, Dataset
-    from quakesynth.records import CONDITIONING_COLUMNS
+    from quakesynth.scenario import CONDITIONING_COLUMNS, UNITS
 
     ds = Dataset(path)
     meta = ds.metadata
-    units = {"magnitude": "", "distance": "km", "vs30": "m/s", "depth": "km", "gap": "deg"}
     cond = {}
     for name, col in CONDITIONING_COLUMNS.items():
         x = meta[col].astype("float64").to_numpy(na_value=np.nan) if col in meta else np.full(len(meta), np.nan)
         ok = np.isfinite(x)
-        cond[name] = {"column": col, "unit": units.get(name, ""), "count": int(ok.sum()),
+        cond[name] = {"column": col, "unit": UNITS[name], "count": int(ok.sum()),
                       "missing": int((~ok).sum()),
                       "min": float(x[ok].min()) if ok.any() else None,
                       "max": float(x[ok].max()) if ok.any() else None,

@@ -24,9 +24,10 @@ import numpy as np
 
 from quakesynth.config import from_dict, to_dict
 from quakesynth.metrics.hvsr import F0_BAND_HZ
+from quakesynth.scenario import UNITS
 
 #: Scenario variables that a scenario curve may vary, with their units.
-SCENARIO_VARIABLES = {"magnitude": "", "distance": "km", "vs30": "m/s"}
+SCENARIO_VARIABLES = {n: UNITS[n] for n in ("magnitude", "distance", "vs30")}
 
 
 @dataclass(frozen=True)

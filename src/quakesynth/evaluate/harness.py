@@ -43,8 +43,9 @@ from quakesynth.evaluate.features import (
     fas_frequencies,
 )
 from quakesynth.evaluate.pipeline import OrderedPipeline
-from quakesynth.generate import VARIABLES, Generator, waveform_seed
+from quakesynth.generate import Generator, waveform_seed
 from quakesynth.records import Records
+from quakesynth.scenario import column
 
 #: Conditioning columns of the tidy table, the generator variable each holds, and its unit.
 COND_COLUMNS: dict[str, str] = {"magnitude": "magnitude", "distance_km": "distance",
@@ -141,7 +142,7 @@ class RecordSet:
         """Conditioning in physical units, columns of :data:`COND_COLUMNS` (NaN where missing)."""
         out = pd.DataFrame(index=range(len(self)))
         for col, var in COND_COLUMNS.items():
-            meta_col = VARIABLES[var][1]
+            meta_col = column(var)
             vals = self.metadata[meta_col] if meta_col in self.metadata else pd.Series(np.nan, index=out.index)
             out[col] = pd.to_numeric(vals, errors="coerce").to_numpy(dtype=np.float64)
         return out
