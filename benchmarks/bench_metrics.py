@@ -36,8 +36,11 @@ G = 9.80665
 
 
 def shim_imports() -> None:
-    """pyrotd and hvsrpy need small import shims here (see quakesynth._refcompat)."""
-    from quakesynth._refcompat import install_shims
+    """pyrotd and hvsrpy need small import shims here (tests/refcompat.py, shared with the tests)."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from refcompat import install_shims
 
     install_shims()
 

@@ -10,7 +10,7 @@ from quakesynth.metrics.hvsr import default_hvsr_frequencies, f0, hvsr_curves, h
 
 def _import_hvsrpy():
     """hvsrpy, imported with the shims it needs here (tests only)."""
-    from quakesynth._refcompat import install_shims
+    from refcompat import install_shims
 
     install_shims()
     return pytest.importorskip("hvsrpy")

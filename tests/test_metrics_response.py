@@ -133,7 +133,7 @@ def grid_response(acc: np.ndarray, fs: float, period: float, points_per_period: 
 
 def import_pyrotd():
     """pyrotd, imported with the shims it needs here (tests only)."""
-    from quakesynth._refcompat import install_shims
+    from refcompat import install_shims
 
     install_shims()
     pyrotd = pytest.importorskip("pyrotd")

@@ -62,7 +62,7 @@ def test_smoothing_matrix_matches_brute_force(rng):
 @pytest.mark.slow
 def test_smoothing_against_hvsrpy(rng):
     """Same operator as hvsrpy's konno_and_ohmachi (which truncates at |b log10| <= 3)."""
-    from quakesynth._refcompat import install_shims
+    from refcompat import install_shims
 
     install_shims()  # hvsrpy's plotting module imports IPython
     smoothing = pytest.importorskip("hvsrpy.smoothing")

@@ -1,13 +1,13 @@
-"""Import the reference libraries our tests and benchmarks cross-check against.
+"""Test support: import the reference libraries the tests and benchmarks cross-check against.
 
 pyrotd 0.6 imports ``pkg_resources`` (gone from new setuptools) only to read its own version,
 and hvsrpy 2.1 imports IPython only for notebook display. Where those are absent, inert
-stand-ins are installed before the import. Nothing in quakesynth itself uses this.
+stand-ins are installed before the import. Nothing in quakesynth itself uses this, so it lives
+beside the tests (``from refcompat import install_shims``), not in the package.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import sys
 import types
@@ -31,8 +31,3 @@ def install_shims() -> None:
         sys.modules.setdefault("IPython", ip)
         sys.modules.setdefault("IPython.display", disp)
 
-
-def import_reference(name: str):
-    """``importlib.import_module(name)`` after :func:`install_shims` (e.g. ``"pyrotd"``)."""
-    install_shims()
-    return importlib.import_module(name)
