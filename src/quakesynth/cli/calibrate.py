@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from quakesynth.cli.main import threads_option
+
 
 def _floats(text: str, name: str) -> tuple[float, ...]:
     try:
@@ -48,6 +50,7 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
                    "spreading_slope1, spreading_slope2, adjust) or 'all'.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@threads_option()
 def command(output, table, durations, magnitudes, distances, vs30, depth, n, seed, config, overrides,
             vs30_plot, preset, fit, gmm_name, iterations, params, overwrite, progress) -> None:
     """Plot simulator medians against ground-motion models, or fit a preset to one (--fit).

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from quakesynth.cli.main import threads_option
+
 
 @click.command(context_settings={"show_default": True})
 @click.option("-n", "--n", "n", type=click.IntRange(min=1), required=True, help="Number of simulations.")
@@ -17,6 +19,7 @@ import click
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a Wave3DConfig field, e.g. --set n_cells=24 --set fmax=1.0.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@threads_option()
 def command(n, output, seed, resume, overrides, progress) -> None:
     """Make a 3-D wave-propagation corpus (HEMEW^S-3D layout) with devito.
 
