@@ -75,6 +75,26 @@ def assert_close_to_reference(ours, theirs) -> None:
     assert err <= 5e-6 * np.abs(theirs).max() + 1e-6, f"max |diff| {err:.3g}"
 
 
+def params_without_gradient(module) -> list[str]:
+    """Names of the parameters of a torch ``module`` whose gradient (after a backward pass) is
+    missing, not finite or zero everywhere: an empty list when every parameter learns."""
+    import torch
+
+    return [name for name, p in module.named_parameters()
+            if p.grad is None or not torch.isfinite(p.grad).all() or not p.grad.abs().sum() > 0]
+
+
+def assert_help_has_example(text: str, command: str = "") -> None:
+    """A command's ``--help`` text shows an example: an "Example" heading followed by a line
+    that runs ``quakesynth <command> ...`` (at least one argument beyond the command)."""
+    assert "Example" in text, f"no 'Example' in the help of 'quakesynth {command}'"
+    after = text[text.index("Example"):]
+    lines = [ln.strip() for ln in after.splitlines()]
+    prefix = f"quakesynth {command} ".replace("  ", " ") if command else "quakesynth "
+    runnable = [ln for ln in lines if ln.startswith(prefix) and len(ln.split()) > len(prefix.split())]
+    assert runnable, f"the help of 'quakesynth {command}' has no example line starting {prefix!r}"
+
+
 @pytest.fixture
 def empty_quakesynth_home(tmp_path, monkeypatch) -> Path:
     """An empty QUAKESYNTH_HOME model cache; interrupted downloads are retried without waiting."""

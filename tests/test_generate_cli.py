@@ -116,9 +116,12 @@ def test_unknown_model_and_format(tmp_path, capsys):
 
 
 def test_help_has_example(capsys):
+    from conftest import assert_help_has_example
+
     assert main(["generate", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "Example:" in out and "quakesynth generate --magnitude 6.5" in out
+    assert_help_has_example(out, "generate")
+    assert "quakesynth generate --magnitude 6.5" in out
 
 
 def test_models_lists_ranges(capsys):

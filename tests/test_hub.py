@@ -255,9 +255,11 @@ def test_pull_argument_checks(qhome, tmp_path, capsys):
 
 
 def test_models_help_has_examples(capsys):
+    from conftest import assert_help_has_example
+
     for args in (["models", "--help"], ["models", "pull", "--help"], ["models", "remove", "--help"]):
         assert main(args) == 0
-        assert "Example:" in capsys.readouterr().out
+        assert_help_has_example(capsys.readouterr().out, " ".join(args[:-1]))
 
 
 def test_pull_is_reexported():

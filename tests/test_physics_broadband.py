@@ -294,8 +294,10 @@ def test_refine_cli_end_to_end_without_lightning(model_dir, records, tmp_path, c
     assert len(err.splitlines()) == 1 and "missing scenario" in err and "--magnitude" in err
     assert main(["refine", str(bad), "--model", str(model_dir), "-o", str(tmp_path / "x.mseed"), "--magnitude", "5",
                  "--steps", "1", "--no-progress"]) == 0
+    from conftest import assert_help_has_example
+
     assert main(["refine", "--help"]) == 0
-    assert "Example" in capsys.readouterr().out
+    assert_help_has_example(capsys.readouterr().out, "refine")
 
 
 SHARED = __import__("pathlib").Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

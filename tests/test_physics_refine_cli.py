@@ -66,6 +66,9 @@ def test_refine_mseed_and_sac(tmp_path, refiner_dir):
                  "--no-progress"]) == 2
 
 
-def test_refine_help_has_example():
-    assert main(["refine", "--help"]) == 0
-    assert main(["simulate-3d", "--help"]) == 0
+def test_refine_help_has_example(capsys):
+    from conftest import assert_help_has_example
+
+    for command in ("refine", "simulate-3d"):
+        assert main([command, "--help"]) == 0
+        assert_help_has_example(capsys.readouterr().out, command)

@@ -70,8 +70,10 @@ def test_missing_input_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("args", [["--help"]])
 def test_help_has_example(capsys, args):
+    from conftest import assert_help_has_example
+
     assert main(["plot", *args]) == 0
-    assert "Example:" in capsys.readouterr().out
+    assert_help_has_example(capsys.readouterr().out, "plot")
 
 
 @pytest.mark.parametrize("name, says", [("x.npz", "not a NumPy .npz (zip) archive"), ("x.h5", "not an HDF5 file")])

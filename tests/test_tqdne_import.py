@@ -188,10 +188,11 @@ def test_cli_import_end_to_end(tqdne_dir, ref, tmp_path, capsys):
 
 
 def test_cli_help_has_example(capsys):
+    from conftest import assert_help_has_example
     from quakesynth.cli.main import main
 
     assert main(["import-tqdne", "--help"]) == 0
-    assert "Example:" in capsys.readouterr().out
+    assert_help_has_example(capsys.readouterr().out, "import-tqdne")
 
 
 @pytest.mark.filterwarnings("ignore:representation values")
