@@ -69,6 +69,33 @@ def test_seed_callers_use_the_shared_derivation():
     assert wavefield_seeds(11, 3) == [derive_seed32(11, i) for i in range(3)]
 
 
+def test_waveform_and_amplitude_seeds_keep_their_recipes():
+    from quakesynth.generate import waveform_seed
+    from quakesynth.models import amplitude
+    from quakesynth.seeds import amplitude_seed
+
+    assert waveform_seed(7, 3, 2) == derive_seed(7, 3, 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        waveform_seed(-1, 0, 0)
+    # the amplitude draw: key 0xA3, folded modulo 2**63 (the stored models' bits)
+    for s in (0, 9, 2**63 - 1, 2**63 + 4):
+        st = np.random.SeedSequence([s % 2**63, 0xA3]).generate_state(1, np.uint64)[0]
+        assert amplitude_seed(s) == int(st) % 2**63
+    assert amplitude.amplitude_seed is amplitude_seed  # the old import path
+
+
+def test_fit_length_callers_share_it():
+    from quakesynth.records import Records
+    from quakesynth.train.data import waveforms
+
+    x = np.arange(2 * 3 * 5, dtype=np.float64).reshape(2, 3, 5)
+    rec = Records(x, fs=100.0, components="ZNE", quantity="acceleration", unit="m/s^2")
+    from quakesynth.signal import fit_length
+
+    for n in (3, 5, 8):
+        np.testing.assert_array_equal(waveforms(rec, n, 100.0), fit_length(x, n))
+
+
 # -- plain JSON -----------------------------------------------------------------------------
 def test_plain_json_round_trip_and_choices():
     import json

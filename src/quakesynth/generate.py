@@ -32,14 +32,14 @@ import pandas as pd
 
 from quakesynth.records import QUANTITY_UNITS, Records
 from quakesynth.scenario import PHYSICAL_RANGES, VARIABLES  # the one scenario-variable table
+from quakesynth.seeds import derive_seed
 
 
 def waveform_seed(seed: int, row: int, k: int) -> int:
     """The seed of realisation ``k`` of scenario ``row`` in a call with ``seed`` (63-bit int)."""
     if seed < 0 or row < 0 or k < 0:
         raise ValueError(f"seed, row and k must be non-negative; got {seed}, {row}, {k}")
-    state = np.random.SeedSequence([int(seed), int(row), int(k)]).generate_state(1, dtype=np.uint64)
-    return int(state[0] >> np.uint64(1))
+    return derive_seed(seed, row, k)
 
 
 #: Network code of every synthetic record (not an FDSN-assigned network).

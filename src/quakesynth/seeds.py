@@ -9,13 +9,16 @@ Two widths are in use and both are kept, because changing either would change st
   non-negative ``int64``): generated waveforms, simulator corpora.
 - :func:`derive_seed32` -- 32-bit (the first uint32 word): the refiner's windows and
   wavefields and the 3-D simulator's samples.
+
+:func:`amplitude_seed` is the HighFEM amplitude draw's seed: a key (``0xA3``) appended to the
+waveform seed, folded modulo ``2**63`` rather than shifted (kept for the stored models' bits).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["derive_seed", "derive_seed32"]
+__all__ = ["amplitude_seed", "derive_seed", "derive_seed32"]
 
 
 def derive_seed(seed: int, *keys: int) -> int:
@@ -35,3 +38,18 @@ def derive_seed32(seed: int, *keys: int) -> int:
     True
     """
     return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1)[0])
+
+
+#: The key that separates a waveform's amplitude draw from its latent noise and Griffin-Lim.
+AMPLITUDE_KEY = 0xA3
+
+
+def amplitude_seed(seed: int) -> int:
+    """The seed (``0 <= s < 2**63``) of a waveform's amplitude draw, from its waveform seed, so
+    that the draw is independent of the seeded latent noise and of Griffin-Lim.
+
+    >>> amplitude_seed(5) == amplitude_seed(5 + 2**63) != amplitude_seed(6)
+    True
+    """
+    state = np.random.SeedSequence([int(seed) % 2**63, AMPLITUDE_KEY]).generate_state(1, np.uint64)
+    return int(state[0] % np.uint64(2**63))

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from quakesynth.seeds import amplitude_seed
+
 AMPLITUDE_MODES = ("none", "peak")
 #: Peaks below this (m/s^2) count as silent: the log amplitude uses it instead of log10(0).
 PEAK_FLOOR = 1e-10
@@ -193,10 +195,6 @@ class AmplitudeModel(nn.Module):
         return torch.stack(out) if out else torch.zeros(0, self.components)
 
 
-def amplitude_seed(seed: int) -> int:
-    """The seed of a waveform's amplitude draw, derived from its waveform seed (so that it is
-    independent of the seeded latent noise and of Griffin-Lim)."""
-    return int(np.random.SeedSequence([int(seed) % 2**63, 0xA3]).generate_state(1, np.uint64)[0] % 2**63)
 
 
 def fit_amplitude_model(c: np.ndarray, a: np.ndarray, cfg: AmplitudeConfig = AmplitudeConfig(),

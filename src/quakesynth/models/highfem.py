@@ -30,6 +30,7 @@ import torch
 
 from quakesynth.generate import Generator
 from quakesynth.models.amplitude import rescale_peaks
+from quakesynth.signal import fit_length
 
 #: Where the package's default model lives (a model directory).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "default"
@@ -227,13 +228,8 @@ class HighFEMGenerator(Generator):
                                 seed=[int(s) for s in seeds])
 
     def fit_length(self, wave: np.ndarray) -> np.ndarray:
-        """Zero-pad at the end or crop to the model's ``n_samples``."""
-        if wave.shape[-1] == self.n_samples:
-            return wave
-        out = np.zeros((*wave.shape[:-1], self.n_samples), dtype=np.float32)
-        m = min(self.n_samples, wave.shape[-1])
-        out[..., :m] = wave[..., :m]
-        return out
+        """Zero-pad at the end or crop to the model's ``n_samples`` (float32)."""
+        return wave if wave.shape[-1] == self.n_samples else fit_length(wave, self.n_samples)
 
     def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
         self.to(device)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from quakesynth.records import Records
+from quakesynth.signal import fit_length
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,7 @@ def waveforms(records: Records, n_samples: int, fs: float, components: str = "")
     if components:
         records = records.select_components(components)
     x = records.data
-    out = np.zeros((len(x), x.shape[1], n_samples), dtype=np.float32)
-    m = min(n_samples, x.shape[2])
-    out[:, :, :m] = x[:, :, :m]
+    out = fit_length(x, n_samples)
     if not np.all(np.isfinite(out)):
         raise ValueError("the dataset holds non-finite samples (NaN/inf)")
     return out
