@@ -117,6 +117,20 @@ def test_plain_json_round_trip_and_choices():
         to_plain(1.0, nonfinite="drop")
 
 
+def test_plain_json_serves_the_calibrated_presets():
+    import yaml
+
+    from quakesynth.formats import _common
+    from quakesynth.simulate.calibration import preset_yaml
+    from quakesynth.simulate.stochastic import StochasticConfig
+
+    assert not hasattr(_common, "plain")  # the private copy is gone
+    # a preset with NumPy scalars is plain YAML that loads back to the same numbers
+    text = preset_yaml(StochasticConfig(), {"gmm": "X", "score": np.float64(0.25), "n": np.int64(3)})
+    doc = yaml.safe_load(text)
+    assert doc["provenance"] == {"gmm": "X", "score": 0.25, "n": 3}
+
+
 # -- magnitude-distance bins ----------------------------------------------------------------
 def test_bins_edges_and_callers():
     from quakesynth.binning import bin_index, mr_bin_index

@@ -161,14 +161,6 @@ def format_attrs(records: Records | RecordWriter) -> dict[str, Any]:
             "unit": records.unit, "quakesynth_version": __version__}
 
 
-def plain(v: Any) -> Any:
-    """pandas/NumPy scalar to plain Python (missing -> None)."""
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
 
 # -- geometry ------------------------------------------------------------------------------
 def synthetic_geometry(meta: pd.DataFrame) -> pd.DataFrame:

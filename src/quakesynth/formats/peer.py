@@ -35,8 +35,8 @@ from quakesynth.formats._common import (
     format_attrs,
     metadata_from_csv,
     metadata_to_csv,
-    plain,
 )
+from quakesynth.plain_json import to_plain
 from quakesynth.records import G, Records
 
 #: quantity -> (file suffix, header word, unit word, factor from SI to the file's unit)
@@ -132,7 +132,7 @@ class At2Writer(RecordWriter):
         band = BAND[records.quantity]
         dt = 1.0 / records.fs
         for i in range(len(records)):
-            row = {k: plain(v) for k, v in records.metadata.iloc[i].items()}
+            row = to_plain(records.metadata.iloc[i].to_dict(), nonfinite="nan")  # a missing value -> None
             stem = _stem(row, start + i)
             names = []
             for j, comp in enumerate(records.components):

@@ -45,9 +45,9 @@ from quakesynth.formats._common import (
     format_attrs,
     metadata_from_csv,
     metadata_to_csv,
-    plain,
     synthetic_geometry,
 )
+from quakesynth.plain_json import to_plain
 from quakesynth.records import Records
 
 _QUANTITY_SHORT = {"acceleration": "acc", "velocity": "vel", "displacement": "disp"}
@@ -67,7 +67,7 @@ def sac_headers(records: Records) -> list[list[dict]]:
     geo = synthetic_geometry(records.metadata)
     out = []
     for i in range(len(records)):
-        row = {k: plain(v) for k, v in records.metadata.iloc[i].items()}
+        row = to_plain(records.metadata.iloc[i].to_dict(), nonfinite="nan")  # a missing value -> None
         g = geo.iloc[i]
         base: dict = {"lcalda": False, "idep": ENUM_VALS["iunkn"], "kuser0": records.unit,
                       "kuser1": _QUANTITY_SHORT[records.quantity], "kuser2": records.components}

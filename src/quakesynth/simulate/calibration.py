@@ -84,8 +84,8 @@ def simulate_ims(generator=None, grid: CalibrationGrid = CalibrationGrid(), imts
     horizontal component, s)."""
     from tqdm.auto import tqdm
 
+    from quakesynth.generate.stochastic import StochasticGenerator
     from quakesynth.metrics.energy import d5_95
-    from quakesynth.simulate.stochastic import StochasticGenerator
 
     gen = generator if generator is not None else StochasticGenerator()
     table = grid.scenarios()
@@ -636,15 +636,7 @@ def preset_yaml(cfg, provenance: dict) -> str:
     import yaml
 
     from quakesynth.config import to_dict
-
-    def plain(o):
-        if isinstance(o, dict):
-            return {k: plain(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [plain(v) for v in o]
-        if isinstance(o, np.generic):
-            return o.item()
-        return o
+    from quakesynth.plain_json import to_plain as plain
 
     head = "\n".join(["# Simulator preset fitted by `quakesynth calibrate --fit` (provenance below and in `provenance:`).",
                       f"# Reference: {provenance.get('gmm')} ({provenance.get('reference', '')}), region "
