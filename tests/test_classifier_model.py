@@ -41,11 +41,17 @@ def test_config_validation():
 
 
 def test_shapes_gradients_and_embedding():
+    from conftest import params_without_gradient
+
     torch.manual_seed(0)
     net = SpectrogramClassifier(TINY)
     x = torch.randn(3, 3, 32, 64)
     logits, emb = net(x), net.embed(x)
     assert logits.shape == (3, 36) and emb.shape == (3, 16)
+    # the embedding (the one the report's embedding distance uses) is what the head reads,
+    # and a record's output does not depend on its batch mates (no batch statistics)
+    torch.testing.assert_close(logits, net.head(emb))
+    torch.testing.assert_close(net(x[1:2]), logits[1:2], rtol=1e-5, atol=1e-6)
     y = torch.tensor([0, 5, 35])
     torch.nn.functional.cross_entropy(logits, y).backward()
     assert all(p.grad is not None for p in net.parameters())
@@ -54,9 +60,23 @@ def test_shapes_gradients_and_embedding():
     torch.optim.SGD(net.parameters(), lr=0.1).step()
     net.zero_grad()
     torch.nn.functional.cross_entropy(net(x), y).backward()
-    assert all(p.grad.abs().sum() > 0 for p in net.parameters())
+    assert not params_without_gradient(net)
     with pytest.raises(ValueError, match="shape"):
         net(torch.zeros(2, 2, 32, 64))
+
+
+def test_save_load_gives_identical_outputs(tmp_path):
+    """Weights through a file (weights-only) into a fresh network: the same logits, bit for bit."""
+    torch.manual_seed(0)
+    net = SpectrogramClassifier(TINY).eval()
+    torch.nn.init.normal_(net.head[-1].weight)  # not the initial weights of a fresh network
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    torch.manual_seed(1)
+    other = SpectrogramClassifier(TINY).eval()
+    x = torch.randn(2, 3, 32, 64)
+    assert not torch.equal(other(x), net(x))
+    other.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    assert torch.equal(other(x), net(x)) and torch.equal(other.embed(x), net.embed(x))
 
 
 def test_learns_a_separable_problem():

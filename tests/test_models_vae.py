@@ -33,6 +33,11 @@ def test_shapes_follow_config(cfg):
     recon, m2, s2 = vae(x)
     assert recon.shape == x.shape and m2.shape == mean.shape
     assert vae.decode(mean).shape == x.shape
+    # the reparameterisation: with noise n the decoder sees z = mean + exp(log_std) n
+    noise = torch.randn(mean.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(vae(x, noise)[0], vae.decode(mean + torch.exp(log_std) * noise))
+        torch.testing.assert_close(vae(x, torch.zeros_like(mean))[0], vae.decode(mean))
 
 
 def test_paper_preset_latent_is_8x32x32():
@@ -102,9 +107,18 @@ def test_invalid_inputs_raise():
         VAE(VAEConfig(model_channels=8, num_groups=3))
 
 
-def test_one_dimensional_variant():
+def test_one_dimensional_variant(tmp_path):
     cfg = VAEConfig(in_channels=6, model_channels=8, channel_mult=(1, 2), num_res_blocks=1, num_groups=4,
                     latent_channels=4, dims=1)
-    vae = VAE(cfg)
-    recon, mean, _ = vae(torch.randn(2, 6, 64))
+    vae = VAE(cfg).eval()
+    _randomise(vae)
+    x, noise = torch.randn(2, 6, 64), torch.randn(2, 4, 32)
+    recon, mean, _ = vae(x, noise)
     assert recon.shape == (2, 6, 64) and mean.shape == (2, 4, 32)
+    # save and load: identical outputs from a network built with another seed
+    torch.save(vae.state_dict(), tmp_path / "w.pt")
+    torch.manual_seed(1)
+    other = VAE(cfg).eval()
+    other.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    with torch.no_grad():
+        assert torch.equal(other(x, noise)[0], vae(x, noise)[0])

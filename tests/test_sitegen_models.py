@@ -83,8 +83,16 @@ def test_timesnet_ae_shapes_and_gradients():
 def test_timesnet_ae_any_patch_keeps_length(patch, upsample):
     # the v1 embedding (padding P // 2 on both sides) gave T/P - 1 frames for odd P
     cfg = dataclasses.replace(TINY, n_samples=96, patch=patch, latent_stride=2, upsample=upsample)
-    x_hat, z = TimesNetAE(cfg)(torch.randn(2, 3, 96))
-    assert x_hat.shape == (2, 3, 96) and z.shape == (2, *cfg.latent_shape)
+    torch.manual_seed(0)
+    net = TimesNetAE(cfg).eval()
+    x, station = torch.randn(2, 3, 96), torch.tensor([0, 2])
+    with torch.no_grad():
+        x_hat, z = net(x, station)
+        assert x_hat.shape == (2, 3, 96) and z.shape == (2, *cfg.latent_shape)
+        # per-sample periods and no batch statistics: a record's output ignores its batch mates
+        one, z1 = net(x[1:], station[1:])
+    torch.testing.assert_close(one, x_hat[1:], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(z1, z[1:], rtol=1e-5, atol=1e-6)
 
 
 def test_timesnet_config_compression_and_upsample():
