@@ -504,15 +504,16 @@ def _tidy(values: dict[str, np.ndarray], column: str = "PGA_RotD50_g") -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
-def test_convergence_of_equally_spaced_realisations():
-    """Realisations c_i + (0, 1, 2) d (log10): the median after k of them is c_i + (0, d/2, d),
-    the mean sigma (-, d/sqrt 2, d), and three equally spaced points are exactly normal (W = 1)."""
+def test_convergence_of_known_realisations():
+    """Realisations c_i + (0, 1, 3) d (log10): the median after k of them is c_i + (0, d/2, d),
+    the mean sigma (-, d/sqrt 2, d sqrt(7/3)), and Shapiro-Wilk's W of three points
+    (0, 1, 3) is 27/28 with the exact n = 3 p-value (6/pi)(asin sqrt W - pi/3)."""
     from quakesynth.evaluate.analysis import Matrices, convergence, im_specs
 
     rng = np.random.default_rng(0)
     n, N, d = 6, 3, 0.2
     c = rng.uniform(-3, -1, n)
-    y = c[:, None] + d * np.arange(N)
+    y = c[:, None] + d * np.array([0.0, 1.0, 3.0])
     table = _tidy({"m": 10.0 ** y})
     coll = _coll(table, config=_config(realizations=N))
     Y = Matrices(table, n, N)
@@ -520,19 +521,30 @@ def test_convergence_of_equally_spaced_realisations():
     np.testing.assert_allclose(e["median_minus_final_mean"], [-d, -d / 2, 0.0], atol=1e-9)
     np.testing.assert_allclose(e["median_minus_final_rms"], [d, d / 2, 0.0], atol=1e-9)
     assert e["sigma_mean"][0] is None and e["sigma_minus_final_rms"][0] is None
-    np.testing.assert_allclose(e["sigma_mean"][1:], [d / math.sqrt(2), d], rtol=1e-5)
-    np.testing.assert_allclose(e["sigma_minus_final_rms"][1:], [d - d / math.sqrt(2), 0.0], atol=1e-6)
+    s3 = d * math.sqrt(7 / 3)
+    np.testing.assert_allclose(e["sigma_mean"][1:], [d / math.sqrt(2), s3], rtol=1e-5)
+    np.testing.assert_allclose(e["sigma_minus_final_rms"][1:], [s3 - d / math.sqrt(2), 0.0], atol=1e-6)
     assert e["n_records"] == n
-    assert e["shapiro_wilk"]["W_median"] == pytest.approx(1.0, abs=1e-6)
-    assert e["shapiro_wilk"]["fraction_p_above_0.05"] == 1.0
+    W = 27 / 28
+    sw = e["shapiro_wilk"]
+    assert sw["W_median"] == pytest.approx(W, rel=1e-5) and sw["n_records"] == n
+    assert sw["p_median"] == pytest.approx(6 / math.pi * (math.asin(math.sqrt(W)) - math.pi / 3), rel=1e-4)
+    assert sw["fraction_p_above_0.05"] == 1.0
 
 
 def test_model_probability_is_the_normal_density_at_the_observation():
     """Eq. 13 by hand: model realisations mu + (-s, 0, +s) (ln) in each bin make a normal of
     median mu and 16-84 half-width s, so data at mu score 1/(s sqrt(2 pi)) and data one s off
     score exp(-1/2) of that; a GMM with sigma 0.6 (ln) whose median is the data scores
-    1/(0.6 sqrt(2 pi)); the model/GMM ratio is their quotient."""
-    from quakesynth.evaluate.analysis import Matrices, gmm_predict, im_specs, model_probability
+    1/(0.6 sqrt(2 pi)); the model/GMM ratio is their quotient. Their biases are 0, 0 and
+    s / ln 10."""
+    from quakesynth.evaluate.analysis import (
+        Matrices,
+        bias_vs_distance,
+        gmm_predict,
+        im_specs,
+        model_probability,
+    )
 
     # 2 records in each of the 4 M-R bins (M edges 3, 5, 8; R edges 0, 50, 400 km)
     mags = np.array([4.0, 4.0, 4.0, 4.0, 6.0, 6.0, 6.0, 6.0])
@@ -557,6 +569,13 @@ def test_model_probability_is_the_normal_density_at_the_observation():
     np.testing.assert_allclose(e["sources"]["G"]["per_bin"], g, rtol=1e-5)
     assert e["sources"]["G"]["n_valid"] == 8
     np.testing.assert_allclose(e["ratios"]["exact/G"], 0.6 / s, rtol=1e-4)
+    # the same models' bias (Fig. 4): zero for the model centred on the data (and for the GMM
+    # whose median the data are), s / ln 10 for the one shifted by s in ln IM
+    bias = bias_vs_distance(coll, Y, specs, gmm_pred, {"G": "RotD50"}, ["exact", "off"])["PGA_RotD50"]["sources"]
+    assert bias["exact"]["overall_bias"] == pytest.approx(0.0, abs=1e-9)
+    assert bias["G"]["overall_bias"] == pytest.approx(0.0, abs=1e-9)
+    assert bias["off"]["overall_bias"] == pytest.approx(s / math.log(10), rel=1e-5)
+    assert bias["off"]["overall_n"] == 8
 
 
 def _boxcar_sine(length_s: np.ndarray, amp: np.ndarray, n: int = 2048, fs: float = FS) -> np.ndarray:
