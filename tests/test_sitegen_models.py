@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import params_without_gradient
 from quakesynth.models.cvae import CVAE, AmplitudePhaseSTFT, CVAEConfig
 from quakesynth.models.timesnet import (
     TimesBlock,
@@ -18,11 +19,6 @@ from quakesynth.models.timesnet import (
 
 TINY = TimesNetConfig(n_samples=128, d_model=8, d_ff=8, top_k=2, num_kernels=2, e_layers=1, d_layers=1,
                       latent_channels=4, n_stations=3)
-
-
-def _all_grads(module):
-    return [n for n, p in module.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
-            or p.grad.abs().sum() == 0]
 
 
 @pytest.mark.parametrize("period", [8, 16, 20])
@@ -52,7 +48,7 @@ def test_timesblock_shapes_gradients_and_conditioning():
     y = blk(x, oh)
     assert y.shape == x.shape
     y.pow(2).mean().backward()
-    assert not _all_grads(blk)
+    assert not params_without_gradient(blk)
     # the one-hot changes the output; zero one-hot == no station
     assert not torch.allclose(blk(x, one_hot(torch.zeros(5), 4, 5, x)), blk(x, one_hot(torch.ones(5), 4, 5, x)))
     assert torch.allclose(blk(x, None), blk(x, one_hot(torch.full((5,), -1), 4, 5, x)))
@@ -71,7 +67,7 @@ def test_timesnet_ae_shapes_and_gradients():
     assert x_hat.shape == x.shape and z.shape == (4, *TINY.latent_shape) == (4, 4, 32)
     loss, parts = reconstruction_loss(x_hat, x)
     loss.backward()
-    assert not _all_grads(net)
+    assert not params_without_gradient(net)
     with pytest.raises(ValueError, match="shape"):
         net(torch.randn(2, 3, 100))
     with pytest.raises(ValueError, match="divisible"):
@@ -174,7 +170,7 @@ def test_cvae_shapes_gradients_and_loss_falls():
     assert net.decode(mu, s).shape == X.shape
     loss, parts = net.loss(X, s)
     loss.backward()
-    assert not _all_grads(net)
+    assert not params_without_gradient(net)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     first = loss.item()
     for _ in range(30):
