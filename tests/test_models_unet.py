@@ -29,6 +29,9 @@ def test_shapes_and_downsampling():
         x = torch.randn(2, cfg.in_channels, 16, 8)
         out = net(x, torch.randn(2), torch.randn(2, cfg.cond_features))
         assert out.shape == (2, cfg.out_channels, 16, 8)
+        # the output convolution starts at zero (ADM's zero_module): a fresh network outputs 0,
+        # so EDM's preconditioned denoiser starts as D = c_skip x
+        assert torch.count_nonzero(out) == 0
     with pytest.raises(ValueError, match="divisible"):
         UNet(TINY)(torch.randn(1, 4, 15, 16), torch.zeros(1), torch.zeros(1, 5))
     with pytest.raises(ValueError, match="cond must have shape"):
