@@ -111,6 +111,10 @@ def test_spectral_conv_is_a_convolution_along_its_axis():
     assert conv(hf).abs().max() < 1e-5
     layer = FactorizedFourierLayer(3, 4, ndim=2)
     assert layer(x).shape == x.shape
+    # spectral convolutions along each axis plus a pointwise MLP: equivariant to periodic
+    # shifts along both axes at once
+    np.testing.assert_allclose(layer(torch.roll(x, (3, 2), dims=(2, 3))).detach(),
+                               torch.roll(layer(x), (3, 2), dims=(2, 3)).detach(), atol=1e-5)
 
 
 def test_relative_loss():
