@@ -23,8 +23,8 @@ from quakesynth.evaluate.harness import (
     select_records,
     station_keys,
 )
-from quakesynth.evaluate.pipeline import OrderedPipeline
 from quakesynth.evaluate.run import parse_data_spec, parse_model_spec
+from quakesynth.pool import OrderedPipeline
 from quakesynth.records import Records
 
 

@@ -260,3 +260,47 @@ def test_generate_help_texts_come_from_the_table(capsys):
     out = capsys.readouterr().out
     for v in SCENARIO_VARIABLES.values():
         assert v.description in " ".join(out.split())
+
+
+# -- process pools --------------------------------------------------------------------------
+def test_ordered_imap_keeps_order_and_bounds_in_flight():
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from quakesynth.pool import OrderedPipeline
+
+    running, peak = [0], [0]
+
+    def work(i):
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        time.sleep(0.01 * (6 - i))  # later units finish first
+        running[0] -= 1
+        return i * i
+
+    with ThreadPoolExecutor(4) as ex:
+        out = list(OrderedPipeline(ex, max_pending=2).imap(work, range(7)))
+    assert out == [i * i for i in range(7)]
+    assert peak[0] <= 3  # max_pending queued + the one being waited for
+    assert list(OrderedPipeline(None).imap(work, range(3))) == [0, 1, 4]
+
+
+def test_process_pool_runs_the_callers_initialiser_after_the_thread_limit(tmp_path):
+    import os
+
+    from quakesynth.pool import OrderedPipeline, process_pool
+
+    with process_pool(1, os.chdir, (str(tmp_path),)) as pool:
+        assert pool.submit(os.getcwd).result() == str(tmp_path)
+        assert list(OrderedPipeline(pool).imap(os.getenv, ["OMP_NUM_THREADS", "MKL_NUM_THREADS"])) == ["1", "1"]
+    with pytest.raises(ValueError, match="workers"):
+        process_pool(0)
+
+
+def test_corpus_uses_the_shared_pool():
+    import inspect
+
+    from quakesynth.simulate import corpus
+
+    src = inspect.getsource(corpus)
+    assert "ProcessPoolExecutor" not in src and "process_pool(" in src

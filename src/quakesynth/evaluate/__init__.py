@@ -5,7 +5,7 @@ Three stages, one module each:
 1. :mod:`~quakesynth.evaluate.harness` -- generate ``realizations`` waveforms per model and
    record of the evaluation set (batched, seeded), compute intensity measures and features of
    every waveform (:mod:`~quakesynth.evaluate.features`, in process or on a process pool,
-   :mod:`~quakesynth.evaluate.pipeline`), keep the tidy table and running statistics;
+   :mod:`~quakesynth.pool`), keep the tidy table and running statistics;
 2. :mod:`~quakesynth.evaluate.analysis` -- the HighFEM paper's Section 4 (Figs. 3-11, Table 1)
    plus paired goodness of fit and HVSR: every number in one dict (``metrics.json``);
 3. :mod:`~quakesynth.evaluate.report` / :mod:`~quakesynth.evaluate.figures` -- the

@@ -6,7 +6,7 @@ generated with the record's conditioning (batched; waveform ``k`` of record ``i`
 Every waveform -- generated or recorded -- goes through the same work unit
 (:func:`quakesynth.evaluate.features.compute_unit`): intensity measures, smoothed log-FAS,
 log envelope and HVSR. Units run in the main process or on a process pool
-(:class:`~quakesynth.evaluate.pipeline.OrderedPipeline`) and are reduced in submission order,
+(:class:`~quakesynth.pool.OrderedPipeline`) and are reduced in submission order,
 so one worker and many give identical numbers.
 
 What is kept:
@@ -42,8 +42,8 @@ from quakesynth.evaluate.features import (
     envelope_times,
     fas_frequencies,
 )
-from quakesynth.evaluate.pipeline import OrderedPipeline
 from quakesynth.generate import Generator, waveform_seed
+from quakesynth.pool import OrderedPipeline
 from quakesynth.records import Records
 from quakesynth.scenario import column
 

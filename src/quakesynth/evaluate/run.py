@@ -184,7 +184,7 @@ def evaluate(data: str | RecordSet, models: list[str] | dict[str, Any], gmms: li
         tmp = stack.enter_context(atomic_path(output, overwrite=overwrite, directory=True)) if output is not None else None
         own_pool = None
         if executor is None and cfg.workers > 1:
-            from quakesynth.evaluate.pipeline import process_pool
+            from quakesynth.pool import process_pool
 
             executor = own_pool = stack.enter_context(process_pool(cfg.workers))
         table_name = TidyWriter.default_name()

@@ -159,8 +159,8 @@ def _write_table(dataset, output, periods, components, split, batch_size, worker
     from tqdm.auto import tqdm
 
     from quakesynth._atomic import atomic_path
-    from quakesynth.evaluate.pipeline import OrderedPipeline, process_pool
     from quakesynth.metrics.response import default_workers
+    from quakesynth.pool import OrderedPipeline, process_pool
     from quakesynth.records import METADATA_COLUMNS
 
     ds = _dataset(dataset, split)

@@ -290,25 +290,12 @@ def iter_corpus(n_events: int, stations_per_event: int, seed: int = 0, cfg: Corp
         for t in tasks:
             yield _run_chunk(t)
         return
-    import multiprocessing as mp
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from quakesynth.pool import OrderedPipeline, process_pool
 
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx, initializer=_init_worker,
-                             initargs=(dataclasses.asdict(cfg), dataclasses.asdict(sim), stations)) as pool:
-        pending: deque = deque()
-        todo = iter(tasks)
-        for t in todo:  # keep at most 2 chunks per worker in flight: bounded memory
-            pending.append(pool.submit(_run_chunk, t))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            rec = pending.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.submit(_run_chunk, nxt))
-            yield rec
+    with process_pool(int(workers), _init_worker,
+                      (dataclasses.asdict(cfg), dataclasses.asdict(sim), stations)) as pool:
+        # at most 2 chunks per worker in flight (bounded memory), in event order
+        yield from OrderedPipeline(pool, max_pending=2 * int(workers)).imap(_run_chunk, tasks)
 
 
 def write_corpus(path: str | Path, n_events: int, stations_per_event: int, seed: int = 0,
