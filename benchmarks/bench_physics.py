@@ -7,9 +7,10 @@ Usage::
     nice -n 19 python benchmarks/bench_physics.py --corpus scratch/wave3d --limit 400 \
         --surrogate-steps 1500 --refiner-steps 1500 --out scratch/physics_bench
 
-Trains into ``OUT/`` (resumable Lightning runs; ``--resume`` continues them) unless
+Trains into ``OUT/`` with the library's one training entry (:func:`quakesynth.train.run.train`,
+what ``quakesynth train surrogate | refiner`` runs; ``--resume`` continues the runs) unless
 ``OUT/surrogate/model``, ``OUT/refiner_p1/model``, ``OUT/refiner_p2/model`` exist (e.g. trained one
-at a time by ``python -m quakesynth.physics.run``, see ``benchmarks/train_physics.sh``), then
+at a time by ``quakesynth train``, see ``benchmarks/train_physics.sh``), then
 writes ``OUT/report.json`` and a Markdown report. A refiner whose model directory holds a
 calibrated ``noise_correlation`` (``run refiner --calibrate``) is also sampled with spatially
 correlated noise (:mod:`quakesynth.physics.joint`), the row "spatial noise".
@@ -53,20 +54,11 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from quakesynth.config import from_dict, load_preset
-    from quakesynth.models.fno import MIFNOConfig
-    from quakesynth.models.refiner import RefinerConfig, from_patches, to_patches
+    from quakesynth.models.refiner import from_patches, to_patches
     from quakesynth.physics.data import load_corpus, split_indices
     from quakesynth.physics.evaluate import hf_coherence, seconds_per_call, summarise, trace_metrics
-    from quakesynth.physics.train import (
-        Surrogate,
-        SurrogateLoss,
-        load_refiner,
-        surrogate_pairs,
-        train_refiner,
-        train_surrogate,
-    )
-    from quakesynth.train.config import TrainConfig
+    from quakesynth.physics.models import Surrogate, load_refiner
+    from quakesynth.train.run import train
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,15 +73,12 @@ def main() -> None:
     print(f"corpus: {N} samples, u {corpus['u'].shape}, loaded in {time.time() - t0:.1f} s", flush=True)
 
     # ---- surrogate ----------------------------------------------------------------------
-    pre = load_preset(args.fno_preset)
-    mcfg = from_dict(MIFNOConfig, {**pre["mifno"], "n_sensors": corpus["u"].shape[2],
-                                   "n_times": corpus["u"].shape[-1]})
-    tcfg = from_dict(TrainConfig, {**pre["train"], "max_steps": args.surrogate_steps})
     sdir = out / "surrogate" / "model"
     t = time.time()
-    if not sdir.exists():
-        train_surrogate(corpus, sp["train"], out / "surrogate", mcfg, tcfg, from_dict(SurrogateLoss, pre["loss"]),
-                        val_idx=sp["dev"], resume=args.resume and (out / "surrogate/checkpoints/last.ckpt").exists())
+    if not sdir.exists():  # the same split (80/10/10, seed 0) as above
+        train("surrogate", args.corpus, out / "surrogate", preset=args.fno_preset, limit=args.limit,
+              overrides=[f"train.max_steps={args.surrogate_steps}"], progress=False,
+              resume=args.resume and (out / "surrogate" / "config.yaml").exists())
     report["surrogate_train_s"] = time.time() - t
     sur = Surrogate(sdir)
     test = sp["test"][: args.n_test]
@@ -100,17 +89,14 @@ def main() -> None:
     print(f"surrogate done ({report['surrogate_train_s']:.0f} s)", flush=True)
 
     # ---- refiners -------------------------------------------------------------------------
-    rpre = load_preset(args.refiner_preset)
-    rtrain = from_dict(TrainConfig, {**rpre["train"], "max_steps": args.refiner_steps})
     refined = {}
     for patch in (1, 2):
-        rcfg = from_dict(RefinerConfig, {**rpre["refiner"], "patch": patch})
         rdir = out / f"refiner_p{patch}" / "model"
         t = time.time()
         if not rdir.exists():
-            pairs = surrogate_pairs(sur, corpus, sp["train"], patch=patch)
-            train_refiner(pairs, out / f"refiner_p{patch}", rcfg, rtrain, fs=fs,
-                          resume=args.resume and (out / f"refiner_p{patch}/checkpoints/last.ckpt").exists())
+            train("refiner", args.corpus, out / f"refiner_p{patch}", preset=args.refiner_preset, surrogate=sdir,
+                  patch=patch, limit=args.limit, overrides=[f"train.max_steps={args.refiner_steps}"], progress=False,
+                  resume=args.resume and (out / f"refiner_p{patch}" / "config.yaml").exists())
         report[f"refiner_p{patch}_train_s"] = time.time() - t
         ref, _ = load_refiner(rdir)
         S = x_test.shape[2]

@@ -23,7 +23,7 @@ CORPUS3D=${CORPUS3D:-scratch/wave3d}
 CORPUS=${CORPUS:-scratch/sim_corpus}
 RES=()
 if [[ "${RESUME:-0}" == 1 ]]; then RES=(--resume); fi
-RUN="nice -n 19 python -m quakesynth.physics.run"
+RUN="nice -n 19 quakesynth train --threads 1"
 
 case "${1:-}" in
   corpus3d)

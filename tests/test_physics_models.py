@@ -71,8 +71,8 @@ def test_surrogate_learns_the_mechanism_well_below_the_zero_predictor():
     The training loss of :class:`MIFNOModule` (default weights) on 16 mechanisms must bring the
     error on 8 unseen mechanisms far below that in 60 steps (0.56-0.58 for seeds 0-2; the
     previous angles-as-bias MIFNO with relative L1 + L2 stayed at 1.00)."""
-    from quakesynth.physics.train import MIFNOModule
     from quakesynth.simulate.wave3d import moment_tensor
+    from quakesynth.train.modules import MIFNOModule
 
     rng = np.random.default_rng(0)
     N = 24
@@ -205,15 +205,14 @@ def test_refiner_sampling_per_sample_seeds_and_gaussian_residual_at_init():
 @pytest.mark.slow
 def test_train_surrogate_and_refiner_save_load(tmp_path):
     """Lightning training end to end (few steps), model directories, identical reloads."""
-    from quakesynth.physics.data import normalise_geology, source_inputs, split_indices
-    from quakesynth.physics.train import (
-        Surrogate,
-        load_refiner,
+    from quakesynth.physics.data import (
         lowpass_pairs,
-        surrogate_pairs,
-        train_refiner,
-        train_surrogate,
+        normalise_geology,
+        source_inputs,
+        split_indices,
     )
+    from quakesynth.physics.models import Surrogate, load_refiner, surrogate_pairs
+    from quakesynth.train.recipes import train_refiner, train_surrogate
 
     rng = np.random.default_rng(0)
     N = 12

@@ -16,8 +16,9 @@ def refiner_dir(tmp_path_factory):
     import obspy
 
     from quakesynth.models.refiner import RefinerConfig
-    from quakesynth.physics.train import lowpass_pairs, train_refiner
+    from quakesynth.physics.data import lowpass_pairs
     from quakesynth.train.config import TrainConfig
+    from quakesynth.train.recipes import train_refiner
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -15,11 +15,11 @@ import torch
 
 pl = pytest.importorskip("lightning.pytorch")
 
+from quakesynth.train.batching import StepBatchSampler, stream_indices  # noqa: E402
 from quakesynth.train.callbacks import EMA  # noqa: E402
 from quakesynth.train.config import TrainConfig  # noqa: E402
 from quakesynth.train.fit import ArrayDataset, StepDataModule, fit  # noqa: E402
-from quakesynth.train.module import TrainModule, cosine_factor  # noqa: E402
-from quakesynth.train.sampler import StepBatchSampler, stream_indices  # noqa: E402
+from quakesynth.train.modules import TrainModule, cosine_factor  # noqa: E402
 
 
 class Regression(TrainModule):

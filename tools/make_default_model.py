@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         import dataclasses
 
         from quakesynth.models.amplitude import AmplitudeConfig
-        from quakesynth.train.run import refit_amplitude
+        from quakesynth.train.recipes import refit_amplitude
 
         amp = AmplitudeConfig()
         if args.amplitude_steps:

@@ -85,3 +85,12 @@ def load_corpus(folder, limit: int | None = None) -> dict:
     with h5py.File(ds.files[0], "r") as f:
         arr["domain_m"] = tuple(float(v) for v in f.attrs.get("domain_m", HEMEW_DOMAIN_M))
     return arr
+
+
+def lowpass_pairs(x: np.ndarray, fs: float, fc: float, order: int = 4) -> dict[str, np.ndarray]:
+    """Refiner pairs from broadband records ``x`` (N, C, T) sampled at ``fs`` Hz: ``x`` the
+    records, ``y`` their zero-phase low-pass at ``fc`` Hz (float32, same shape)."""
+    from quakesynth.data.preprocess import lowpass
+
+    x = np.asarray(x, dtype=np.float32)
+    return {"x": x, "y": lowpass(x, fs, fc, order).astype(np.float32)}

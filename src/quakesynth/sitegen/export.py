@@ -43,15 +43,13 @@ def encode_pool(net, wave: np.ndarray, station: np.ndarray | None, batch_size: i
     return torch.cat(out)
 
 
-def save_timesnet(path: str | Path, net_cfg: TimesNetConfig, state: dict[str, torch.Tensor],
-                  state0: dict[str, torch.Tensor], pool, loss: TimesNetLossConfig | None = None,
-                  provenance: dict[str, Any] | None = None, encode_batch_size: int = 64,
-                  overwrite: bool = False) -> Path:
-    """Write a TimesNet-Gen model directory: fine-tuned (``state``) and pre-trained
-    (``state0``) weights, and the pool's latents (conditioned with ``state``, unconditioned
-    with ``state0``), station labels and ln peaks."""
+def timesnet_model(name: str, net_cfg: TimesNetConfig, state: dict[str, torch.Tensor],
+                   state0: dict[str, torch.Tensor], pool, loss: TimesNetLossConfig | None = None,
+                   provenance: dict[str, Any] | None = None, encode_batch_size: int = 64) -> tuple[dict, dict]:
+    """``(config.json dict, state dicts)`` of a TimesNet-Gen model named ``name``: fine-tuned
+    (``state``) and pre-trained (``state0``) weights, and the pool's latents (conditioned with
+    ``state``, unconditioned with ``state0``), station labels and ln peaks."""
     from quakesynth.config import to_dict
-    from quakesynth.modeldir import save_model_dir
     from quakesynth.models.timesnet import TimesNetAE
 
     net, net0 = TimesNetAE(net_cfg), TimesNetAE(net_cfg)
@@ -60,25 +58,46 @@ def save_timesnet(path: str | Path, net_cfg: TimesNetConfig, state: dict[str, to
     pools = {"z_cond": encode_pool(net, pool.wave, pool.station, encode_batch_size),
              "z_zero": encode_pool(net0, pool.wave, None, encode_batch_size),
              "station": torch.from_numpy(pool.station), "ln_peak": torch.from_numpy(pool.ln_peak)}
-    configs = {"model": "timesnet_gen", "name": Path(path).resolve().parent.name, "timesnet": to_dict(net_cfg),
-               "loss": to_dict(loss or TimesNetLossConfig()), "stations": pool.codes, "waveform": _waveform(pool, net_cfg.n_samples),
-               "provenance": provenance or {}}
-    return save_model_dir(path, configs, {"timesnet": state, "timesnet_pretrained": state0, "pools": pools},
-                          overwrite=overwrite)
+    configs = {"model": "timesnet_gen", "name": name, "timesnet": to_dict(net_cfg),
+               "loss": to_dict(loss or TimesNetLossConfig()), "stations": pool.codes,
+               "waveform": _waveform(pool, net_cfg.n_samples), "provenance": provenance or {}}
+    return configs, {"timesnet": state, "timesnet_pretrained": state0, "pools": pools}
 
 
-def save_cvae(path: str | Path, net_cfg: CVAEConfig, state: dict[str, torch.Tensor], pool,
-              provenance: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
-    """Write a CVAE model directory: weights and the per-station mean and sd of ln peak."""
-    from quakesynth.config import to_dict
+def save_timesnet(path: str | Path, net_cfg: TimesNetConfig, state: dict[str, torch.Tensor],
+                  state0: dict[str, torch.Tensor], pool, loss: TimesNetLossConfig | None = None,
+                  provenance: dict[str, Any] | None = None, encode_batch_size: int = 64,
+                  overwrite: bool = False) -> Path:
+    """Write a TimesNet-Gen model directory (:func:`timesnet_model`, named after the folder
+    above ``path``)."""
     from quakesynth.modeldir import save_model_dir
+
+    configs, states = timesnet_model(Path(path).resolve().parent.name, net_cfg, state, state0, pool, loss,
+                                     provenance, encode_batch_size)
+    return save_model_dir(path, configs, states, overwrite=overwrite)
+
+
+def cvae_model(name: str, net_cfg: CVAEConfig, state: dict[str, torch.Tensor], pool,
+               provenance: dict[str, Any] | None = None) -> tuple[dict, dict]:
+    """``(config.json dict, state dicts)`` of a CVAE model named ``name``: weights and the
+    per-station mean and sd of ln peak acceleration (ln m/s^2)."""
+    from quakesynth.config import to_dict
 
     S = len(pool.codes)
     mu = np.array([pool.ln_peak[pool.station == s].mean() for s in range(S)])
     sd = np.array([pool.ln_peak[pool.station == s].std() if (pool.station == s).sum() > 1 else 0.0
                    for s in range(S)])
-    configs = {"model": "site_cvae", "name": Path(path).resolve().parent.name, "cvae": to_dict(net_cfg),
+    configs = {"model": "site_cvae", "name": name, "cvae": to_dict(net_cfg),
                "stations": pool.codes, "waveform": _waveform(pool, net_cfg.n_samples),
                "provenance": provenance or {}}
     stats = {"ln_peak_mean": torch.from_numpy(mu), "ln_peak_std": torch.from_numpy(sd)}
-    return save_model_dir(path, configs, {"cvae": state, "amplitude": stats}, overwrite=overwrite)
+    return configs, {"cvae": state, "amplitude": stats}
+
+
+def save_cvae(path: str | Path, net_cfg: CVAEConfig, state: dict[str, torch.Tensor], pool,
+              provenance: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """Write a CVAE model directory (:func:`cvae_model`, named after the folder above ``path``)."""
+    from quakesynth.modeldir import save_model_dir
+
+    configs, states = cvae_model(Path(path).resolve().parent.name, net_cfg, state, pool, provenance)
+    return save_model_dir(path, configs, states, overwrite=overwrite)

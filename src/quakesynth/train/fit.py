@@ -1,5 +1,7 @@
-"""Run a training loop: Lightning Trainer with EMA, periodic resumable checkpoints, CSV loss
-curves, deterministic data order, and single- or multi-process (DDP) execution.
+"""The one training loop of every kind: :func:`fit` (Lightning Trainer with EMA, periodic
+resumable checkpoints, CSV loss curves, deterministic data order, single- or multi-process
+(DDP) execution) and :func:`run_plan`, which fits the stages of a recipe's plan
+(:mod:`quakesynth.train.recipes`) and writes the model directory.
 
 The run folder::
 
@@ -13,8 +15,9 @@ The run folder::
 from __future__ import annotations
 
 import csv
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,9 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from torch.utils.data import DataLoader
 
 from quakesynth._atomic import atomic_path
+from quakesynth.train.batching import StepBatchSampler
 from quakesynth.train.callbacks import EMA, AtomicCheckpointIO, PeriodicCheckpoint
 from quakesynth.train.config import TrainConfig
-from quakesynth.train.sampler import StepBatchSampler
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -193,3 +196,54 @@ def fit(module: pl.LightningModule, data: StepDataModule, run_dir: str | Path, t
         warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the frozen VAE
         trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if resume else None, weights_only=True)
     return trainer, ema
+
+
+def run_plan(plan: Any, out: str | Path, resume: bool = False, devices: int = 1, accelerator: str = "cpu",
+             strategy: str | None = None, progress: bool = True, meta: dict[str, Any] | None = None,
+             warm: Callable[[Any], Any] | None = None) -> Path | None:
+    """Fit the stages of ``plan`` in ``out`` (:func:`quakesynth.train.fit.fit`: EMA, resumable
+    checkpoints, CSV losses, DDP) and write ``out/model``; returns its path (``None`` in DDP
+    worker processes). ``meta``: written with the resolved config to ``out/config.yaml``;
+    ``warm(module)``: called on the first stage's module before training (a warm start).
+
+    ``plan``: a :class:`quakesynth.train.recipes.Plan`. With ``resume``, every stage that has a
+    ``checkpoints/last.ckpt`` continues from it; the others start at step 0.
+    """
+    import yaml
+
+    from quakesynth.config import to_dict
+    from quakesynth.modeldir import save_model_dir
+
+    out = Path(out)
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0 \
+            and int(os.environ.get("RANK", "0")) == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        if meta is not None:
+            with atomic_path(out / "config.yaml", overwrite=True) as tmp:
+                tmp.write_text(yaml.safe_dump({**meta, "config": to_dict(plan.config)}, sort_keys=False))
+    modules: list[Any] = []
+    states: dict[str, dict[str, torch.Tensor]] = {}
+    trainer = None
+    for i, stage in enumerate(plan.stages):
+        module = stage.build(states)
+        if warm is not None and i == 0:
+            warm(module)
+        run_dir = out / stage.name if stage.name else out
+        t = stage.train
+        data = StepDataModule(ArrayDataset(**stage.arrays),
+                              ArrayDataset(**stage.val_arrays) if stage.val_arrays else None,
+                              t.batch_size, t.seed, t.max_steps, t.num_workers)
+        trainer, ema = fit(module, data, run_dir, t, resume=resume and (run_dir / "checkpoints" / "last.ckpt").exists(),
+                           devices=devices, accelerator=accelerator, strategy=strategy, progress=progress)
+        states[stage.name] = ema.averaged_state_dict()
+        modules.append(module)
+    if trainer is None or not trainer.is_global_zero:
+        return None
+    from quakesynth import __version__
+
+    last = plan.stages[-1].train
+    provenance = {"kind": (meta or {}).get("kind"), "dataset": (meta or {}).get("data"), "run": str(out),
+                  "steps": int(trainer.global_step), "quakesynth_version": __version__,
+                  "weights": f"EMA (decay {last.ema_decay:g})"}
+    config_dict, state_dicts = plan.export(modules, states, provenance)
+    return save_model_dir(out / "model", config_dict, state_dicts, overwrite=True)

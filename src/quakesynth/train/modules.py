@@ -1,23 +1,113 @@
-"""LightningModules of the HighFEM models: VAE, latent EDM and the spectrogram classifier.
+"""Every LightningModule of quakesynth: the base :class:`TrainModule` (optimiser, schedule,
+per-step seeding) and one small module per trained network.
 
-Batches are dicts of tensors: ``wave`` (B, C, n_samples) acceleration in m/s^2, ``cond``
-(B, V) normalised conditioning, ``label`` (B,) class index (-1: outside the classifier grid),
-``latent`` (B, C_z, H, W) cached VAE posterior means. The log-spectrogram is computed on the
-batch's device inside the step, so data loading stays cheap and identical for every model.
+Subclasses implement :meth:`TrainModule.ema_target` (the network that is optimised, averaged
+and saved) and :meth:`TrainModule.compute_loss` (a scalar loss and extra values to log). Which
+module trains which kind, on which data, is decided in :mod:`quakesynth.train.recipes`.
+
+Reproducibility: before every training step the global torch RNG (CPU and CUDA) is seeded
+from ``(seed, global_step, rank)``; validation batches from ``(seed, "val", batch_idx)``.
+Every random draw of a step (noise levels, noise, dropout, conditioning dropout) is thus a
+function of the step, so a resumed run repeats the uninterrupted one without having to
+restore generator states, and validation losses are comparable between evaluations.
+
+Batches are dicts of tensors:
+
+- HighFEM (:class:`VAEModule`, :class:`EDMModule`, :class:`ClassifierModule`): ``wave``
+  (B, C, n_samples) acceleration in m/s^2, ``cond`` (B, V) normalised conditioning, ``label``
+  (B,) class index (-1: outside the classifier grid), ``latent`` (B, C_z, H, W) cached VAE
+  posterior means. The log-spectrogram is computed on the batch's device inside the step, so
+  data loading stays cheap and identical for every model.
+- Physics (:class:`MIFNOModule`, :class:`RefinerModule`): see each class.
+- Site-specific (:class:`TimesNetModule`, :class:`CVAEModule`): ``wave`` (B, C, T)
+  peak-normalised records and ``station`` (B,) station indices.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from quakesynth.train.config import LatentConfig, TrainConfig
-from quakesynth.train.module import TrainModule
+from quakesynth.seeds import derive_seed
+from quakesynth.train.config import LatentConfig, SurrogateLoss, TrainConfig
+
+step_seed = derive_seed  # a training step's 63-bit seed from (seed, step, rank...): quakesynth.seeds
 
 
+def cosine_factor(step: int, max_steps: int, warmup_steps: int = 0, floor: float = 0.0) -> float:
+    """Learning-rate multiplier: linear warm-up, then half a cosine from 1 down to ``floor``.
+
+    >>> cosine_factor(0, 100), cosine_factor(50, 100), cosine_factor(100, 100)
+    (1.0, 0.5, 0.0)
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    span = max(max_steps - warmup_steps, 1)
+    t = min(max(step - warmup_steps, 0), span) / span
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+class TrainModule(pl.LightningModule):
+    """Base class; see the module docstring."""
+
+    def __init__(self, train: TrainConfig) -> None:
+        super().__init__()
+        self.train_cfg = train
+
+    # -- to implement ----------------------------------------------------------------------
+    def ema_target(self) -> nn.Module:
+        """The trained network (its parameters are optimised, averaged and saved)."""
+        raise NotImplementedError
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Scalar loss of a batch and other scalars to log."""
+        raise NotImplementedError
+
+    # -- Lightning hooks -------------------------------------------------------------------
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        torch.manual_seed(step_seed(self.train_cfg.seed, self.global_step, self.global_rank))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, logs = self.compute_loss(batch)
+        self.log("train/loss", loss.detach(), prog_bar=True)
+        for k, v in logs.items():
+            self.log(f"train/{k}", v.detach() if torch.is_tensor(v) else v)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        state = torch.random.get_rng_state()
+        torch.manual_seed(step_seed(self.train_cfg.seed, 2**31, batch_idx))
+        try:
+            loss, logs = self.compute_loss(batch)
+        finally:
+            torch.random.set_rng_state(state)
+        self.log("val/loss", loss, sync_dist=True, prog_bar=True)
+        for k, v in logs.items():
+            self.log(f"val/{k}", v, sync_dist=True)
+        return loss
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg = self.train_cfg
+        params = [p for p in self.ema_target().parameters() if p.requires_grad]
+        betas = (cfg.adam_beta1, cfg.adam_beta2)
+        if cfg.weight_decay > 0:
+            opt = torch.optim.AdamW(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        else:
+            opt = torch.optim.Adam(params, lr=cfg.lr, betas=betas)
+        floor = cfg.lr_min / cfg.lr
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: cosine_factor(s, cfg.max_steps, cfg.warmup_steps, floor))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+
+# -- HighFEM -----------------------------------------------------------------------------------
 class VAEModule(TrainModule):
     """VAE on log-spectrograms: loss = MSE + kl_weight * KL (:meth:`VAE.loss`)."""
 
@@ -102,3 +192,96 @@ class ClassifierModule(TrainModule):
         valid = y >= 0
         acc = (logits.argmax(1)[valid] == y[valid]).float().mean() if valid.any() else logits.new_zeros(())
         return loss, {"accuracy": acc}
+
+
+# -- physics-guided models ---------------------------------------------------------------------
+class MIFNOModule(TrainModule):
+    """MIFNO surrogate; loss ``w_l1 * rel_L1 + w_l2 * rel_L2`` (:class:`SurrogateLoss`).
+
+    Batches ``geology`` (B, X, Y, Z), ``position`` (B, 3), ``moment`` (B, 6), ``u`` (B, 3, S, S, T),
+    normalised (:mod:`quakesynth.physics.data`)."""
+
+    def __init__(self, cfg: Any, train: TrainConfig, loss: SurrogateLoss | None = None) -> None:
+        from quakesynth.models.fno import MIFNO
+
+        super().__init__(train)
+        self.net = MIFNO(cfg)
+        self.loss_cfg = loss or SurrogateLoss()
+
+    def ema_target(self) -> nn.Module:
+        return self.net
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from quakesynth.models.fno import relative_loss
+
+        pred = self.net(batch["geology"].float(), batch["position"].float(), batch["moment"].float())
+        l1 = relative_loss(pred, batch["u"].float(), p=1)
+        l2 = relative_loss(pred, batch["u"].float(), p=2)
+        return self.loss_cfg.w_l1 * l1 + self.loss_cfg.w_l2 * l2, {"rel_l1": l1, "rel_l2": l2}
+
+
+class RefinerModule(TrainModule):
+    """Diffusion refiner (EDM loss on the normalised residual, :meth:`Refiner.loss`).
+
+    Batches ``x`` (B, C, T) truth and ``y`` (B, C, T) condition, in data units, and ``extra``
+    (B, n_extra) normalised features when the refiner takes them; ``y_train`` (M, C, T) sets the
+    refiner's amplitude statistics."""
+
+    def __init__(self, cfg: Any, train: TrainConfig, sigma_data: float, y_train: torch.Tensor,
+                 P_mean: float = -1.2, P_std: float = 1.2) -> None:
+        from quakesynth.models.refiner import Refiner
+
+        super().__init__(train)
+        self.refiner = Refiner(cfg, sigma_data=sigma_data)
+        self.refiner.set_amplitude_stats(torch.as_tensor(y_train))
+        self.P_mean, self.P_std = P_mean, P_std
+
+    def ema_target(self) -> nn.Module:
+        return self.refiner
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        extra = batch["extra"].float() if "extra" in batch else None
+        return self.refiner.loss(batch["x"].float(), batch["y"].float(), self.P_mean, self.P_std, extra), {}
+
+
+# -- site-specific models ----------------------------------------------------------------------
+class TimesNetModule(TrainModule):
+    """TimesNet-Gen reconstruction training: :func:`~quakesynth.models.timesnet.reconstruction_loss`
+    (MSE + log-Fourier-amplitude L1) + ``latent_weight * mean(z^2)``; ``conditioned`` selects
+    phase 1 (station labels concatenated to every TimesBlock grid)."""
+
+    def __init__(self, net: nn.Module, loss: Any, train: TrainConfig, conditioned: bool) -> None:
+        super().__init__(train)
+        self.net, self.loss_cfg, self.conditioned = net, loss, bool(conditioned)
+
+    def ema_target(self) -> nn.Module:
+        return self.net
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from quakesynth.models.timesnet import reconstruction_loss
+
+        x = batch["wave"].float()
+        station = batch["station"] if self.conditioned else None
+        x_hat, z = self.net(x, station)
+        loss, parts = reconstruction_loss(x_hat, x, self.loss_cfg.spectral_weight, self.loss_cfg.spectral_eps)
+        reg = z.pow(2).mean()
+        return loss + self.loss_cfg.latent_weight * reg, {**parts, "z2": reg}
+
+
+class CVAEModule(TrainModule):
+    """Spectrogram CVAE: ``MSE + beta KL / N`` on amplitude/phase spectrograms computed inside
+    the step (:meth:`quakesynth.models.cvae.CVAE.loss`)."""
+
+    def __init__(self, cfg: Any, train: TrainConfig) -> None:
+        from quakesynth.models.cvae import CVAE, AmplitudePhaseSTFT
+
+        super().__init__(train)
+        self.rep = AmplitudePhaseSTFT(cfg)
+        self.net = CVAE(cfg)
+
+    def ema_target(self) -> nn.Module:
+        return self.net
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        X = self.rep(batch["wave"].float())
+        return self.net.loss(X, batch["station"])
