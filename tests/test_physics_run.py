@@ -1,5 +1,6 @@
-"""One command per physics model (python -m quakesynth.physics.run) on a tiny synthetic corpus:
-surrogate, refiner with calibrated spatial noise; resumability guards."""
+"""The physics-guided kinds through ``quakesynth train`` on a tiny synthetic corpus: surrogate,
+then the joint refiner with calibrated spatial noise; the deprecated alias
+``python -m quakesynth.physics.run``; one-line errors."""
 
 from __future__ import annotations
 
@@ -8,21 +9,23 @@ import json
 import numpy as np
 import pytest
 
-from quakesynth.physics.run import main
+pytest.importorskip("lightning.pytorch")
+
+from quakesynth.cli.main import main  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def corpus3d(tmp_path_factory):
-    """10 HEMEW-layout samples: 4^3 geology, 6 x 6 sensors, 64 steps at 20 Hz; the wavefield is a
-    pulse common to all sensors (scaled by the moment tensor) plus independent noise."""
+def write_corpus3d(d, n: int = 10):
+    """``n`` HEMEW-layout samples in folder ``d``: 4^3 geology, 6 x 6 sensors, 64 steps at 20 Hz;
+    the wavefield is a pulse common to all sensors (scaled by the moment tensor) plus
+    independent noise."""
     from quakesynth.simulate.hemew import write_sample
     from quakesynth.simulate.wave3d import moment_tensor
 
-    d = tmp_path_factory.mktemp("c3d")
+    d.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     t = np.arange(64) / 20.0
     pulse = np.exp(-((t - 1.5) / 0.4) ** 2) * np.sin(2 * np.pi * 1.2 * t)
-    for i in range(10):
+    for i in range(n):
         angles = rng.uniform([0, 0, 0], [360, 90, 360])
         m = moment_tensor(*angles)
         amp = np.asarray(m[:3])[:, None, None, None]
@@ -33,6 +36,11 @@ def corpus3d(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module")
+def corpus3d(tmp_path_factory):
+    return write_corpus3d(tmp_path_factory.mktemp("c3d") / "c3d")
+
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -41,25 +49,51 @@ def test_surrogate_then_calibrated_joint_refiner(corpus3d, tmp_path, capsys):
     from quakesynth.physics.models import Surrogate, load_refiner
 
     s = tmp_path / "sur"
-    assert main(["surrogate", "--corpus", str(corpus3d), "--preset", "fno_tiny", "-o", str(s), "--quiet"]) == 0
+    assert main(["train", "surrogate", "--corpus", str(corpus3d), "--preset", "tiny", "-o", str(s), "--quiet"]) == 0
     sur = Surrogate(s / "model")
     assert sur.predict(np.full((1, 4, 4, 4), 2000.0), np.array([[1000.0, 1000.0, -1000.0, 10, 60, 90]])).shape == \
         (1, 3, 6, 6, 64)
     assert (s / "config.yaml").exists()
     # a finished run is not silently overwritten
-    assert main(["surrogate", "--corpus", str(corpus3d), "--preset", "fno_tiny", "-o", str(s), "--quiet"]) == 2
+    assert main(["train", "surrogate", "--corpus", str(corpus3d), "--preset", "tiny", "-o", str(s), "--quiet"]) == 2
+    assert "exists" in capsys.readouterr().err
     r = tmp_path / "joint"
-    assert main(["refiner", "--corpus", str(corpus3d), "--surrogate", str(s / "model"), "--preset", "refiner_tiny",
+    assert main(["train", "refiner", "--corpus", str(corpus3d), "--surrogate", str(s), "--preset", "tiny",
                  "--patch", "2", "--calibrate", "--calibration-wavefields", "1", "-o", str(r), "--quiet"]) == 0
     ref, cfg = load_refiner(r / "model")
-    assert ref.cfg.patch == 2
+    assert ref.cfg.patch == 2 and cfg["surrogate"] == str(s) and cfg["num_steps"] == 8
     cal = cfg["noise_correlation"]
     assert cal["length"] >= 0 and 0 < cal["power"] <= 2 and len(cal["target"]) == 3 and len(cal["target"][0]) == 4
     assert "noise correlation: length" in capsys.readouterr().err
 
 
+def test_deprecated_alias_forwards_to_quakesynth_train(corpus3d, tmp_path, capsys):
+    """``python -m quakesynth.physics.run surrogate ...`` (full preset names, --corpus) still
+    trains, says it is deprecated, and gives the run ``quakesynth train`` gives."""
+    import yaml
+
+    from quakesynth.modeldir import load_model_dir
+    from quakesynth.physics.run import main as alias
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--corpus", str(corpus3d), "--preset", "fno_tiny", "--set", "train.max_steps=2", "--quiet"]
+    assert alias(["surrogate", *args, "-o", str(a)]) == 0
+    assert "deprecated" in capsys.readouterr().err
+    assert main(["train", "surrogate", *args, "-o", str(b)]) == 0
+    assert yaml.safe_load((a / "config.yaml").read_text())["config"] == yaml.safe_load((b / "config.yaml").read_text())["config"]
+    sa, sb = load_model_dir(a)[1]["mifno"], load_model_dir(b)[1]["mifno"]
+    assert all(np.array_equal(sa[k].numpy(), sb[k].numpy()) for k in sa)
+
+
 def test_bad_preset_and_missing_corpus_are_one_line_errors(tmp_path, capsys):
-    assert main(["surrogate", "--corpus", str(tmp_path), "--preset", "nope", "-o", str(tmp_path / "o")]) == 2
-    assert "nope" in capsys.readouterr().err
-    assert main(["--help"]) == 0
+    from quakesynth.physics.run import main as alias
+
+    assert main(["train", "surrogate", "--corpus", str(tmp_path), "--preset", "nope", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "tiny" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "surrogate", "-o", str(tmp_path / "o")]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert alias(["fno", "-o", str(tmp_path / "o")]) == 2
+    assert "surrogate, refiner, broadband" in capsys.readouterr().err
+    assert alias(["--help"]) == 0
     assert "Example" in capsys.readouterr().out
