@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quakesynth.evaluate.physics import hf_coherence, summarise, trace_metrics
 from quakesynth.physics.data import (
     denormalise_velocity,
     fit_normalisation,
@@ -12,7 +13,6 @@ from quakesynth.physics.data import (
     source_inputs,
     split_indices,
 )
-from quakesynth.physics.evaluate import hf_coherence, summarise, trace_metrics
 
 
 def test_trace_metrics_perfect_and_scaled():

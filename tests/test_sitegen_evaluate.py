@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from quakesynth.sitegen import evaluate as ev
+from quakesynth.evaluate import site as ev
 
 FS = 50.0
 

@@ -20,7 +20,9 @@ from quakesynth.cli.main import threads_option
 @click.option("--flatfile-format", type=click.Choice(["auto", "nga-west2", "esm", "gem", "quakesynth"]),
               default="auto", help="Column mapping of --flatfile.")
 @click.option("--model", "models", multiple=True, metavar="[LABEL=]MODEL",
-              help="Model name (quakesynth models) or model directory; repeat for several; LABEL= names it.")
+              help="Model name (quakesynth models) or model directory; repeat for several; LABEL= names it. "
+                   "A broadband refiner directory is a paired model: each record is low-passed, refined and "
+                   "judged against itself (goodness of fit and the broadband section).")
 @click.option("--gmm", "gmms", multiple=True, metavar="NAME[:REGION]",
               help="Ground-motion model, e.g. BooreEtAl2014 or BooreEtAl2014:japan, Kanno2006Shallow; repeatable.")
 @click.option("--realizations", "-n", type=click.IntRange(min=1), default=None,
@@ -70,16 +72,15 @@ def command(data, flatfile, flatfile_format, models, gmms, realizations, output,
           --bins bins.yaml --workers 2 -o report-real/ --overwrite
       quakesynth evaluate --flatfile NGA_West2_flatfile.csv --model stochastic \\
           --gmm BooreEtAl2014 --max-records 2000 -o flatfile-report/
+      quakesynth evaluate --data scratch/knet:test --model refiner=runs/broadband/model -n 1 \\
+          --no-scenarios -o refiner-report/
     """
-    from quakesynth._atomic import check_writable
     from quakesynth.evaluate.config import config_from_dict, load_config_file
     from quakesynth.evaluate.run import evaluate
 
     if (data is None) == (flatfile is None):
         raise click.UsageError("give exactly one of --data DATASET or --flatfile TABLE")
-    if not models and (flatfile is None or not gmms):
-        raise click.UsageError("give at least one --model (flatfile mode: a --model or a --gmm)")
-    check_writable(output, overwrite)
+    # the models, the output folder and every value are checked once, by the library
     if flatfile is not None:
         from quakesynth.evaluate.flatfile import evaluate_flatfile
 

@@ -19,6 +19,14 @@ Three stages, one module each:
 
 Bins, scenarios and feature grids: :mod:`~quakesynth.evaluate.config`. Paired models
 (refiners) implement ``reproduce(records, seeds)``: :mod:`~quakesynth.evaluate.paired`.
+
+Sections selected by what the data and models allow: the broadband measures of a paired model
+with a low-passed input (:mod:`~quakesynth.evaluate.broadband`: FAS bias per band, PSA bias,
+Kristekova GOF, kept band); HVSR and f0 per station when stations have several records. The
+measures of the other systems live here too: :mod:`~quakesynth.evaluate.site` (site-specific
+generators: HVSR/f0 alignment, station classifier NCC, Jensen-Shannon, diversity) and
+:mod:`~quakesynth.evaluate.physics` (surrogate and refined wavefields: rMAE, frequency bias,
+Kristekova GOF, spatial coherence).
 """
 
 from __future__ import annotations

@@ -246,6 +246,8 @@ def analyse(coll: Collection, gmms: dict[str, Any] | None = None) -> tuple[dict,
     metrics["frechet"] = frechet(coll, models)
     metrics["classifier"] = classifier_metrics(coll, models)
     metrics["paired"] = paired_summary(coll)
+    if coll.broadband:  # only for paired models with a low-passed input: other reports stay as they were
+        metrics["broadband"] = broadband_summary(coll)
     metrics["hvsr"] = hvsr_summary(coll, models)
     metrics["summary"] = summary(metrics, models, list(gmms))
     metrics["run_gmms"] = list(gmms)
@@ -797,6 +799,26 @@ def paired_summary(coll) -> dict:
             v = v[np.isfinite(v)]
             e[col] = {"mean": _f(v.mean()) if v.size else None, "median": _f(np.median(v)) if v.size else None}
         out[src] = e
+    return out
+
+
+def broadband_summary(coll) -> dict:
+    """Per paired model with a low-passed input (a broadband refiner): the measures of
+    :mod:`quakesynth.evaluate.broadband` over its paired records -- mean and mean |FAS bias| per
+    band, mean and largest |PSA bias| over the periods, Kristekova EG/PG above ``fc``, the
+    kept-band error below ``0.8 fc`` (median, max), the continuity across ``fc`` and the score
+    (lower is better) -- with the input's ``fc`` and filter order, the bands and the periods."""
+    from quakesynth.evaluate.broadband import FAS_BANDS, PSA_PERIODS, score, summarise
+
+    out: dict[str, Any] = {"fas_bands_Hz": [list(b) for b in FAS_BANDS], "psa_periods_s": _fl(PSA_PERIODS)}
+    for src, m in coll.broadband.items():
+        fc, order = m["lowpass"]
+        s = summarise(m)
+        s["score"] = score(s)
+        psa = np.nanmean(m["psa"].reshape(-1, m["psa"].shape[-1]), axis=0)
+        out[src] = {"fc_Hz": float(fc), "order": int(order), **{k: _f(v) if isinstance(v, float) else v
+                                                                   for k, v in s.items()},
+                    "psa_bias_per_period": _fl(psa)}
     return out
 
 

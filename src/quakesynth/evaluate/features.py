@@ -217,11 +217,30 @@ def paired_measures(x: np.ndarray, ref: np.ndarray, fs: float, cfg: FeatureConfi
     return pd.DataFrame(cols)
 
 
+def broadband_measures(x: np.ndarray, ref: np.ndarray, fs: float, fc: float, order: int) -> dict[str, np.ndarray]:
+    """The broadband measures (:func:`quakesynth.evaluate.broadband.paired_arrays`) of output
+    ``x`` against record ``ref`` (n, 3, T) acceleration in (H1, H2, V) order, the input being
+    ``ref`` low-passed at ``fc`` Hz with the crossover filter of ``order``; component axes padded
+    to 3 with NaN where V is missing."""
+    from quakesynth.evaluate.broadband import paired_arrays
+    from quakesynth.physics.broadband import crossover_lowpass
+
+    T = min(x.shape[-1], ref.shape[-1])
+    x, ref = np.asarray(x[..., :T], np.float64), np.asarray(ref[..., :T], np.float64)
+    nc = 3 if np.isfinite(ref[:, 2]).all() and np.isfinite(x[:, 2]).all() else 2
+    x, ref = x[:, :nc], ref[:, :nc]
+    m = paired_arrays(x, ref, crossover_lowpass(ref, fs, fc, order), fs, fc)
+    for key, v in m.items():
+        if v.ndim >= 2 and nc < 3:
+            m[key] = np.concatenate([v, np.full((len(v), 3 - nc, *v.shape[2:]), np.nan)], axis=1)
+    return m
+
+
 def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfig, ims: bool = True,
                  curves: bool = True, *, ref: np.ndarray | None = None,
                  ref_fs: float | None = None, ref_components: str | None = None,
                  ref_rows: np.ndarray | None = None, hvsr_rows: np.ndarray | None = None,
-                 threads: int | None = None) -> dict[str, Any]:
+                 threads: int | None = None, lowpass: tuple[float, int] | None = None) -> dict[str, Any]:
     """Everything the evaluation needs from one batch of waveforms.
 
     Parameters
@@ -236,12 +255,15 @@ def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfi
         waveform ``ref_rows[i]`` of ``data`` reproduces.
     hvsr_rows : boolean mask of the waveforms that get HVSR and f0 (None: all).
     threads : threads of the compiled IM kernels (None: all cores; 1 in pool workers).
+    lowpass : ``(fc, order)`` of a paired model's low-passed input: the paired waveforms also
+        get the broadband measures (:func:`broadband_measures`).
 
     Returns
     -------
     dict with ``ims`` (DataFrame or None), ``logfas`` (n, 3, F), ``logenv`` (n, 3, P),
-    ``hvsr`` (n, F), ``f0`` (n,), ``paired`` (DataFrame or None), ``paired_rows`` and
-    ``seconds`` / ``cpu_seconds`` (wall-clock and CPU time of this unit).
+    ``hvsr`` (n, F), ``f0`` (n,), ``paired`` (DataFrame or None), ``paired_rows``,
+    ``broadband`` (dict of arrays, with ``lowpass``) and ``seconds`` / ``cpu_seconds`` (wall-clock
+    and CPU time of this unit).
     """
     t0, c0 = time.perf_counter(), time.process_time()
     x = canonical(data, components)
@@ -258,6 +280,8 @@ def compute_unit(data: np.ndarray, fs: float, components: str, cfg: FeatureConfi
         r = canonical(ref, ref_components)
         out["paired"] = paired_measures(x[ref_rows], r, fs, cfg)
         out["paired_rows"] = np.asarray(ref_rows)
+        if lowpass is not None:
+            out["broadband"] = broadband_measures(x[ref_rows], r, fs, *lowpass)
     out["seconds"] = time.perf_counter() - t0
     out["cpu_seconds"] = time.process_time() - c0
     return out

@@ -434,6 +434,8 @@ def evaluate_flatfile(flatfile: str | os.PathLike | pd.DataFrame, models: dict[s
     t0 = time.perf_counter()
     if output is not None:
         check_writable(output, overwrite)
+    if not models and not gmms:
+        raise ValueError("flatfile mode needs at least one --model or --gmm")
     if out_of_range not in ("drop", "extrapolate"):
         raise ValueError(f"out_of_range must be drop or extrapolate in flatfile mode; got {out_of_range!r}")
     if isinstance(flatfile, pd.DataFrame):
@@ -442,8 +444,6 @@ def evaluate_flatfile(flatfile: str | os.PathLike | pd.DataFrame, models: dict[s
         table, fmt = read_flatfile(flatfile, format)
     model_objs = dict(models) if isinstance(models, dict) else (load_models(list(models)) if models else {})
     gmm_objs = dict(gmms) if isinstance(gmms, dict) else load_gmms(list(gmms))
-    if not model_objs and not gmm_objs:
-        raise ValueError("flatfile mode needs at least one --model or --gmm")
     notes: list[str] = []
     n_in = len(table)
     usable = table["magnitude"].notna() & table["rhyp_km"].notna() & table["event_id"].notna()

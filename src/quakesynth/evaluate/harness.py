@@ -42,6 +42,7 @@ from quakesynth.evaluate.features import (
     envelope_times,
     fas_frequencies,
 )
+from quakesynth.evaluate.paired import input_lowpass
 from quakesynth.generate import Generator, waveform_seed
 from quakesynth.pool import OrderedPipeline
 from quakesynth.records import Records
@@ -218,6 +219,9 @@ class Collection:
     predictions: dict[str, np.ndarray] = field(default_factory=dict)  # source -> (N,) class
     labels: dict[str, np.ndarray] = field(default_factory=dict)  # source -> (N,) true class
     paired: pd.DataFrame | None = None  # one row per paired record
+    # paired models with a low-passed input: source -> {"lowpass": (fc, order), "records": (n,),
+    # measure -> array (n, ...)} (quakesynth.evaluate.broadband)
+    broadband: dict[str, dict[str, Any]] = field(default_factory=dict)
     timing: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     model_info: dict[str, dict] = field(default_factory=dict)
@@ -241,6 +245,7 @@ class _Sink:
         self.ims: list[pd.DataFrame] = []
         self.scen: list[pd.DataFrame] = []
         self.paired: list[pd.DataFrame] = []
+        self.broadband: dict[str, dict[str, list]] = {}
         self.logfas: dict[str, np.ndarray] = {}
         self.hvsr: dict[str, np.ndarray] = {}
         self.env: dict[str, Moments] = {}
@@ -301,6 +306,11 @@ class _Sink:
                 p.insert(0, "source", source)
                 p.insert(1, "record", record[res["paired_rows"]])
                 self.paired.append(p)
+            if res.get("broadband") is not None:
+                acc = self.broadband.setdefault(source, {"records": []})
+                acc["records"].append(record[res["paired_rows"]])
+                for key, v in res["broadband"].items():
+                    acc.setdefault(key, []).append(v)
         return done
 
 
@@ -369,6 +379,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
     emb: dict[str, list] = {}
     N, bs, seed = cfg.realizations, cfg.batch_size, cfg.seed
     paired_sources = [k for k, m in models.items() if is_paired(m)]
+    lowpass = {k: input_lowpass(models[k]) for k in paired_sources}  # checked before any work
     total = n * (1 + N * len(models)) + (len(floor) if floor is not None else 0) + \
         sum(len(s.values) * s.realizations for s in cfg.scenarios) * sum(not is_paired(m) for m in models.values())
     bar = tqdm(total=total, disable=not progress, desc="evaluate", unit="wf")
@@ -413,7 +424,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
                 kw = {}
                 if ref is not None and len(ref_rows):
                     kw = dict(ref=ref.data[ref_rows], ref_fs=ref.fs, ref_components=ref.components,
-                              ref_rows=ref_rows)
+                              ref_rows=ref_rows, lowpass=lowpass.get(label))
                 pipe.submit(compute_unit, *_chunk_data(rec, horiz), fcfg, True, threads=threads,
                             hvsr_rows=(k == 0) & (hvsr_pos[pos] >= 0),
                             callback=sink.callback(label, pos, k), **kw)
@@ -454,6 +465,8 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         freqs=sink.freqs, times=sink.times, mr_bin=mr, logfas=sink.logfas, env_moments=sink.env,
         fas_moments=sink.fas, hvsr_records=hvsr_sel, hvsr=sink.hvsr,
         paired=pd.concat(sink.paired, ignore_index=True) if sink.paired else None,
+        broadband={s: {"lowpass": lowpass[s], **{k: np.concatenate(v) for k, v in acc.items()}}
+                   for s, acc in sink.broadband.items()},
         timing={**sink.seconds, "total": {"wall_s": wall}},
         model_info={k: _info(m) for k, m in models.items()}, floor_conditioning=floor_cond,
         components=COMPONENT_LABELS[:2] if horiz else COMPONENT_LABELS,

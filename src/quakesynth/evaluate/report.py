@@ -32,6 +32,23 @@ SECTIONS: dict[str, str] = {
     "run": "Run: data, models, timing, configuration",
 }
 
+#: Sections a report has only when its models allow them: id -> (title, the section it follows).
+OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
+    "broadband": ("Broadband from low-passed records: FAS and PSA bias, GOF, kept band", "paired"),
+}
+
+
+def report_sections(metrics: dict) -> dict[str, str]:
+    """The sections of a report, in order: :data:`SECTIONS` plus each optional section whose
+    metrics exist (``metrics["broadband"]`` for a paired model with a low-passed input)."""
+    out: dict[str, str] = {}
+    for sid, title in SECTIONS.items():
+        out[sid] = title
+        for oid, (otitle, after) in OPTIONAL_SECTIONS.items():
+            if after == sid and oid in metrics:
+                out[oid] = otitle
+    return out
+
 
 def fmt(v: Any) -> str:
     """How a number is shown: 4 significant digits; integers as they are; '-' for none."""
@@ -143,9 +160,10 @@ def build_html(metrics: dict, figures: dict[str, list[tuple[str, Any]]], title: 
     sub = (f"data: {run['data']} ({run['n_records']} records) &middot; models: {', '.join(run['models'])} &middot; "
            f"GMMs: {', '.join(run['gmms']) or 'none'} &middot; {run['realizations']} realisations &middot; seed {run['seed']}")
     parts.append(f"<header><h1>{html.escape(title)}</h1><p>{sub}</p></header>")
-    parts.append("<nav>" + "".join(f'<a href="#{k}">{html.escape(v.split(" (")[0])}</a>' for k, v in SECTIONS.items()) + "</nav>")
+    sections = report_sections(metrics)
+    parts.append("<nav>" + "".join(f'<a href="#{k}">{html.escape(v.split(" (")[0])}</a>' for k, v in sections.items()) + "</nav>")
     body = _sections(metrics)
-    for sid, stitle in SECTIONS.items():
+    for sid, stitle in sections.items():
         content = body.get(sid, "")
         figs = "".join(figure_html(c, f) for c, f in figures.get(sid, []))
         if not content and not figs:
@@ -333,6 +351,17 @@ def _sections(m: dict) -> dict[str, str]:
                     rows.append([s, k, Num(m, "paired", s, k, "mean"), Num(m, "paired", s, k, "median")])
         out["paired"] = table(["model", "measure", "mean", "median"], rows,
                               "Kristekova envelope (EG) / phase (PG) GOF, Anderson GOF (0-10) and frequency bias against the reproduced records")
+    # broadband (paired models with a low-passed input)
+    if "broadband" in m:
+        bb = m["broadband"]
+        srcs = [s for s in bb if isinstance(bb[s], dict)]
+        keys = [k for k in bb[srcs[0]] if k != "psa_bias_per_period"] if srcs else []
+        rows = [[k, *[Num(m, "broadband", s, k) for s in srcs]] for k in keys]
+        out["broadband"] = (note("each record low-passed at fc (crossover filter), refined, and compared with itself: "
+                                 "FAS bias = mean log10(FAS out / FAS record) per band (Konno-Ohmachi b = 40); PSA "
+                                 "bias = log10 ratio at 0.05-0.5 s; EG/PG = Kristekova GOF (0-10) from fc to 20 Hz; "
+                                 "kept = relative RMS change of the input below 0.8 fc; score: lower is better")
+                            + table(["measure", *srcs], rows, "Broadband measures per paired model"))
     # hvsr
     hv = m["hvsr"]
     if "stations" in hv:

@@ -1,81 +1,10 @@
-"""Evaluation of surrogate and refined wavefields against the simulated ground truth.
+"""The old import path of :mod:`quakesynth.evaluate.physics` (the evaluation lives in ``evaluate/``).
 
-Per trace (sensor x component) with :mod:`quakesynth.metrics.gof`: rMAE, rRMSE, the frequency
-biases of Perrone et al. (2025) in ``bands`` and the Kristekova envelope / phase GOF (EG, PG,
-0-10, single-component, global normalisation); summarised per component by the mean (median
-for the biases, which are heavy-tailed).
-
-Spatial coherence of the high frequencies (:func:`hf_coherence`, computed by
-:mod:`quakesynth.metrics.coherence`): the wavefields are band-passed to ``band`` (zero-phase
-Butterworth) and the zero-lag correlation coefficient of every pair of sensors on the same row
-or column of the grid is averaged per separation (in sensor spacings), per component. The truth gives the target curve; a per-sensor refiner that invents independent
-high frequencies gives too low a curve.
+The same module object, so every name (public or private) and every monkeypatch is shared.
 """
 
-from __future__ import annotations
+import sys
 
-import time
-from collections.abc import Callable
+from quakesynth.evaluate import physics as _module
 
-import numpy as np
-
-from quakesynth.metrics.gof import frequency_bias, kristekova_gof, rmae, rrmse
-
-
-def trace_metrics(pred: np.ndarray, truth: np.ndarray, fs: float, bands=((0.0, 0.5), (0.5, 1.0), (1.0, 1.5)),
-                  fmin: float | None = None, fmax: float | None = None, nf: int = 32) -> dict[str, np.ndarray]:
-    """Metrics of traces (..., C, T) against the truth: ``rmae``, ``rrmse``, ``EG``, ``PG`` (..., C)
-    and ``bias`` (..., C, B). ``fmin``/``fmax`` (Hz) of the GOF default to 2 / duration and the
-    top of the last band."""
-    pred = np.asarray(pred, dtype=np.float64)
-    truth = np.asarray(truth, dtype=np.float64)
-    T = truth.shape[-1]
-    fmin = 2.0 * fs / T if fmin is None else fmin
-    fmax = float(bands[-1][1]) if fmax is None else fmax
-    g = kristekova_gof(pred.reshape(-1, T), truth.reshape(-1, T), fs, fmin, fmax, nf=nf, multicomponent=False)
-    lead = truth.shape[:-1]
-    return {"rmae": rmae(pred, truth), "rrmse": rrmse(pred, truth),
-            "bias": frequency_bias(pred, truth, fs, bands),
-            "EG": g["EG"].reshape(lead), "PG": g["PG"].reshape(lead)}
-
-
-def summarise(metrics: dict[str, np.ndarray], components: str = "ENZ", mask: np.ndarray | None = None
-              ) -> dict[str, dict[str, float]]:
-    """Per-component summary of :func:`trace_metrics` output (component axis -2 for bias, -1 else).
-
-    ``mask`` (the leading shape) selects a subset (e.g. small-amplitude wavefields). Returns
-    ``{component: {"rmae", "rrmse", "EG", "PG", "bias_0", ...}}``.
-    """
-    out = {}
-    for c, name in enumerate(components):
-        row = {}
-        for k in ("rmae", "rrmse", "EG", "PG"):
-            v = metrics[k][..., c]
-            v = v[mask] if mask is not None else v
-            row[k] = float(np.nanmean(v))
-        b = metrics["bias"][..., c, :]
-        b = b[mask] if mask is not None else b
-        for j in range(b.shape[-1]):
-            row[f"bias_{j}"] = float(np.nanmedian(b[..., j]))
-        out[name] = row
-    return out
-
-
-def hf_coherence(u: np.ndarray, fs: float, band: tuple[float, float], max_sep: int = 4,
-                 measure: str = "correlation") -> np.ndarray:
-    """Mean coherence of band-passed traces vs sensor separation: (C, max_sep) for wavefields
-    ``u`` (N, C, S, S, T) at ``fs`` Hz; :func:`quakesynth.metrics.coherence.spatial_coherence`."""
-    from quakesynth.metrics.coherence import spatial_coherence
-
-    return spatial_coherence(u, fs, band, max_sep=max_sep, measure=measure)
-
-
-def seconds_per_call(fn: Callable[[], object], repeat: int = 3) -> float:
-    """Median wall time of ``fn()`` over ``repeat`` calls after one warm-up call, s."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+sys.modules[__name__] = _module
