@@ -99,7 +99,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from quakesynth.physics.broadband import BroadbandRefiner, hybrid_baseline
+    from quakesynth.generate.refiner import BroadbandRefiner
+    from quakesynth.physics.broadband import hybrid_baseline
     from quakesynth.physics.broadband_eval import FAS_BANDS, evaluate
 
     shared = Path(args.shared)

@@ -40,7 +40,7 @@ def timing(args: argparse.Namespace) -> list[dict]:
     import torch
 
     from quakesynth.cli.bench import format_table
-    from quakesynth.models.highfem import benchmark
+    from quakesynth.generate.toy import benchmark
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -60,8 +60,8 @@ def fd_check(args: argparse.Namespace) -> dict:
     import torch
 
     from quakesynth.data.store import Dataset
+    from quakesynth.generate.highfem import load_generator
     from quakesynth.metrics.distribution import log_fas_frechet_distance
-    from quakesynth.models.highfem import load_generator
 
     if args.threads:
         torch.set_num_threads(args.threads)

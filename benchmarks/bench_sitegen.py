@@ -69,7 +69,7 @@ def _get(d: dict | None, *keys: str) -> Any:
 def settings(timesnet: str | None, cvae: str | None, ks=(1, 5), noise_scales=(), zeroshot: bool = True
              ) -> dict[str, Any]:
     """The generators to compare: ``{row name: generator}``."""
-    from quakesynth.sitegen.generator import load_generator
+    from quakesynth.generate import load_model as load_generator
 
     runs: dict[str, Any] = {}
     if timesnet:
@@ -213,12 +213,13 @@ def main(argv: list[str] | None = None) -> None:
             ap.error("--train-timesnet needs --timesnet (the model directory to create)")
         model = Path(args.timesnet)
         if not (model / "config.json").exists():
-            from quakesynth.sitegen.train import resolve_config, train_timesnet
+            from quakesynth.train.config import resolve_config
+            from quakesynth.train.recipes import train_timesnet
 
             s0, s1 = args.train_timesnet
             t0 = time.process_time()
             train_timesnet(args.corpus, model.parent, resolve_config(
-                "small", overrides=[f"phase0.max_steps={s0}", f"phase1.max_steps={s1}",
+                "timesnet", "small", overrides=[f"phase0.max_steps={s0}", f"phase1.max_steps={s1}",
                                     f"phase0.checkpoint_every={s0}", f"phase1.checkpoint_every={s1}"]),
                 progress=False)
             print(f"TimesNet-Gen: {s0} + {s1} steps, {time.process_time() - t0:.0f} CPU s")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import quakesynth
-from quakesynth.models.highfem import DEFAULT_MODEL_DIR, HighFEMGenerator
+from quakesynth.generate.highfem import DEFAULT_MODEL_DIR, HighFEMGenerator
 
 SCEN = dict(vs30=400.0, depth=15.0, gap=120.0)
 

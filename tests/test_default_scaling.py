@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import quakesynth
+from quakesynth.generate.highfem import DEFAULT_MODEL_DIR
 from quakesynth.metrics.peaks import rotd50
-from quakesynth.models.highfem import DEFAULT_MODEL_DIR
 
 #: sha256 of weights/default/edm.pt of the model shipped in commit 66ee77a (before issue 18).
 PRE_ISSUE18_EDM_SHA256 = "78f5f0bfa6adad1497bb6f90cc3ce698141b13bf0efe3537b866d1d1313d73b6"

@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from quakesynth.models.highfem import (
-    HighFEMGenerator,
-    benchmark,
-    count_flops,
-    load_default,
-    load_generator,
-    random_model,
-)
+from quakesynth.generate.highfem import HighFEMGenerator, load_default, load_generator
+from quakesynth.generate.toy import benchmark, count_flops, random_model
 
 # random weights decode to out-of-range spectrograms, which the inversion clips with a warning
 pytestmark = pytest.mark.filterwarnings("ignore:representation values up to")
@@ -108,7 +102,7 @@ def test_conditioning_order_and_ranges_come_from_the_model(tiny):
 
 
 def test_default_model_missing_is_a_clear_error():
-    import quakesynth.models.highfem as hf
+    import quakesynth.generate.highfem as hf
 
     if (hf.DEFAULT_MODEL_DIR / "config.json").exists():
         assert isinstance(load_default(), HighFEMGenerator)

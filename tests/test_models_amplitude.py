@@ -109,8 +109,8 @@ def test_peak_mode_model_generates_the_sampled_peaks_with_the_data_scaling(amp_r
     import json
 
     import quakesynth
-    from quakesynth.models.amplitude import load_amplitude_model
     from quakesynth.modeldir import load_model_dir
+    from quakesynth.models.amplitude import load_amplitude_model
 
     _, vae, edm = amp_runs
     assert json.loads((vae / "model" / "config.json").read_text())["amplitude"] == {"mode": "peak", "reference": 0.1}
@@ -119,21 +119,22 @@ def test_peak_mode_model_generates_the_sampled_peaks_with_the_data_scaling(amp_r
     gen = quakesynth.load_model(edm / "model")
     cond = np.array([[20.0, 6.8, 400.0, 10.0, 100.0], [180.0, 4.4, 400.0, 10.0, 100.0]])
     seeds = np.array([3, 4])
-    wave = gen._generate(cond, seeds)
+    wave = gen._generate(cond, seeds)[0]
     head = load_amplitude_model(config["amplitude"], states["amplitude"])
     want = head.sample(gen.normalise(cond), [3, 4]).numpy()
     np.testing.assert_allclose(log_peaks(wave), want, atol=1e-4)
     # the tiny data's amplitude ~ 10**(0.5 M - 1.3 log10 R): ~400 times between these scenarios
-    big = [log_peaks(gen._generate(cond[:1], np.array([s]))).mean() for s in range(6)]
-    small = [log_peaks(gen._generate(cond[1:], np.array([s]))).mean() for s in range(6)]
+    big = [log_peaks(gen._generate(cond[:1], np.array([s]))[0]).mean() for s in range(6)]
+    small = [log_peaks(gen._generate(cond[1:], np.array([s]))[0]).mean() for s in range(6)]
     assert np.median(big) - np.median(small) > 1.5
     # per-waveform seeding: the same waveform alone or in a batch
-    np.testing.assert_allclose(gen._generate(cond[1:], seeds[1:]), wave[1:], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gen._generate(cond[1:], seeds[1:])[0], wave[1:], rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(head.sample(gen.normalise(cond[1:]), [4]).numpy(), want[1:])
 
 
 def test_paper_like_model_without_amplitude_section_is_unchanged(tmp_path):
-    from quakesynth.models.highfem import HighFEMGenerator, random_model
+    from quakesynth.generate.highfem import HighFEMGenerator
+    from quakesynth.generate.toy import random_model
 
     config, states = random_model("tiny")
     gen = HighFEMGenerator(config, states, gl_iters=2)
@@ -213,7 +214,7 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
     assert guided.info()["sampler"]["guidance"] == 2.5
     plain = quakesynth.load_model(out, guidance=1.0)
     cond, seeds = np.array([[50.0, 5.5, 400.0, 10.0, 100.0]]), np.array([9])
-    a, b = guided._generate(cond, seeds), plain._generate(cond, seeds)
+    a, b = guided._generate(cond, seeds)[0], plain._generate(cond, seeds)[0]
     assert np.isfinite(a).all() and not np.allclose(a, b)
     # the amplitude path makes the peaks identical: guidance changes the shape only
     np.testing.assert_allclose(log_peaks(a), log_peaks(b), atol=1e-4)
@@ -227,7 +228,7 @@ def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):
 
     import quakesynth
     from quakesynth.modeldir import load_model_dir
-    from quakesynth.train.run import refit_amplitude
+    from quakesynth.train.recipes import refit_amplitude
 
     data, vae, edm = amp_runs
     config, states = load_model_dir(edm / "model")
@@ -246,6 +247,6 @@ def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):
     gen = quakesynth.load_model(out)
     cond = np.array([[50.0, 5.5, 400.0, 10.0, 100.0]])
     head = gen.amplitude
-    np.testing.assert_allclose(log_peaks(gen._generate(cond, np.array([2]))),
+    np.testing.assert_allclose(log_peaks(gen._generate(cond, np.array([2]))[0]),
                                head.sample(gen.normalise(cond), [2]).numpy(), atol=1e-4)
     assert any(not torch.equal(new["amplitude"][k], states["amplitude"][k]) for k in state)

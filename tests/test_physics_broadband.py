@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from quakesynth.cli.main import main
+from quakesynth.generate.refiner import BroadbandRefiner
 from quakesynth.physics.broadband import (
-    BroadbandRefiner,
     band_kept_error,
     convert_quantity,
     crossover_lowpass,
@@ -238,7 +238,6 @@ def test_paired_model_interface(model_dir, records, monkeypatch):
     br = BroadbandRefiner(model_dir)
     assert isinstance(br, PairedModel)
     # what `quakesynth evaluate --model DIR` needs: one MODEL_LOADERS entry for "refiner" dirs
-    monkeypatch.setitem(gen.MODEL_LOADERS, "refiner", "quakesynth.physics.broadband:load_generator")
     assert isinstance(gen.load_model(model_dir), BroadbandRefiner)
     out = br.reproduce(records, np.array([3, 4]))
     assert out.data.shape == records.data.shape
@@ -248,7 +247,7 @@ def test_paired_model_interface(model_dir, records, monkeypatch):
 def test_hybrid_baseline_keeps_the_input_and_adds_the_simulator_high_frequencies():
     """On simulator records (so the simulated high frequencies have the records' level) the merge
     keeps the input below 0.8 fc to a few per cent and restores the high frequencies' level."""
-    from quakesynth.simulate.stochastic import StochasticGenerator
+    from quakesynth.generate.stochastic import StochasticGenerator
 
     records = StochasticGenerator().generate(magnitude=6.0, distance=30, vs30=400, depth=10, gap=90, n=2, seed=5)
     low = _low(records)

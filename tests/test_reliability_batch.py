@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from quakesynth.models.highfem import HighFEMGenerator, random_model
+from quakesynth.generate.highfem import HighFEMGenerator
+from quakesynth.generate.toy import random_model
 
 # random weights decode to out-of-range spectrograms, which the inversion clips with a warning
 pytestmark = pytest.mark.filterwarnings("ignore:representation values up to")

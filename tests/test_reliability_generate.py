@@ -157,7 +157,7 @@ def test_threads_default_never_oversubscribes(monkeypatch):
 def test_corrupt_weights_are_one_line_naming_the_file(tmp_path, capsys):
     import shutil
 
-    from quakesynth.models.highfem import DEFAULT_MODEL_DIR
+    from quakesynth.generate.highfem import DEFAULT_MODEL_DIR
 
     if not (DEFAULT_MODEL_DIR / "config.json").exists():
         pytest.skip("no default model shipped")

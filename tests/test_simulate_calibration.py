@@ -32,7 +32,7 @@ def records():
     # the Japan-like preset with an event term per record (total variability), the
     # configuration this grid was calibrated for; the fitted bssa14 preset has its own tests
     # (tests/test_simulate_presets.py)
-    from quakesynth.simulate.stochastic import StochasticGenerator
+    from quakesynth.generate.stochastic import StochasticGenerator
 
     return simulate_ims(StochasticGenerator(preset="japan", event_term=True), grid=GRID, durations=True)
 

@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from quakesynth.generate.stochastic import StochasticGenerator
 from quakesynth.gmm.models import GroundMotionModel
 from quakesynth.simulate.calibration import (
     FitGrid,
@@ -26,7 +27,6 @@ from quakesynth.simulate.calibration import (
 from quakesynth.simulate.stochastic import (
     PRESETS,
     PathConfig,
-    StochasticGenerator,
     draw_record_parameters,
     load_config,
     median_stress_drop,

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from quakesynth.generate import ConditioningError
+from quakesynth.generate.stochastic import StochasticGenerator
 from quakesynth.records import Records
 from quakesynth.simulate.stochastic import (
     SourceConfig,
-    StochasticGenerator,
     load_config,
     saragoni_hart_energy,
     saragoni_hart_window,

@@ -344,13 +344,13 @@ def test_benchmark_runs_without_a_known_f0(tiny_store_and_model):
 def test_generated_peak_is_the_drawn_amplitude(tiny_store_and_model, k, noise_scale):
     """A random-weight decoder's peak is far from 1; the generated peak must still equal
     ``A = exp(mean ln A_i)`` of the k records drawn, for every k and noise scale."""
-    from quakesynth.sitegen.generator import load_generator
+    from quakesynth.generate import load_model as load_generator
 
     _, model = tiny_store_and_model
     gen = load_generator(model, k=k, noise_scale=noise_scale)
     station, seeds = np.repeat(np.arange(3), 5), np.arange(15) + 100
     _, amp = gen.sample_latents(station, seeds)
-    x = gen._generate(station[:, None].astype(float), seeds)
+    x = gen._generate(station[:, None].astype(float), seeds)[0]
     np.testing.assert_allclose(np.abs(x).max(axis=(1, 2)), amp, rtol=1e-5)
 
 
@@ -358,9 +358,9 @@ def test_generated_pga_per_station_within_10_percent_for_k1_and_k5(tiny_store_an
     """The issue's amplitude target on a synthetic pool (k-averaging used to give 0.4x at k = 5)."""
     import pandas as pd
 
+    from quakesynth.generate import load_model as load_generator
     from quakesynth.sitegen.data import load_pool
     from quakesynth.sitegen.evaluate import amplitude_bias
-    from quakesynth.sitegen.generator import load_generator
 
     store, model = tiny_store_and_model
     pool = load_pool(store, "train")

@@ -57,11 +57,12 @@ def tiny_models(tmp_path_factory):
 
 @pytest.mark.slow
 def test_training_entry_points(tiny_dataset, tmp_path):
+    from quakesynth.generate import load_model as load_generator
     from quakesynth.modeldir import load_model_dir
-    from quakesynth.sitegen.generator import load_generator
-    from quakesynth.sitegen.train import resolve_config, train_cvae, train_timesnet
+    from quakesynth.train.config import resolve_config
+    from quakesynth.train.recipes import train_cvae, train_timesnet
 
-    cfg = resolve_config("tiny")
+    cfg = resolve_config("timesnet", "tiny")
     tn = train_timesnet(tiny_dataset, tmp_path / "tn", cfg, progress=False)
     cv = train_cvae(tiny_dataset, tmp_path / "cv", cfg, progress=False)
     for sub in ("phase0", "phase1"):
@@ -105,7 +106,7 @@ def test_pool_and_model_directories(tiny_dataset, tiny_models):
 @pytest.mark.parametrize("which", [0, 1])
 def test_generate_station_api_and_seeds(tiny_models, which):
     from quakesynth.generate import ConditioningError
-    from quakesynth.sitegen.generator import load_generator
+    from quakesynth.generate import load_model as load_generator
 
     gen = load_generator(tiny_models[which])
     rec = gen.generate(station="ST02", n=3, seed=5)
@@ -128,10 +129,10 @@ def test_v1_model_directory_still_loads(tmp_path):
     # directories written before TimesNetConfig.upsample existed hold interpolating decoders
     import json
 
+    from quakesynth.generate import load_model as load_generator
     from quakesynth.models.timesnet import TimesNetAE, TimesNetConfig
     from quakesynth.sitegen.data import station_pool
     from quakesynth.sitegen.export import save_timesnet
-    from quakesynth.sitegen.generator import load_generator
 
     cfg = TimesNetConfig(n_samples=128, d_model=8, d_ff=8, num_kernels=2, e_layers=1, d_layers=1, latent_stride=4,
                          latent_channels=4, n_stations=3, upsample="interpolate")
@@ -147,7 +148,7 @@ def test_v1_model_directory_still_loads(tmp_path):
 
 
 def test_k_averaging_semantics(tiny_models):
-    from quakesynth.sitegen.generator import load_generator
+    from quakesynth.generate import load_model as load_generator
 
     gen = load_generator(tiny_models[0], k=3, sampling="mean")
     seeds = np.array([11, 12])
@@ -175,7 +176,7 @@ def test_k_averaging_semantics(tiny_models):
 
 
 def test_zero_shot_new_station(tiny_models):
-    from quakesynth.sitegen.generator import load_generator
+    from quakesynth.generate import load_model as load_generator
 
     gen = load_generator(tiny_models[0], mode="zeroshot")
     new = _synthetic_records(4, seed=9)

@@ -112,8 +112,8 @@ def test_edm_model_is_a_generator(tiny_runs):
 
 
 def test_model_directory_is_weights_only_and_reloads_identically(tiny_runs):
+    from quakesynth.generate.highfem import load_generator
     from quakesynth.modeldir import load_model_dir
-    from quakesynth.models.highfem import load_generator
 
     _, runs = tiny_runs
     config, states = load_model_dir(runs["edm"] / "model")
@@ -122,10 +122,10 @@ def test_model_directory_is_weights_only_and_reloads_identically(tiny_runs):
         torch.load(f, weights_only=True)  # plain tensors only
     a = load_generator(runs["edm"], num_steps=2, gl_iters=4)  # the run folder works too
     b = load_generator(runs["edm"] / "model", num_steps=2, gl_iters=4)
-    x = a._generate(np.array([[50.0, 5.5, 400.0, 10.0, 100.0]]), np.array([7]))
-    np.testing.assert_array_equal(x, b._generate(np.array([[50.0, 5.5, 400.0, 10.0, 100.0]]), np.array([7])))
+    x = a._generate(np.array([[50.0, 5.5, 400.0, 10.0, 100.0]]), np.array([7]))[0]
+    np.testing.assert_array_equal(x, b._generate(np.array([[50.0, 5.5, 400.0, 10.0, 100.0]]), np.array([7]))[0])
     raw = load_generator(runs["edm"], weights="raw", num_steps=2, gl_iters=4)
-    assert not np.array_equal(x, raw._generate(np.array([[50.0, 5.5, 400.0, 10.0, 100.0]]), np.array([7])))
+    assert not np.array_equal(x, raw._generate(np.array([[50.0, 5.5, 400.0, 10.0, 100.0]]), np.array([7]))[0])
 
 
 def test_classifier_model_and_embedding(tiny_runs):

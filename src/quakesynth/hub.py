@@ -475,10 +475,10 @@ def verify(name: str) -> dict[str, Any]:
 
 def load_pulled(name: str, **kwargs: Any):
     """The generator of a pulled published model (verified first); ``kwargs`` go to
-    :func:`quakesynth.models.highfem.load_generator` (``num_steps``, ``solver``, ``gl_iters``...).
+    :func:`quakesynth.generate.highfem.load_generator` (``num_steps``, ``solver``, ``gl_iters``...).
     Raises :class:`ModelNotPulledError` with the pull command when it is not in the cache."""
     verify(name)
-    from quakesynth.models.highfem import load_generator
+    from quakesynth.generate.highfem import load_generator
 
     kwargs.setdefault("name", name)
     return load_generator(model_dir(name), **kwargs)

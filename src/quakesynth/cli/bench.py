@@ -54,7 +54,7 @@ def command(preset: str, batch_size: int, steps: int, solver: str, device: str, 
       quakesynth bench --preset paper --batch-size 32 --solver dpmpp2m --steps 10
       quakesynth bench --preset paper --batch-size 1 --steps 5 --gl-iters 32 --device cuda
     """
-    from quakesynth.models.highfem import benchmark
+    from quakesynth.generate.toy import benchmark
 
     r = benchmark(preset, batch_size=batch_size, num_steps=steps, device=device, gl_iters=gl_iters,
                   repeats=repeats, threads=threads, gl_method=gl_method, precision=precision,

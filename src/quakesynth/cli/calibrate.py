@@ -88,6 +88,7 @@ def command(output, table, durations, magnitudes, distances, vs30, depth, n, see
     import numpy as np
 
     from quakesynth._atomic import atomic_path, check_writable
+    from quakesynth.generate.stochastic import StochasticGenerator
     from quakesynth.simulate.calibration import (
         CalibrationGrid,
         calibration_table,
@@ -95,7 +96,6 @@ def command(output, table, durations, magnitudes, distances, vs30, depth, n, see
         plot_calibration,
         simulate_ims,
     )
-    from quakesynth.simulate.stochastic import StochasticGenerator
 
     for p in (output, table, durations):
         if p is not None:

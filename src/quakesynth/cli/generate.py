@@ -17,10 +17,10 @@ QUANTITIES = ("acceleration", "velocity", "displacement")
 
 def load_generator(model: str):
     """``load_model`` with a one-line error for models that cannot be loaded here."""
-    from quakesynth.generate import load_model
+    from quakesynth.generate import Generator, load_model
 
     try:
-        return load_model(model)
+        gen = load_model(model)
     except ImportError as e:
         raise ValueError(f"model {model!r} is not available in this installation: {e}") from e
     except (ValueError, FileNotFoundError):
@@ -34,6 +34,10 @@ def load_generator(model: str):
         elif "state_dict" in reason:
             reason = "its weights do not match the architecture in config.json"
         raise ValueError(f"cannot load {where}: {reason}; re-download or re-export the model") from e
+    if not isinstance(gen, Generator):  # a refiner: it takes records, not scenarios
+        raise ValueError(f"model {model!r} refines records rather than generating them from scenarios; "
+                         f"use quakesynth refine INPUT --model {model}")
+    return gen
 
 
 def _bad_weights_file(model: str) -> Path | None:

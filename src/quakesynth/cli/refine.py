@@ -84,8 +84,8 @@ def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, 
     """
     from quakesynth._atomic import check_writable
     from quakesynth.formats import write_records
+    from quakesynth.generate.refiner import resolve_model
     from quakesynth.modeldir import load_model_dir
-    from quakesynth.physics.broadband import resolve_model
 
     check_writable(output, overwrite)
     path = resolve_model(model)
@@ -94,7 +94,7 @@ def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, 
         raise ValueError(f"{path!r} is not a refiner model (model={config.get('model')!r})")
     records = read_input(input, input_format, input_unit)
     if "broadband" in config:
-        from quakesynth.physics.broadband import BroadbandRefiner
+        from quakesynth.generate.refiner import BroadbandRefiner
 
         scenario = {"magnitude": magnitude, "distance": distance, "vs30": vs30, "depth": depth}
         out = BroadbandRefiner(path).refine(records, fc=fc, seed=seed, num_steps=steps, batch_size=batch_size,

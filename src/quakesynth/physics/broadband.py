@@ -13,10 +13,10 @@ baseline.
 
 **Classic hybrid baseline** (:func:`hybrid_baseline`): ``L * low + H * stochastic`` where
 ``stochastic`` is the stochastic simulator's record for the same scenario
-(:class:`quakesynth.simulate.stochastic.StochasticGenerator`), shifted so that its low-passed
+(:class:`quakesynth.generate.stochastic.StochasticGenerator`), shifted so that its low-passed
 energy peak meets the input's.
 
-**Learned refiner** (:class:`BroadbandRefiner`): an EDM refiner
+**Learned refiner** (:class:`quakesynth.generate.refiner.BroadbandRefiner`): an EDM refiner
 (:class:`quakesynth.models.refiner.Refiner`) generates the residual ``x - L x`` given
 ``y = L x`` (amplitude-normalised), the scenario (magnitude, distance, Vs30, depth, normalised
 by :class:`quakesynth.models.conditioning.Conditioning`) and ``log2 fc`` as extra channels. It is
@@ -44,7 +44,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from quakesynth.records import QUANTITY_UNITS, Records
-from quakesynth.seeds import derive_seed32
 
 #: order of spectral differentiation that turns a quantity into acceleration
 _ORDER = {"acceleration": 0, "velocity": 1, "displacement": 2}
@@ -266,7 +265,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
         components among Z, N, E; metadata with magnitude and distance (``scenario`` overrides).
     fc, order : crossover (Hz) and its order.
     seed : the stochastic record of record i is generated with seed ``waveform_seed(seed, i, 0)``.
-    generator : a :class:`~quakesynth.simulate.stochastic.StochasticGenerator` (default config).
+    generator : a :class:`~quakesynth.generate.stochastic.StochasticGenerator` (default config).
 
     Returns records like ``low`` (same fs, quantity, components), with a ``hybrid`` processing
     step. Missing Vs30, depth and gap take :data:`BASELINE_DEFAULTS`; scenarios outside the
@@ -275,8 +274,8 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
     import pandas as pd
 
     from quakesynth.data.preprocess import resample
-    from quakesynth.generate import waveform_seed
-    from quakesynth.simulate.stochastic import StochasticGenerator
+    from quakesynth.generate.base import waveform_seed
+    from quakesynth.generate.stochastic import StochasticGenerator
 
     gen = generator or StochasticGenerator()
     if low.quantity not in _ORDER or low.unit != QUANTITY_UNITS[low.quantity]:
@@ -353,25 +352,8 @@ def broadband_pairs(x, fs: float, features, cfg: BroadbandConfig, seed: int = 0)
 
 
 # --------------------------------------------------------------------------------------
-# the learned refiner (inference; no Lightning)
+# the learned refiner's input handling (the refiner itself: quakesynth.generate.refiner)
 # --------------------------------------------------------------------------------------
-def resolve_model(name_or_path) -> str:
-    """A refiner model directory from a path or a model shipped in ``quakesynth/weights/<name>``."""
-    from pathlib import Path
-
-    from quakesynth.modeldir import resolve_model_dir
-
-    try:
-        return str(resolve_model_dir(name_or_path))  # a model directory or a run folder
-    except FileNotFoundError:
-        pass
-    shipped = Path(__file__).resolve().parents[1] / "weights" / str(name_or_path)
-    if (shipped / "config.json").exists():
-        return str(shipped)
-    raise FileNotFoundError(f"no refiner model {str(name_or_path)!r}: neither a model directory nor a model "
-                            f"shipped in quakesynth/weights")
-
-
 def component_channels(components: str, model_components: str) -> list[int]:
     """Model channel of each input component. Components the input lacks are zero-filled by
     the caller (a warning says so); inputs named otherwise (e.g. PEER's ``12``) are taken as the
@@ -392,119 +374,3 @@ def component_channels(components: str, model_components: str) -> list[int]:
         warnings.warn(f"INPUT lacks components {missing!r}: they are zero for the refiner and not returned",
                       stacklevel=3)
     return idx
-
-
-class BroadbandRefiner:
-    """A loaded broadband refiner model directory (see the module doc).
-
-    Also a paired model of :mod:`quakesynth.evaluate.paired`: :meth:`reproduce` low-passes each
-    record at the default ``fc`` and refines it back to broadband.
-    """
-
-    def __init__(self, path, device: str = "cpu") -> None:
-        from quakesynth.config import from_dict
-        from quakesynth.models.conditioning import Conditioning
-        from quakesynth.physics.models import load_refiner
-
-        self.path = resolve_model(path)
-        self.refiner, self.config = load_refiner(self.path, device=device)
-        if "broadband" not in self.config:
-            raise ValueError(f"{self.path!r} is a refiner but not a broadband one (no 'broadband' section)")
-        self.cfg = from_dict(BroadbandConfig, self.config["broadband"])
-        self.conditioning = Conditioning.from_dict(self.config["conditioning"])
-        self.components = str(self.config["components"])
-        self.device = device
-        self.name = f"refiner:{self.path}"
-        self.variables = self.cfg.variables
-
-    def features(self, records: Records, scenario: dict | None = None) -> np.ndarray:
-        """Normalised scenario (N, V); missing optional variables get the training mean (0)."""
-        table = scenario_table(records, self.cfg.variables, self.cfg.required, scenario)
-        c = self.conditioning(table)
-        if not np.isfinite(c).all():
-            warnings.warn(f"{int((~np.isfinite(c)).any(axis=1).sum())} record(s) lack an optional scenario "
-                          f"variable: the training mean is used", stacklevel=2)
-        return np.where(np.isfinite(c), c, 0.0).astype(np.float32)
-
-    def refine(self, records: Records, fc: float | None = None, seed: int = 0, seeds=None, num_steps: int = 18,
-               batch_size: int = 32, scenario: dict | None = None, progress: bool = False) -> Records:
-        """Broadband copy of low-frequency ``records`` at the model rate (see the module doc).
-
-        ``seeds`` (N,) per-record seeds (default ``SeedSequence([seed, i])``); window w of record i
-        uses ``SeedSequence([seeds[i], w])``, so a record's output does not depend on its batch. ``scenario`` values override the metadata.
-        """
-        import torch
-
-        from quakesynth.data.preprocess import resample
-        from quakesynth.diffusion.sampler import StackedRandomGenerator
-
-        cfg = self.cfg
-        fc = cfg.fc if fc is None else float(fc)
-        if not cfg.fc_min <= fc <= cfg.fc_max:
-            raise ValueError(f"fc = {fc:g} Hz is outside the crossovers this refiner was trained for "
-                             f"[{cfg.fc_min:g}, {cfg.fc_max:g}] Hz")
-        check_input(records, fc, cfg.window / cfg.fs)
-        channels = component_channels(records.components, self.components)
-        if records.quantity not in _ORDER or records.unit != QUANTITY_UNITS[records.quantity]:
-            raise ValueError(f"INPUT is {records.quantity} in {records.unit}; convert it to SI units (m/s^2, m/s "
-                             f"or m) first, e.g. by removing the instrument response")
-        feats = self.features(records, scenario)
-        order_q = _ORDER[records.quantity] - _ORDER[cfg.quantity]
-        rec = records
-        x = np.zeros((len(rec), len(self.components), rec.n_samples))
-        x[:, channels] = rec.data  # components the input lacks stay zero
-        if not np.isclose(rec.fs, cfg.fs):
-            x = resample(x, rec.fs, cfg.fs)
-        N, C, T = x.shape
-        if T < cfg.window:
-            raise ValueError(f"records are {T / cfg.fs:g} s long, shorter than the refiner's window of "
-                             f"{cfg.window / cfg.fs:g} s")
-        a = convert_quantity(x, cfg.fs, order_q, pad=False)  # acceleration-equivalent (differentiation)
-        y = crossover_lowpass(a, cfg.fs, fc, cfg.order)
-        starts = window_starts(T, cfg.window, cfg.hop)
-        W = len(starts)
-        if seeds is None:
-            seeds = [derive_seed32(seed, i) for i in range(N)]
-        if len(seeds) != N:
-            raise ValueError(f"need one seed per record ({N}); got {len(seeds)}")
-        extra = np.column_stack([feats, np.full(N, np.log2(fc))]).astype(np.float32)
-        res = np.zeros((N, C, T))
-        filled = 0  # samples of every record generated so far
-        steps = [(w, j) for w in range(W) for j in range(0, N, batch_size)]
-        it = steps
-        if progress:
-            from tqdm import tqdm
-
-            it = tqdm(steps, desc="refine", unit="window batch")
-        for w, j in it:
-            s0, b = starts[w], slice(j, j + batch_size)
-            n_known = max(0, filled - s0)
-            yt = torch.as_tensor(y[b, :, s0:s0 + cfg.window], dtype=torch.float32, device=self.device)
-            rnd = StackedRandomGenerator(yt.device, [derive_seed32(seeds[i], w)
-                                                     for i in range(N)[b]])
-            known = torch.as_tensor(res[b, :, s0:s0 + n_known], dtype=torch.float32, device=self.device)
-            r = self.refiner.residual_sample(yt, rnd.randn(yt.shape, device=yt.device), rnd.randn_like, num_steps,
-                                             extra=torch.as_tensor(extra[b], device=self.device), known=known)
-            res[b, :, s0:s0 + cfg.window] = r.cpu().numpy()
-            if j + batch_size >= N:
-                filled = s0 + cfg.window
-        x_hat = convert_quantity(y + res, cfg.fs, -order_q, fmin=0.5 * cfg.keep_fraction * fc, pad=False)
-        # circular on the record's grid: below keep_fraction fc the DFT of out is the input's, exactly
-        out = x + spectral_filter(x_hat - x, cfg.fs, lambda f: keep_mask(f, fc, cfg.keep_fraction), pad=False)
-        result = rec.replace(data=out[:, channels].astype(np.float32), fs=cfg.fs)
-        result.metadata["trace_sampling_rate_hz"] = cfg.fs
-        result.add_processing("refine_broadband", model=self.path, fc=fc, num_steps=int(num_steps), seed=int(seed))
-        return result
-
-    def reproduce(self, records: Records, seeds: np.ndarray) -> Records:
-        """Paired-model interface: record i low-passed at the default ``fc`` (crossover ``L``) and
-        refined with seed ``seeds[i]``; same fs as ``records`` when that is the model rate."""
-        low = records.replace(data=crossover_lowpass(records.data, records.fs, self.cfg.fc,
-                                                     self.cfg.order).astype(np.float32))
-        return self.refine(low, seeds=[int(s) for s in np.asarray(seeds).reshape(-1)])
-
-
-def load_generator(path, **kwargs) -> BroadbandRefiner:
-    """Loader of ``model: refiner`` directories for :func:`quakesynth.generate.load_model` (the
-    evaluation's paired models); only broadband refiners reproduce records."""
-    return BroadbandRefiner(path, **kwargs)

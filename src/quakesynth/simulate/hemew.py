@@ -117,7 +117,7 @@ def _sample_index(name: str) -> int:
 
 
 def _read_h5(f, name: str, fs: float | None) -> WavefieldSample:
-    from quakesynth.simulate.wave3d import moment_tensor
+    from quakesynth.simulate.source import moment_tensor
 
     missing = [k for k in DATASETS if k not in f]
     if missing:
@@ -246,7 +246,7 @@ def read_hemew_raw(raw_dir: str | Path, indices, preprocess: HemewPreprocess | N
                 break
         if src is not None:
             row = src.iloc[i - 100000].to_numpy(dtype=np.float64)
-            from quakesynth.simulate.wave3d import moment_tensor
+            from quakesynth.simulate.source import moment_tensor
 
             s.source_xyz = row[0:3].astype(np.float32)
             s.angles = row[3:6].astype(np.float32)

@@ -7,8 +7,10 @@ Modules
   rates, lengths and components: resampled, aligned, padded, missing components masked),
   splits by record or event, peak normalisation. Archives are ingested with
   ``quakesynth ingest --purpose site`` (station identity only; no event metadata needed).
-- :mod:`~quakesynth.sitegen.train` -- two-phase TimesNet-Gen training and the CVAE (Lightning).
-- :mod:`~quakesynth.sitegen.generator` -- :class:`~quakesynth.generate.Generator` subclasses
+- training: ``quakesynth train timesnet`` (two phases) and ``quakesynth train site-cvae`` (the
+  ``timesnet`` and ``site-cvae`` recipes of :mod:`quakesynth.train.recipes`);
+  :mod:`~quakesynth.sitegen.export` -- their model directories.
+- :mod:`~quakesynth.generate.timesnet`, :mod:`~quakesynth.generate.sitecvae` -- the generators
   (``generate(station="ST01", n=..., seed=...)``), k-sample latent averaging, zero-shot.
 - :mod:`~quakesynth.sitegen.evaluate` -- HVSR/f0 alignment (clear peaks only), site states
   (f0 spread, two-state flag), station classifier and confusion-matrix NCC where defined,

@@ -4,7 +4,7 @@ Normalisation (both models): each record is divided by its peak absolute value o
 recorded components, ``x_n = x / A`` with ``A = max_{c,t} |x_c(t)|`` (m/s^2), so the ratio
 between components -- and with it the HVSR -- is untouched; ``ln A`` is kept per record. The
 generators de-normalise with amplitudes taken from the station's own pool (see
-:mod:`quakesynth.sitegen.generator`), so generated records carry the station's amplitude
+:mod:`quakesynth.generate.timesnet`), so generated records carry the station's amplitude
 level in m/s^2 without a scenario (magnitude, distance) to scale them.
 
 Station archives are mixed: 100 and 200 Hz, records of every length, triggered records that

@@ -14,12 +14,12 @@ weights with ``quakesynth import-tqdne``):
 6. pad with zeros or crop to the model's ``n_samples``.
 
 :func:`load_generator` opens a model directory, :func:`load_default` the model shipped in
-``quakesynth/weights/default``; :func:`benchmark` times every stage with random weights.
+``quakesynth/weights/default``; :mod:`quakesynth.generate.toy` builds random-weight models and
+times every stage. The networks are in :mod:`quakesynth.models`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from quakesynth.generate import Generator
+from quakesynth.generate.base import Generator
 from quakesynth.models.amplitude import rescale_peaks
 from quakesynth.signal import fit_length
 
@@ -231,13 +231,14 @@ class HighFEMGenerator(Generator):
         """Zero-pad at the end or crop to the model's ``n_samples`` (float32)."""
         return wave if wave.shape[-1] == self.n_samples else fit_length(wave, self.n_samples)
 
-    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
+    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, dict]:
+        """Acceleration (B, C, n_samples) in m/s^2; no per-record metadata beyond the shared one."""
         self.to(device)
         c = self.normalise(cond)
         wave = self.invert(self.decode(self.sample_latents(c, seeds)), seeds)
         if self.amplitude is not None:  # explicit amplitude path: peaks drawn per waveform seed
             wave = rescale_peaks(wave, self.amplitude.sample(c.cpu(), [int(s) for s in seeds]).to(wave.device))
-        return self.fit_length(wave.detach().cpu().numpy().astype(np.float32))
+        return self.fit_length(wave.detach().cpu().numpy().astype(np.float32)), {}
 
     def info(self) -> dict[str, Any]:
         out = super().info()
@@ -295,121 +296,3 @@ def load_default(**kwargs: Any) -> HighFEMGenerator:
             "(quakesynth import-tqdne) and load it with quakesynth.load_model(PATH)")
     kwargs.setdefault("name", "default")
     return load_generator(DEFAULT_MODEL_DIR, **kwargs)
-
-
-# -- random-weight models and the benchmark ------------------------------------------------
-def random_model(preset: str = "paper", seed: int = 0, cond_features: int = 5) -> tuple[dict, dict]:
-    """(config, states) of a HighFEM generator with random weights and the architecture of a
-    preset (``configs/highfem_<preset>.yaml``: ``tiny``, ``small``, ``paper``); every parameter, including the ones
-    initialised to zero, is random, so timings reflect real arithmetic."""
-    import dataclasses
-
-    from quakesynth.config import from_dict, highfem_preset, to_dict
-    from quakesynth.diffusion.sampler import SamplerConfig
-    from quakesynth.models.conditioning import TQDNE_VARIABLES
-    from quakesynth.models.edm import EDMConfig, EDMPrecond
-    from quakesynth.models.unet import UNet, UNetConfig
-    from quakesynth.models.vae import VAE, VAEConfig
-    from quakesynth.repr.spectrogram import SpectrogramConfig
-
-    arch = highfem_preset(preset)
-    spec, vae_cfg = from_dict(SpectrogramConfig, arch["spectrogram"]), from_dict(VAEConfig, arch["vae"])
-    edm_cfg, sampler = from_dict(EDMConfig, arch["edm"]), from_dict(SamplerConfig, arch["sampler"])
-    lat = vae_cfg.latent_shape((vae_cfg.in_channels, *spec.shape))
-    unet_cfg = dataclasses.replace(from_dict(UNetConfig, arch["unet"]), in_channels=lat[0], out_channels=lat[0],
-                                   cond_features=cond_features)
-    g = torch.Generator().manual_seed(seed)
-    vae, net = VAE(vae_cfg), EDMPrecond(UNet(unet_cfg), edm_cfg.sigma_data)
-    with torch.no_grad():
-        for m in (vae, net):
-            for p in m.parameters():
-                if not p.abs().sum():
-                    p.copy_(torch.randn(p.shape, generator=g) * 0.02)
-    variables = TQDNE_VARIABLES[:cond_features]
-    config = {"model": "highfem", "name": f"random-{preset}", "spectrogram": to_dict(spec),
-              "vae": to_dict(vae_cfg), "unet": to_dict(unet_cfg), "edm": to_dict(edm_cfg),
-              "sampler": to_dict(sampler), "sampler_sigma_dtype": "float64",
-              "conditioning": {"variables": list(variables), "transforms": ["none"] * len(variables),
-                               "shift": [0.0] * len(variables), "scale": [1.0] * len(variables),
-                               "ranges": {}, "normalisation": "fixed"},
-              "waveform": {"fs": spec.fs, "components": "ZNE"[:vae_cfg.in_channels] if vae_cfg.in_channels <= 3 else "ZNE",
-                           "n_samples": spec.n_samples, "quantity": "acceleration", "unit": "m/s^2"},
-              "provenance": {"source": f"random weights, seed {seed}"}}
-    return config, {"vae": vae.state_dict(), "edm": net.state_dict()}
-
-
-def count_flops(fn, *args: Any) -> int:
-    """Floating-point operations (multiply and add counted separately) of ``fn(*args)``."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        fn(*args)
-    return int(counter.get_total_flops())
-
-
-def benchmark(preset: str = "paper", batch_size: int = 1, num_steps: int = 25, device: str = "cpu",
-              gl_iters: int = 128, repeats: int = 1, warmup: bool = True, threads: int | None = None,
-              **generator_kwargs: Any) -> dict[str, Any]:
-    """Seconds per waveform of each generation stage with random weights.
-
-    Returns a dict with ``sampling``, ``decoding``, ``phase_retrieval`` and ``end_to_end``
-    (seconds per waveform, best of ``repeats``), ``gflop_per_waveform`` (denoiser evaluations
-    + decoder, FlopCounterMode), ``gflops`` (GFLOP/s achieved over sampling + decoding),
-    ``unet_gflop`` (one denoiser evaluation of one waveform), ``decoder_gflop``, the number of
-    denoiser evaluations and the settings.
-    """
-    from quakesynth.diffusion.sampler import num_evaluations
-
-    if threads:
-        torch.set_num_threads(int(threads))
-    config, states = random_model(preset)
-    gen = HighFEMGenerator(config, states, num_steps=num_steps, gl_iters=gl_iters, **generator_kwargs).to(device)
-    rng = np.random.default_rng(0)
-    seeds = rng.integers(0, 2**62, size=batch_size)
-    c = torch.zeros(batch_size, len(gen.variables), device=gen.device)
-
-    z1 = torch.randn(1, *gen.latent_shape, device=gen.device)
-    unet_flops = count_flops(lambda x: gen.net(x, torch.ones(1, device=gen.device), c[:1]), z1)
-    dec_flops = count_flops(gen.vae.decode, z1)
-    nfe = num_evaluations(gen.sampler.num_steps, gen.sampler.guidance, gen.sampler.solver)
-
-    def sync() -> None:
-        if gen.device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def timed(fn, *args):
-        sync()
-        t0 = time.perf_counter()
-        out = fn(*args)
-        sync()
-        return time.perf_counter() - t0, out
-
-    import warnings
-
-    warnings.filterwarnings("ignore", message="representation values up to")  # random weights
-    if warmup:  # one cheap untimed pass (allocations, oneDNN primitive caches, compilation)
-        import dataclasses
-
-        full, gen.sampler = gen.sampler, dataclasses.replace(gen.sampler, num_steps=1)
-        gen.invert(gen.decode(gen.sample_latents(c[:1], seeds[:1])), seeds[:1])
-        gen.sampler = full
-    best: dict[str, float] = {}
-    for _ in range(max(1, repeats)):
-        t_s, z = timed(gen.sample_latents, c, seeds)
-        t_d, spec = timed(gen.decode, z)
-        t_g, _ = timed(gen.invert, spec, seeds)
-        t_e, _ = timed(gen._generate, np.zeros((batch_size, len(gen.variables))), seeds, device)
-        for k, t in (("sampling", t_s), ("decoding", t_d), ("phase_retrieval", t_g), ("end_to_end", t_e)):
-            best[k] = min(best.get(k, np.inf), t / batch_size)
-    flops_per_wf = nfe * unet_flops + dec_flops
-    return {
-        "preset": preset, "batch_size": batch_size, "solver": gen.sampler.solver,
-        "num_steps": gen.sampler.num_steps, "evaluations": nfe,
-        "device": str(gen.device), "threads": torch.get_num_threads(), "gl_iters": gl_iters,
-        "gl_method": gen.gl_method, "precision": gen.precision, "channels_last": gen.channels_last,
-        "unet_params_M": sum(p.numel() for p in gen.net.parameters()) / 1e6,
-        "unet_gflop": unet_flops / 1e9, "decoder_gflop": dec_flops / 1e9,
-        "gflop_per_waveform": flops_per_wf / 1e9,
-        **best,
-        "gflops": flops_per_wf / 1e9 / (best["sampling"] + best["decoding"]),
-    }

@@ -1,38 +1,36 @@
-"""One generation API for every generator of the project.
+"""The generator base class: validation, per-waveform seeding, batching, metadata, start times.
 
 A generator turns scenarios (magnitude, hypocentral distance, Vs30, depth, azimuthal gap) into
 :class:`~quakesynth.records.Records`. Subclasses of :class:`Generator` implement only
 :meth:`Generator._generate`, which receives a conditioning table in physical units and one
-seed per waveform; validation, per-waveform seeding, batching, metadata and the table API are
-shared here, so the simulator, HighFEM models and later models answer the same call.
+seed per waveform and returns the waveforms with the per-record metadata only it knows;
+validation, per-waveform seeding, batching, shared metadata and the table API are here, so the
+simulator, HighFEM models and later models answer the same call.
 
 Seeds: waveform ``k`` of scenario row ``i`` of a call with ``seed=s`` is generated from
 ``waveform_seed(s, i, k)``, whatever the batch it is computed in.
 
-Products on top of the API: :func:`generate_to_file` streams a table to any output format
-(:mod:`quakesynth.formats`) chunk by chunk; :func:`to_quantity` gives velocity or
-displacement; :func:`synthetic_codes` names the records (network ``QS``);
-:mod:`quakesynth.parallel` shares a table between processes, GPUs or nodes.
-
->>> import quakesynth
->>> gen = quakesynth.load_model("stochastic")                      # doctest: +SKIP
->>> rec = gen.generate(magnitude=6.5, distance=30, vs30=400, depth=10, gap=120, n=5, seed=1)  # doctest: +SKIP
+This module imports no adapter, no registry and no network code (numpy, pandas and the
+records only): adapters import it, never the other way round.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from importlib import import_module
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from quakesynth.generate.output import DEFAULT_ORIGIN_TIME, to_quantity
 from quakesynth.records import QUANTITY_UNITS, Records
 from quakesynth.scenario import PHYSICAL_RANGES, VARIABLES  # the one scenario-variable table
 from quakesynth.seeds import derive_seed
+
+#: What :meth:`Generator._generate` returns: ``(waveforms, extra metadata)`` or the waveforms alone.
+GenerateOutput = np.ndarray | tuple[np.ndarray, Mapping[str, Any] | pd.DataFrame | None]
 
 
 def waveform_seed(seed: int, row: int, k: int) -> int:
@@ -82,9 +80,6 @@ class ConditioningError(ValueError):
 
 #: Physical bounds every model shares (quakesynth.scenario.PHYSICAL_RANGES) are checked even
 #: with ``allow_extrapolation``.
-
-#: Origin time of every generated event unless given (``origin_time`` / ``--origin-time``).
-DEFAULT_ORIGIN_TIME = "2000-01-01T00:00:00"
 
 
 def _where(row: int) -> str:
@@ -180,9 +175,17 @@ class Generator:
     description: str = ""
 
     # -- to implement --------------------------------------------------------------------
-    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
-        """Acceleration (B, C, T) in m/s^2 for conditioning ``cond`` (B, len(variables)) in
-        physical units and one integer seed per waveform (B,)."""
+    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> GenerateOutput:
+        """``(waveforms, extra)`` for conditioning ``cond`` (B, len(variables)) in physical units
+        and one integer seed per waveform (B,).
+
+        ``waveforms``: acceleration (B, C, T) in m/s^2. ``extra``: per-record metadata that
+        only the generation knows (what it drew: a back azimuth, an arrival sample...), a dict
+        of column -> (B,) values or scalars, or a DataFrame of B rows; its columns are added to
+        the records' metadata after the shared ones (:meth:`_metadata`), so nothing has to be
+        recomputed or replayed afterwards. Returning the waveforms alone (no extra metadata)
+        is accepted too, for subclasses written before this form.
+        """
         raise NotImplementedError
 
     # -- public API ----------------------------------------------------------------------
@@ -248,11 +251,12 @@ class Generator:
                 r = np.searchsorted(ends, sel, side="right")
                 k = sel - (ends[r] - counts[r])
                 seeds = np.array([waveform_seed(seed, i, j) for i, j in zip(r, k)], dtype=np.int64)
-                data = np.asarray(self._generate(cond_all[r], seeds, device=device))
+                data, extra = _split_output(self._generate(cond_all[r], seeds, device=device))
                 expected = (len(sel), len(self.components))
                 if data.shape[:2] != expected:
                     raise RuntimeError(f"{self.name}: _generate returned shape {data.shape}, expected {expected} + (T,)")
                 meta = self._metadata(table.iloc[r], k, seeds, seed)
+                _add_extra(meta, extra, self.name)
                 meta["source_origin_time"] = origin.isoformat()
                 meta["trace_start_time"] = self.start_times(meta, origin)
                 chunk = Records(data, fs=self.fs, components=self.components, metadata=meta)
@@ -298,6 +302,9 @@ class Generator:
                 for o in off]
 
     def _metadata(self, rows: pd.DataFrame, k: np.ndarray, seeds: np.ndarray, seed: int) -> pd.DataFrame:
+        """The metadata every generator shares, from the scenario ``rows`` of a chunk, the
+        realisation indices ``k``, the waveform seeds and the call's ``seed`` (what the
+        generation drew comes back from :meth:`_generate` instead)."""
         meta = pd.DataFrame(index=range(len(rows)))
         for var, (_, col) in VARIABLES.items():
             if var in rows:
@@ -341,140 +348,30 @@ def parse_origin_time(value: str | pd.Timestamp) -> pd.Timestamp:
     return t.floor("us")
 
 
-def to_quantity(records: Records, quantity: str) -> Records:
-    """Records as ``quantity``, by integration with baseline correction.
 
-    Acceleration (m/s^2) becomes velocity (m/s) or displacement (m) through
-    :func:`quakesynth.metrics.integrate` (its default quadratic baseline correction of velocity
-    and displacement; displacement is its corrected second integral); velocity becomes
-    displacement through the same routine's first integral. The step is added to every
-    record's processing history. Returns ``records`` itself when it already is ``quantity``.
-    """
-    if quantity not in QUANTITY_UNITS:
-        raise ValueError(f"quantity must be one of {list(QUANTITY_UNITS)}; got {quantity!r}")
-    if quantity == records.quantity:
-        return records
-    if records.unit != QUANTITY_UNITS[records.quantity]:
-        raise ValueError(f"cannot integrate records in {records.unit!r}: convert to SI units first")
-    order = list(QUANTITY_UNITS).index(quantity) - list(QUANTITY_UNITS).index(records.quantity)
-    if order < 0:
-        raise ValueError(f"cannot convert {records.quantity} to {quantity}: only integration "
-                         f"(acceleration -> velocity -> displacement) is supported")
-    from quakesynth.metrics import integrate
-
-    first, second = integrate(records.data.astype(np.float64), records.fs)
-    out = records.replace(data=first if order == 1 else second, quantity=quantity,
-                          unit=QUANTITY_UNITS[quantity])
-    out.add_processing("integrate", to=quantity, times=order, routine="quakesynth.metrics.integrate",
-                       baseline="polynomial", order=2)
-    return out
+def _split_output(out: Any) -> tuple[np.ndarray, Mapping[str, Any] | pd.DataFrame | None]:
+    """``(waveforms, extra)`` from what :meth:`Generator._generate` returned (either form)."""
+    if isinstance(out, tuple):
+        if len(out) != 2:
+            raise RuntimeError(f"_generate must return waveforms or (waveforms, extra metadata); got a "
+                               f"tuple of {len(out)}")
+        return np.asarray(out[0]), out[1]
+    return np.asarray(out), None
 
 
-def generate_to_file(generator: Generator, scenarios: pd.DataFrame | str | Path, output: str | Path,
-                     format: str | None = None, overwrite: bool = False, seed: int = 0,
-                     batch_size: int | None = None, device: str = "cpu", quantity: str = "acceleration",
-                     allow_extrapolation: bool = False, progress: bool = False,
-                     rows: slice | None = None, origin_time: str = DEFAULT_ORIGIN_TIME) -> int:
-    """Generate the waveforms of a scenario table straight to disk, chunk by chunk.
-
-    Memory does not grow with the number of waveforms: each chunk of ``batch_size`` records
-    is written (:func:`quakesynth.formats.open_writer`) before the next is generated. The
-    output (format from its suffix unless ``format`` is given) appears only when everything
-    succeeded, and an existing output raises ``FileExistsError`` before any work unless
-    ``overwrite``. Returns the number of waveforms written.
-    """
-    from quakesynth.formats import open_writer
-
-    with open_writer(output, format=format, overwrite=overwrite) as writer:
-        for chunk in generator.iter_table(scenarios, seed=seed, batch_size=batch_size, device=device,
-                                          allow_extrapolation=allow_extrapolation, progress=progress,
-                                          rows=rows, quantity=quantity, origin_time=origin_time):
-            writer.add(chunk)
-    return writer.count
+def _add_extra(meta: pd.DataFrame, extra: Mapping[str, Any] | pd.DataFrame | None, name: str) -> None:
+    """Add the generation's per-record metadata columns (values of length len(meta), or scalars)."""
+    if extra is None:
+        return
+    items = ((c, extra[c].to_numpy()) for c in extra.columns) if isinstance(extra, pd.DataFrame) else extra.items()
+    for col, values in items:
+        if np.ndim(values) and len(values) != len(meta):
+            raise RuntimeError(f"{name}: _generate returned {len(values)} values of metadata {col!r} for "
+                               f"{len(meta)} records")
+        meta[col] = values
 
 
 def _progress(total: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="wf")
-
-
-# -- registry ------------------------------------------------------------------------------
-_REGISTRY: dict[str, tuple[Callable[..., Generator], str]] = {}
-
-
-def register_model(name: str, factory: Callable[..., Generator], summary: str = "") -> None:
-    """Make ``load_model(name)`` return ``factory()``."""
-    _REGISTRY[name] = (factory, summary)
-
-
-def _load_stochastic(**kw: Any) -> Generator:
-    from quakesynth.simulate.stochastic import StochasticGenerator
-
-    return StochasticGenerator(**kw)
-
-
-def _load_default(**kw: Any) -> Generator:
-    from quakesynth.models.highfem import load_default
-
-    return load_default(**kw)
-
-
-def _builtin() -> None:
-    """Register the models that ship with the package (imports are lazy; the factories are
-    module-level functions, so they can be pickled to data-parallel workers)."""
-    if "stochastic" not in _REGISTRY:
-        register_model("stochastic", _load_stochastic, "stochastic method (Boore 2003) on pyrvt source/path models")
-    if "default" not in _REGISTRY:
-        register_model("default", _load_default, "HighFEM small model shipped with the package")
-    # published models: loaded from the cache after `quakesynth models pull`, never downloaded here
-    from quakesynth import hub
-
-    for name, summary in hub.published_summaries().items():
-        if name not in _REGISTRY:
-            register_model(name, hub.loader(name), summary)
-
-
-def model_factory(name: str) -> Callable[..., Generator] | None:
-    """The factory registered under ``name`` (None if ``name`` is not a registered model)."""
-    _builtin()
-    entry = _REGISTRY.get(str(name))
-    return entry[0] if entry else None
-
-
-def available_models() -> dict[str, str]:
-    """Registered model names and one-line summaries."""
-    _builtin()
-    return {k: v[1] for k, v in _REGISTRY.items()}
-
-
-#: ``config.json["model"]`` of a saved model directory -> "module:loader" (loaded lazily).
-MODEL_LOADERS: dict[str, str] = {
-    "highfem": "quakesynth.models.highfem:load_generator",
-    "timesnet_gen": "quakesynth.sitegen.generator:load_generator",
-    "site_cvae": "quakesynth.sitegen.generator:load_generator",
-}
-
-
-def model_kind(path: str | Path) -> str:
-    """The ``"model"`` entry of a saved model directory's ``config.json`` (``RUN/model`` too)."""
-    from quakesynth.modeldir import read_kind
-
-    return read_kind(path)
-
-
-def load_model(name_or_path: str | Path, **kwargs: Any) -> Generator:
-    """A generator by registered name (``"default"``, ``"stochastic"``) or saved-model path."""
-    _builtin()
-    key = str(name_or_path)
-    if key in _REGISTRY:
-        return _REGISTRY[key][0](**kwargs)
-    path = Path(key)
-    if path.exists():
-        kind = model_kind(path)
-        if kind not in MODEL_LOADERS:
-            raise ValueError(f"{key!r} holds a {kind!r} model, which no generator loads; "
-                             f"known kinds: {sorted(MODEL_LOADERS)}")
-        module, attr = MODEL_LOADERS[kind].split(":")
-        return getattr(import_module(module), attr)(path, **kwargs)
-    raise ValueError(f"unknown model {key!r}: not a registered name ({sorted(_REGISTRY)}) nor an existing path")

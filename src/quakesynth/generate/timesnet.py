@@ -1,9 +1,9 @@
-"""Site-specific generators: TimesNet-Gen (k-sample latent averaging) and the CVAE baseline.
+"""TimesNet-Gen (k-sample latent averaging) as a :class:`~quakesynth.generate.Generator`.
 
-Both are :class:`~quakesynth.generate.Generator` subclasses with one conditioning variable,
-``station`` (a station code of the training network)::
+One conditioning variable, ``station`` (a station code of the training network,
+:mod:`quakesynth.generate.station`); the network is :mod:`quakesynth.models.timesnet`::
 
-    gen = load_generator("runs/timesnet/model")          # or quakesynth.load_model(PATH), see below
+    gen = quakesynth.load_model("runs/timesnet/model")   # a "timesnet_gen" model directory
     rec = gen.generate(station="ST01", n=20, seed=0)     # Records (20, 3, T), m/s^2
 
 TimesNet-Gen sampling (arXiv 2512.04694), per waveform from its own seed:
@@ -28,13 +28,6 @@ TimesNet-Gen sampling (arXiv 2512.04694), per waveform from its own seed:
 phase-0 (never station-conditioned) network and unconditioned latents: the paper's zero-shot
 variant, which needs only a record pool of the station -- :meth:`TimesNetGenerator.add_station`
 adds a new station from its records that way.
-
-CVAE sampling: ``z ~ N(0, I)`` decoded under the station label; the amplitude is
-``exp(N(mu_s, sd_s))`` with the mean and sd of the station's training ln peaks.
-
-``quakesynth.load_model(PATH)`` dispatches on ``config.json["model"]`` once
-:mod:`quakesynth.generate` knows ``"timesnet_gen"`` and ``"site_cvae"`` (until then call
-:func:`load_generator`).
 """
 
 from __future__ import annotations
@@ -43,59 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from quakesynth.generate import ConditioningError, Generator
+from quakesynth.generate.station import StationGenerator, _unit_peak, load_station_model
 
 SAMPLINGS = ("noise", "mean", "single")
 MODES = ("conditioned", "zeroshot")
 
 
-def _unit_peak(x: np.ndarray) -> np.ndarray:
-    """Decoded waveforms (B, C, T) divided by their own peak |x| over components and time
-    (peak exactly 1, the normalisation of the training records); all-zero records stay zero."""
-    peak = np.abs(x).max(axis=(1, 2), keepdims=True)
-    return x / np.where(peak > 0, peak, 1.0)
-
-
-class _StationGenerator(Generator):
-    """Shared station handling: codes in the table, indices in ``cond``."""
-
-    variables = ("station",)
-    codes: list[str] = []
-
-    def check_table(self, scenarios, allow_extrapolation: bool = False) -> pd.DataFrame:
-        if isinstance(scenarios, (str, Path)):
-            path = Path(scenarios)
-            if not path.exists():
-                raise FileNotFoundError(f"scenario table {str(path)!r} not found")
-            scenarios = pd.read_csv(path, dtype={"station": str})
-        table = pd.DataFrame(scenarios).copy()
-        if "station" not in table and "station_code" in table:
-            table = table.rename(columns={"station_code": "station"})
-        if "station" not in table:
-            raise ConditioningError(f"missing conditioning variable 'station' ({self.name} knows stations {self.codes})")
-        codes = table["station"].astype(str).tolist()
-        unknown = sorted(set(codes) - set(self.codes))
-        if unknown:
-            raise ConditioningError(f"station {unknown[0]!r} is unknown to model {self.name!r}; stations: {self.codes}")
-        table["station_code"] = codes
-        table["station"] = [self.codes.index(c) for c in codes]
-        return super().check_table(table, allow_extrapolation)
-
-    def _metadata(self, rows: pd.DataFrame, k: np.ndarray, seeds: np.ndarray, seed: int) -> pd.DataFrame:
-        meta = super()._metadata(rows, k, seeds, seed)
-        meta["station_code"] = [self.codes[int(i)] for i in rows["station"].to_numpy()]
-        return meta
-
-    def info(self) -> dict[str, Any]:
-        out = super().info()
-        out["variables"] = {"station": {"unit": "", "values": list(self.codes)}}
-        return out
-
-
-class TimesNetGenerator(_StationGenerator):
+class TimesNetGenerator(StationGenerator):
     """TimesNet-Gen generator (module docstring); ``k``, ``sampling``, ``noise_scale``,
     ``mode`` are attributes that may be changed between calls."""
 
@@ -182,7 +131,7 @@ class TimesNetGenerator(_StationGenerator):
         return torch.stack(out), amp
 
     @torch.no_grad()
-    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
+    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, dict]:
         station = cond[:, 0].astype(int)
         z, amp = self.sample_latents(station, seeds)
         if self.mode == "zeroshot":
@@ -190,61 +139,10 @@ class TimesNetGenerator(_StationGenerator):
         else:
             net, label = self.net.to(device), torch.from_numpy(station).to(device)
         x = net.decode(z.to(device), label).double().cpu().numpy()
-        return (_unit_peak(x) * amp[:, None, None]).astype(np.float32)
+        return (_unit_peak(x) * amp[:, None, None]).astype(np.float32), {}
 
 
-class CVAEGenerator(_StationGenerator):
-    """Spectrogram CVAE generator (module docstring)."""
-
-    name = "site_cvae"
-    description = "Conditional VAE on STFT amplitude/phase spectrograms, station-conditioned"
-    default_batch_size = 64
-
-    def __init__(self, config: dict[str, Any], states: dict[str, dict[str, torch.Tensor]],
-                 name: str | None = None) -> None:
-        from quakesynth.config import from_dict
-        from quakesynth.models.cvae import CVAE, AmplitudePhaseSTFT, CVAEConfig
-
-        self.config = config
-        self.net_cfg = from_dict(CVAEConfig, config["cvae"])
-        self.net = CVAE(self.net_cfg).eval()
-        self.net.load_state_dict(states["cvae"])
-        self.rep = AmplitudePhaseSTFT(self.net_cfg)
-        self.ln_mu = states["amplitude"]["ln_peak_mean"].double().numpy()
-        self.ln_sd = states["amplitude"]["ln_peak_std"].double().numpy()
-        self.codes = list(config["stations"])
-        w = config["waveform"]
-        self.fs, self.components, self.n_samples = float(w["fs"]), str(w["components"]), int(w["n_samples"])
-        if name:
-            self.name = name
-
-    @torch.no_grad()
-    def _generate(self, cond: np.ndarray, seeds: np.ndarray, device: str = "cpu") -> np.ndarray:
-        station = cond[:, 0].astype(int)
-        d = self.net_cfg.latent_dim
-        z = np.empty((len(seeds), d), np.float32)
-        amp = np.empty(len(seeds))
-        for b, seed in enumerate(seeds):
-            rng = np.random.default_rng([int(seed), 23])
-            z[b] = rng.standard_normal(d)
-            amp[b] = np.exp(self.ln_mu[station[b]] + self.ln_sd[station[b]] * rng.standard_normal())
-        net = self.net.to(device)
-        X = net.decode(torch.from_numpy(z).to(device), torch.from_numpy(station).to(device))
-        x = self.rep.inverse(X.cpu()).double().numpy()
-        return (_unit_peak(x) * amp[:, None, None]).astype(np.float32)  # normalised like the training records
-
-
-def load_generator(path: str | Path, **kwargs: Any) -> Generator:
-    """A site-specific generator from a model directory (or a training folder holding
-    ``model/``); keyword arguments go to the generator (``k``, ``sampling``, ``mode``...)."""
-    from quakesynth.modeldir import load_model_dir
-
-    config, states = load_model_dir(path)
-    kind = config.get("model")
-    kwargs.setdefault("name", config.get("name"))
-    if kind == "timesnet_gen":
-        return TimesNetGenerator(config, states, **kwargs)
-    if kind == "site_cvae":
-        return CVAEGenerator(config, states, **kwargs)
-    raise ValueError(f"{str(path)!r} holds a {kind!r} model, not a site-specific generator "
-                     "('timesnet_gen' or 'site_cvae')")
+def load_generator(path: str | Path, **kwargs: Any) -> TimesNetGenerator:
+    """A :class:`TimesNetGenerator` from a ``"timesnet_gen"`` model directory or run folder;
+    keyword arguments go to the generator (``k``, ``sampling``, ``noise_scale``, ``mode``)."""
+    return load_station_model(path, "timesnet_gen", TimesNetGenerator, **kwargs)
