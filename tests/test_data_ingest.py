@@ -183,6 +183,33 @@ def test_nothing_usable_and_bad_options_exit_2(tmp_path, capsys):
     assert main(["ingest", str(tmp_path / "in"), "-o", str(out), "--stations", str(tmp_path / "in" / "notes.dat")]) == 2
 
 
+def test_preprocessing_parameters_are_derived_and_checked_by_the_library(tmp_path, capsys):
+    from quakesynth.data.ingest import IngestConfig
+    from quakesynth.data.preprocess import PreprocessConfig, pick_interval
+
+    # the re-pick interval follows the P time (HighFEM's 2-7 s for P at 5 s)
+    assert PreprocessConfig().pick_interval_s == (2.0, 7.0) == pick_interval(5.0)
+    assert PreprocessConfig(p_time=2.0).pick_interval_s == (0.0, 4.0)
+    assert PreprocessConfig(p_time=10.0).pick_interval_s == (7.0, 12.0)
+    assert PreprocessConfig(pick_interval_s=(1.0, 8.0)).pick_interval_s == (1.0, 8.0)  # stated: kept
+    with pytest.raises(ValueError, match="does not fit a window"):
+        PreprocessConfig(p_time=40.0)  # 4096 samples at 100 Hz: 40.96 s < 42 s
+    with pytest.raises(ValueError, match="exceeds p_time"):
+        PreprocessConfig(min_pre_event_s=6.0)
+    # the dataset unit: the SI unit of the quantity unless counts
+    assert IngestConfig(quantity="velocity").unit == "m/s" and IngestConfig().unit == "m/s^2"
+    assert IngestConfig(unit="counts").unit == "counts"
+    # the CLI only parses: the library's one-line messages, exit 2
+    (tmp_path / "in").mkdir()
+    base = ["ingest", str(tmp_path / "in"), "-o", str(tmp_path / "ds"), "--no-progress"]
+    for extra, msg in ((["--p-time", "40"], "does not fit a window"), (["--min-pre-event", "6"], "exceeds p_time"),
+                       (["--split", "0.5,0.5"], "split_fractions must be three"),
+                       (["--split", "a,b,c"], "expected numbers")):
+        assert main(base + extra) == 2, extra
+        assert msg in capsys.readouterr().err, extra
+    assert not (tmp_path / "ds").exists()
+
+
 def test_interrupted_ingest_leaves_no_dataset(tmp_path, knet_dir, vs30_table, monkeypatch):
     from quakesynth.data import preprocess
 

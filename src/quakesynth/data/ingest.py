@@ -56,7 +56,7 @@ class IngestConfig:
     read: readers.ReadOptions = field(default_factory=readers.ReadOptions)
     components: str = "ZNE"  # component order of the dataset before rotation
     quantity: str = "acceleration"  # quantity of the dataset
-    unit: str = "m/s^2"  # unit of the dataset (SI of quantity, or counts)
+    unit: str | None = None  # unit of the dataset: counts, or the SI unit of quantity (None: that)
     require_vs30: bool = True  # drop records without Vs30
     picker: str = "stalta"  # "stalta", "phasenet" or "phasenet:<weights name or path>"
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, dev, test (records)
@@ -77,6 +77,8 @@ class IngestConfig:
             raise ValueError(f"purpose must be one of {PURPOSES}; got {self.purpose!r}")
         if self.quantity not in QUANTITY_UNITS:
             raise ValueError(f"quantity must be one of {sorted(QUANTITY_UNITS)}; got {self.quantity!r}")
+        if self.unit is None:
+            object.__setattr__(self, "unit", QUANTITY_UNITS[self.quantity])
         if self.unit != QUANTITY_UNITS[self.quantity] and self.unit not in RAW_UNITS:
             raise ValueError(f"unit must be {QUANTITY_UNITS[self.quantity]!r} or one of {RAW_UNITS}; got {self.unit!r}")
         Records(np.zeros((0, len(self.components), 1)), fs=1.0, components=self.components)

@@ -655,6 +655,16 @@ def orient_ne_records(records: Records) -> tuple[Records, list[Dropped]]:
 # =========================================================================================
 
 
+def pick_interval(p_time: float) -> tuple[float, float]:
+    """The accepted interval (s after the window start) of the re-pick on the cut window:
+    centred on the P time, ``(max(0, p_time - 3), p_time + 2)`` (HighFEM: 2-7 s for P at 5 s).
+
+    >>> pick_interval(5.0), pick_interval(2.0)
+    ((2.0, 7.0), (0.0, 4.0))
+    """
+    return float(max(0.0, p_time - 3.0)), float(p_time + 2.0)
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """Parameters of :func:`preprocess` (HighFEM defaults)."""
@@ -671,13 +681,22 @@ class PreprocessConfig:
     min_pre_event_s: float = 0.0  # drop records whose P is less than this after their start, s (0: pad all)
     triggered: bool = False  # record starts are trigger times: P may be right at the start
     require_snr: bool = False  # drop records whose SNR cannot be measured (< 0.5 s of real pre-P noise)
-    pick_interval_s: tuple[float, float] = (2.0, 7.0)  # accepted re-pick in the window, s
+    # accepted re-pick in the window, s; None: centred on the P time, p_time - 3 to p_time + 2 (2-7 s)
+    pick_interval_s: tuple[float, float] | None = None
     min_snr_db: float = 10.0  # minimum peak SNR (after P / before P), dB
     rotate: bool = False  # rotate N/E to R/T
     use_input_picks: bool = True  # keep P arrivals given by the input (e.g. STEAD's)
 
     def __post_init__(self) -> None:
         _check_fs(self.fs)
+        if self.min_pre_event_s > self.p_time:
+            raise ValueError(f"min_pre_event_s={self.min_pre_event_s:g} s exceeds p_time={self.p_time:g} s")
+        if self.pick_interval_s is None:
+            lo, hi = pick_interval(self.p_time)
+            if hi > self.n_samples / self.fs:
+                raise ValueError(f"p_time={self.p_time:g} s does not fit a window of {self.n_samples} samples at "
+                                 f"{self.fs:g} Hz (the P re-pick is accepted up to p_time + 2 s)")
+            object.__setattr__(self, "pick_interval_s", (lo, hi))
         lo, hi = self.pick_interval_s
         if not 0 <= lo < self.p_time < hi <= self.n_samples / self.fs:
             raise ValueError(f"pick_interval_s={self.pick_interval_s} must bracket p_time={self.p_time} s "
