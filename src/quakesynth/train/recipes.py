@@ -10,22 +10,22 @@ with its training and validation arrays; TimesNet-Gen has two, every other kind 
 ``export`` function that turns the trained modules and their EMA weights into a model directory
 (``config.json`` dict and state dicts, :func:`quakesynth.modeldir.save_model_dir`).
 
-=============  ================================  ======================  =============================
-kind           data                              module(s)               model directory
-=============  ================================  ======================  =============================
-``vae``        dataset store                     :class:`VAEModule`      ``"vae"``
-``edm``        dataset store + trained VAE       :class:`EDMModule`      ``"highfem"`` (a generator)
-``classifier`` dataset store                     :class:`ClassifierModule` ``"classifier"``
-``timesnet``   dataset store (station records)   :class:`TimesNetModule` x 2 ``"timesnet_gen"``
-``site-cvae``  dataset store (station records)   :class:`CVAEModule`     ``"site_cvae"``
-``surrogate``  simulate-3d corpus                :class:`MIFNOModule`    ``"mifno"``
-``refiner``    simulate-3d corpus + surrogate    :class:`RefinerModule`  ``"refiner"``
-``broadband``  dataset store (broadband records) :class:`RefinerModule`  ``"refiner"`` + ``broadband``
-=============  ================================  ======================  =============================
+The kinds (data -> module(s) of :mod:`quakesynth.train.modules` -> ``"model"`` of the model directory):
 
-(modules in :mod:`quakesynth.train.modules`). The in-memory entry points
-:func:`train_surrogate`, :func:`train_refiner`, :func:`train_timesnet` and :func:`train_cvae`
-run the same recipes on arrays or pools a caller already holds.
+- ``vae``: dataset store -> ``VAEModule`` -> ``"vae"``;
+- ``edm``: dataset store + trained VAE -> ``EDMModule`` -> ``"highfem"`` (a generator);
+- ``classifier``: dataset store -> ``ClassifierModule`` -> ``"classifier"``;
+- ``timesnet``: dataset store of station records -> ``TimesNetModule`` (phase 0, phase 1) ->
+  ``"timesnet_gen"``;
+- ``site-cvae``: dataset store of station records -> ``CVAEModule`` -> ``"site_cvae"``;
+- ``surrogate``: simulate-3d corpus -> ``MIFNOModule`` -> ``"mifno"``;
+- ``refiner``: simulate-3d corpus + trained surrogate -> ``RefinerModule`` -> ``"refiner"``;
+- ``broadband``: dataset store of broadband records -> ``RefinerModule`` -> ``"refiner"`` with
+  the ``broadband`` section.
+
+Library calls of the same recipes: :func:`train_surrogate` and :func:`train_refiner` on a corpus
+or pairs already in memory (e.g. :func:`quakesynth.physics.data.lowpass_pairs`),
+:func:`train_timesnet` and :func:`train_cvae` on a dataset store.
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ class Recipe:
     needs: tuple[str, ...] = ("data",)  # Inputs fields that must be given
     seed: Callable[[Any], int] = field(default=lambda cfg: cfg.train.seed)  # seeds torch before prepare
     warm: tuple[str, str] | None = None  # --init: (module attribute, model-directory weights)
-    example: str = ""  # a command line for --help
 
 
 def _cpu(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -631,23 +630,14 @@ def prepare_site_cvae(cfg: SiteGenConfig, inputs: Inputs) -> Plan:
 
 # -- the table ------------------------------------------------------------------------------------
 RECIPES: dict[str, Recipe] = {r.kind: r for r in (
-    Recipe("vae", prepare_vae, warm=("vae", "vae"),
-           example="quakesynth train vae --data corpus --preset small -o runs/vae"),
-    Recipe("edm", prepare_edm, needs=("data", "vae"), warm=("net", "edm"),
-           example="quakesynth train edm --data corpus --vae runs/vae -o runs/edm"),
-    Recipe("classifier", prepare_classifier, warm=("net", "classifier"),
-           example="quakesynth train classifier --data corpus -o runs/clf --set train.max_steps=500"),
-    Recipe("timesnet", prepare_timesnet, seed=lambda cfg: cfg.phase0.seed,
-           example="quakesynth train timesnet --data stations --preset small -o runs/timesnet"),
-    Recipe("site-cvae", prepare_site_cvae, seed=lambda cfg: cfg.cvae_train.seed,
-           example="quakesynth train site-cvae --data stations --preset small -o runs/cvae"),
-    Recipe("surrogate", prepare_surrogate, warm=("net", "mifno"),
-           example="quakesynth train surrogate --corpus corpus3d --preset small -o runs/surrogate"),
-    Recipe("refiner", prepare_refiner, needs=("data", "surrogate"), warm=("refiner", "refiner"),
-           example="quakesynth train refiner --corpus corpus3d --surrogate runs/surrogate --patch 2 --calibrate "
-                   "-o runs/joint"),
-    Recipe("broadband", prepare_broadband, warm=("refiner", "refiner"),
-           example="quakesynth train broadband --data corpus --preset cpu --limit 8000 -o runs/broadband"),
+    Recipe("vae", prepare_vae, warm=("vae", "vae")),
+    Recipe("edm", prepare_edm, needs=("data", "vae"), warm=("net", "edm")),
+    Recipe("classifier", prepare_classifier, warm=("net", "classifier")),
+    Recipe("timesnet", prepare_timesnet, seed=lambda cfg: cfg.phase0.seed),
+    Recipe("site-cvae", prepare_site_cvae, seed=lambda cfg: cfg.cvae_train.seed),
+    Recipe("surrogate", prepare_surrogate, warm=("net", "mifno")),
+    Recipe("refiner", prepare_refiner, needs=("data", "surrogate"), warm=("refiner", "refiner")),
+    Recipe("broadband", prepare_broadband, warm=("refiner", "refiner")),
 )}
 
 
