@@ -15,6 +15,10 @@ from quakesynth.scenario import SCENARIO_VARIABLES
 QUANTITIES = ("acceleration", "velocity", "displacement")
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"quakesynth: warning: {message}", err=True)
+
+
 def load_generator(model: str):
     """``load_model`` with a one-line error for models that cannot be loaded here."""
     from quakesynth.generate import Generator, load_model
@@ -120,28 +124,22 @@ def command(magnitude, distance, vs30, depth, gap, station, n, scenarios, output
       quakesynth generate --scenarios big.csv -o big.h5 --workers 2 --device cuda:0,cuda:1
       quakesynth generate --model runs/timesnet/model --station ST03 -n 50 -o st03.h5
     """
-    from quakesynth.formats import infer_format, open_writer
+    from quakesynth.formats import check_output
     from quakesynth.generate import parse_origin_time
 
-    parse_origin_time(origin_time)  # a bad value fails before any work
+    parse_origin_time(origin_time)  # a bad value fails before the model is loaded
     table = scenario_table(scenarios, n, magnitude=magnitude, distance=distance, vs30=vs30, depth=depth, gap=gap,
                            station=station)
-    fmt = fmt or infer_format(output)
     devices = [d.strip() for d in device.split(",") if d.strip()] or ["cpu"]
     if workers == 1 and len(devices) > 1:
         raise ValueError(f"--device lists {len(devices)} devices; use --workers {len(devices)} to use them all")
-    open_writer(output, format=fmt, overwrite=overwrite)  # fail on an existing output before loading
+    fmt = check_output(output, fmt, overwrite)  # fail on a bad or existing output before loading a model
     gen = load_generator(model)
-    # validate once, here: errors and extrapolation warnings as one line each, before any work
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gen.check_table(table, allow_extrapolation)
-    for w in caught:
-        click.echo(f"quakesynth: warning: {w.message}", err=True)
+    # the library validates the table once, before any work; its warnings as one line each
     kw = dict(format=fmt, overwrite=overwrite, seed=seed, batch_size=batch_size, quantity=quantity,
               allow_extrapolation=allow_extrapolation, progress=progress, origin_time=origin_time)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*extrapolating", category=UserWarning)
+        warnings.showwarning = _one_line_warning
         if workers > 1:
             from quakesynth.parallel import generate_parallel
 

@@ -71,6 +71,21 @@ def _check(format: str | None, path: str | Path) -> str:
     return fmt
 
 
+def check_output(path: str | Path, format: str | None = None, overwrite: bool = False) -> str:
+    """The format of output ``path`` (from its suffix unless given), after the checks its writer
+    makes before any work: a known format, an existing parent folder, and no existing output
+    unless ``overwrite`` (``FileExistsError``). Nothing is created. For commands that load a model
+    first: they fail on a bad output before the load."""
+    from quakesynth._atomic import check_parent, check_writable
+
+    fmt = _check(format, path)
+    module, cls, _, _ = FORMATS[fmt]
+    for p in getattr(import_module(f"quakesynth.formats.{module}"), cls).outputs_of(Path(path)):
+        check_parent(p)
+        check_writable(p, overwrite)
+    return fmt
+
+
 def open_writer(path: str | Path, format: str | None = None, overwrite: bool = False):
     """A streaming writer for ``path``: ``with open_writer(p) as w: w.add(records)``.
 

@@ -52,9 +52,14 @@ class RecordWriter:
         self.components = self.quantity = self.unit = ""
         self.n_samples = 0
 
+    @classmethod
+    def outputs_of(cls, path: Path) -> list[Path]:
+        """Every path a writer of ``path`` creates (the main output first)."""
+        return [path]
+
     def outputs(self) -> list[Path]:
         """Every path this writer creates (the main output first)."""
-        return [self.path]
+        return self.outputs_of(self.path)
 
     def atomic(self, path: Path, directory: bool = False) -> Path:
         """A temporary path that becomes ``path`` when the writer closes successfully."""

@@ -189,8 +189,9 @@ class MseedWriter(RecordWriter):
 
     format = "mseed"
 
-    def outputs(self) -> list[Path]:
-        return [self.path, *sidecars(self.path)]
+    @classmethod
+    def outputs_of(cls, path: Path) -> list[Path]:
+        return [path, *sidecars(path)]
 
     def _open(self, first: Records) -> None:
         xml, csv = sidecars(self.path)
