@@ -96,7 +96,8 @@ def threads_option(workers_param: str | None = None) -> Callable[[Callable[..., 
             "--threads", type=click.IntRange(min=1), default=None,
             help="Compute threads per process [default: $QUAKESYNTH_THREADS, else 1, which never "
                  "oversubscribes a shared machine"
-                 + ("; use --workers for data-parallel throughput" if workers_param else "") + "]. "
+                 + (f"; use --{workers_param.replace('_', '-')} for data-parallel throughput"
+                    if workers_param else "") + "]. "
                  "Results are bitwise reproducible for the same device and threads.")(wrapper)
 
     return decorator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from quakesynth.cli.main import threads_option
 from quakesynth.train.config import KINDS, PRECISIONS, train_sections
 
 
@@ -46,13 +47,12 @@ from quakesynth.train.config import KINDS, PRECISIONS, train_sections
               help="Numeric precision (bf16-mixed / 16-mixed on GPUs); default from the preset.")
 @click.option("--strategy", type=click.Choice(["ddp", "ddp_spawn"]), default=None,
               help="Multi-device strategy (default ddp when --devices > 1).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch threads per process [default: torch's own choice].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@threads_option(workers_param="devices")
 def command(kind: str, data: str | None, out: str, preset: str | None, config_file: str | None,
             overrides: tuple[str, ...], vae: str | None, surrogate: str | None, init: str | None,
             limit: int | None, patch: int | None, calibrate: bool, calibration_wavefields: int, resume: bool,
-            devices: int, accelerator: str, precision: str | None, strategy: str | None, threads: int | None,
+            devices: int, accelerator: str, precision: str | None, strategy: str | None,
             quiet: bool) -> None:
     """Train a model: vae, edm, classifier (HighFEM), timesnet, site-cvae (site-specific),
     surrogate, refiner, broadband (physics-guided).
@@ -86,10 +86,6 @@ def command(kind: str, data: str | None, out: str, preset: str | None, config_fi
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
     if precision:
         overrides = tuple(overrides) + tuple(f"{s}.precision='{precision}'" for s in train_sections(kind))
     model_dir = train(kind, data, out, preset=preset, config=config_file, overrides=overrides, resume=resume,
