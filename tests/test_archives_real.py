@@ -131,13 +131,13 @@ def knet_raw():
 def _write_cut(recs, folder, pre_s=1.0, table=None):
     """Cut each record to start ``pre_s`` before its P (picked on the whole record) and write
     SAC files plus a metadata table; returns the table path and the cut lengths."""
-    from quakesynth.data import features, preprocess
+    from quakesynth.data import conditioning_columns, preprocess
     from quakesynth.data.picking import STALTAPicker
 
     folder.mkdir()
     rows = []
     for rec in recs:
-        meta = features.add_path_features(features.join_stations(rec.metadata, table))
+        meta = conditioning_columns.add_path_features(conditioning_columns.join_stations(rec.metadata, table))
         r = preprocess.highpass_records(preprocess.detrend_records(rec.replace(metadata=meta)))
         p = STALTAPicker().pick(r, preprocess.earliest_p_sample(r))[0]
         start = int(p - pre_s * rec.fs)

@@ -41,7 +41,7 @@ def real_dataset(tmp_path_factory):
 def test_real_records_all_kept_with_p_at_5_s(real_dataset):
     from obspy.signal.trigger import ar_pick
 
-    from quakesynth.data.features import read_station_table
+    from quakesynth.data.conditioning_columns import read_station_table
 
     rc, out, table = real_dataset
     assert rc == 0

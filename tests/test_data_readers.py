@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from quakesynth.data import at2, knet, readers, stead
-from quakesynth.data.report import Conflict, Dropped
+from quakesynth.data import knet, readers, stead
+from quakesynth.data.ingest_report import Conflict, Dropped
+from quakesynth.formats import peer
 from quakesynth.records import G, Records
 
 
@@ -123,12 +124,12 @@ def test_at2_reader_on_fixture():
     path = shared_path("fixtures", "peer_at2")
     files = sorted(path.glob("*.AT2"))
     assert all(readers.detect_format(f) == "at2" for f in files)
-    recs = {r.metadata["trace_name"][0]: r for g in at2.group_files(files) for r in _records(at2.read_group(g))}
+    recs = {r.metadata["trace_name"][0]: r for g in peer.group_files(files) for r in _records(peer.read_group(g))}
     assert len(recs) == 5
     pth = recs["RSN1059_NORTHR_PTH"]
     assert pth.components == "NE" and pth.fs == 50.0
-    _, x180 = at2.read_file(path / "RSN1059_NORTHR_PTH180.AT2")
-    _, x090 = at2.read_file(path / "RSN1059_NORTHR_PTH090.AT2")
+    _, x180 = peer.read_file(path / "RSN1059_NORTHR_PTH180.AT2")
+    _, x090 = peer.read_file(path / "RSN1059_NORTHR_PTH090.AT2")
     np.testing.assert_allclose(pth.data[0, 0], (-x180 * G).astype(np.float32))  # 180 points south
     np.testing.assert_allclose(pth.data[0, 1], (x090 * G).astype(np.float32))
     scs = recs["RSN1084_NORTHR_SCS"]

@@ -161,7 +161,7 @@ def test_at2_read_by_independent_parser(tmp_path, records):
 
 def test_at2_folder_is_read_by_the_ingest_reader(tmp_path, records):
     """`quakesynth ingest`'s PEER reader groups our files back into Z, N, E records."""
-    from quakesynth.data.at2 import group_files, read_group
+    from quakesynth.formats.peer import group_files, read_group
 
     path = write_records(records, tmp_path / "out.at2")
     groups = group_files(path.glob("*.AT2"))

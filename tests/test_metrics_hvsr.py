@@ -111,8 +111,8 @@ def test_clear_peak_rule():
 def test_one_band_for_the_package():
     """metrics.f0 and the site evaluation search the same band: a curve whose maximum lies
     at 18 Hz, above the band, with a clear peak at 5 Hz, has f0 = 5 Hz for both."""
-    from quakesynth.metrics.hvsr import F0_BAND_HZ
     from quakesynth.evaluate import site as ev
+    from quakesynth.metrics.hvsr import F0_BAND_HZ
 
     f = np.geomspace(0.1, 25, 300)
     curve = _peaked(f, 5.0, 4.0) + _peaked(f, 18.0, 8.0, width=0.005) - 1

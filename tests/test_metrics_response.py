@@ -383,12 +383,12 @@ def test_aom003_rotd50_psa1_with_free_vibration_matches_padded_references(knet_d
     PSA(1 s) equals an independent time-domain reference (scipy first-order-hold state space
     on the window plus 20 s of zeros) and pyrotd on the same padded record; stopping at the
     last sample was 8 % low."""
-    from quakesynth.data import features, preprocess, readers
+    from quakesynth.data import conditioning_columns, preprocess, readers
 
     rec = next(r for r in readers.read([knet_dir / "us2000cnnl"])
                if hasattr(r, "fs") and "AOM003" in r.metadata["trace_name"].iloc[0])
-    table = features.read_station_table(vs30_table)
-    rec = rec.replace(metadata=features.add_path_features(features.join_stations(rec.metadata, table)))
+    table = conditioning_columns.read_station_table(vs30_table)
+    rec = rec.replace(metadata=conditioning_columns.add_path_features(conditioning_columns.join_stations(rec.metadata, table)))
     win, drops = preprocess.preprocess(rec)
     assert len(win) == 1 and not drops and win.n_samples == 4096
     x = win.data[0].astype(np.float64)

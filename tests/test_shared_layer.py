@@ -36,12 +36,12 @@ def test_gap_few_stations_decided_once():
 
 
 def test_gap_callers_share_the_definition():
-    from quakesynth.data import features
+    from quakesynth.data import conditioning_columns
     from quakesynth.simulate import corpus
 
-    assert features.azimuthal_gap is azimuthal_gap and corpus.azimuthal_gap is azimuthal_gap
-    # data/features: an event whose records have no azimuth gets NaN
-    g = features.event_gaps(["a", "a", "b"], [0.0, 180.0, np.nan])
+    assert conditioning_columns.azimuthal_gap is azimuthal_gap and corpus.azimuthal_gap is azimuthal_gap
+    # data/conditioning_columns: an event whose records have no azimuth gets NaN
+    g = conditioning_columns.event_gaps(["a", "a", "b"], [0.0, 180.0, np.nan])
     assert g[:2].tolist() == [180.0, 180.0] and np.isnan(g[2])
 
 

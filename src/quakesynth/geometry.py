@@ -2,14 +2,14 @@
 
 The azimuthal gap of an event is the largest angle (degrees) between the azimuths
 (event to station) of consecutive stations seen from the epicentre. It is the one place for
-this fact; :mod:`quakesynth.data.features` (real records) and
+this fact; :mod:`quakesynth.data.conditioning_columns` (real records) and
 :mod:`quakesynth.simulate.corpus` (synthetic events) both use :func:`azimuthal_gap`.
 
 Few stations (decided here, once):
 
 - one station: 360 degrees (the whole circle is uncovered) -- both callers agree;
 - no station with a finite azimuth: undefined. The function returns ``empty``, which is NaN by
-  default (what :mod:`quakesynth.data.features` reports for an event without located
+  default (what :mod:`quakesynth.data.conditioning_columns` reports for an event without located
   stations). :mod:`quakesynth.simulate.corpus` passes ``empty=360.0`` explicitly: a simulated
   event always has stations, and 360 is the value its code always gave;
 - fewer than three stations in real data: the geometric gap (360, or the larger of two angles)

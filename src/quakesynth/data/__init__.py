@@ -4,14 +4,14 @@ Modules (imported on use; ``import quakesynth.data`` itself is cheap):
 
 - :mod:`.readers` -- find and read inputs of any supported format (:func:`read`), one module
   per format: :mod:`.knet` (K-NET/KiK-net ASCII), :mod:`.seisbench_dataset`, :mod:`.stead`,
-  :mod:`.at2` (PEER NGA), :mod:`.obspy_files` (anything ObsPy reads); :mod:`.events`
+  :mod:`quakesynth.formats.peer` (PEER NGA AT2, read and written), :mod:`.obspy_files` (anything ObsPy reads); :mod:`.events`
   (``event.json`` and metadata conflicts), :mod:`.metadata_table` (user metadata CSV).
 - :mod:`.preprocess` -- the HighFEM preprocessing and screening (:func:`highpass`, ...);
   :mod:`.picking` -- P pickers (:class:`STALTAPicker`, :class:`PhaseNetPicker`).
-- :mod:`.features` -- distances, back azimuth, azimuthal gap, Vs30 from a station table.
+- :mod:`.conditioning_columns` -- the metadata columns of the scenario variables: distances, back azimuth, azimuthal gap, Vs30 from a station table.
 - :mod:`.store` -- :class:`DatasetWriter` / :class:`Dataset` (SeisBench-compatible).
 - :mod:`.ingest` -- all of the above in one call (:func:`quakesynth.data.ingest.ingest`),
-  with a report (:mod:`.report`).
+  with a report of what was dropped and why (:mod:`.ingest_report`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from quakesynth.data.report import Conflict
+from quakesynth.data.ingest_report import Conflict
 
 #: Accepted key spellings in ``event.json`` -> Event field.
 _JSON_KEYS = {

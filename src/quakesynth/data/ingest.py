@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quakesynth.data import features, preprocess, readers
+from quakesynth.data import conditioning_columns, preprocess, readers
+from quakesynth.data.ingest_report import Conflict, Dropped, IngestReport
 from quakesynth.data.picking import PhaseNetPicker, Picker, STALTAPicker
-from quakesynth.data.report import Conflict, Dropped, IngestReport
 from quakesynth.plain_json import to_plain
 from quakesynth.records import QUANTITY_UNITS, RAW_UNITS, Records
 
@@ -219,7 +219,7 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
     check_writable(output, overwrite)
     if not inputs:
         raise ValueError("no input given")
-    table = features.read_station_table(stations, config.stations_vs30) if stations is not None else None
+    table = conditioning_columns.read_station_table(stations, config.stations_vs30) if stations is not None else None
     fallback = _vs30_fallback(config.vs30_fallback)
     flat = None
     if config.flatfile:
@@ -286,10 +286,10 @@ def ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
             meta = w.metadata()
             gap_in = np.concatenate(kept_gap_in)
             geo = pd.concat(geometry, ignore_index=True)
-            gaps = dict(zip(geo["source_id"], features.event_gaps(geo["source_id"], geo["az"], geo["station"])))
+            gaps = dict(zip(geo["source_id"], conditioning_columns.event_gaps(geo["source_id"], geo["az"], geo["station"])))
             computed = np.array([gaps.get(s, np.nan) if isinstance(s, str) else np.nan
                                  for s in meta["source_id"].tolist()], dtype=np.float64)
-            counts = dict(zip(geo["source_id"], features.event_station_counts(geo["source_id"], geo["az"],
+            counts = dict(zip(geo["source_id"], conditioning_columns.event_station_counts(geo["source_id"], geo["az"],
                                                                               geo["station"])))
             n_sta = np.array([counts.get(s, 0) if isinstance(s, str) else 0 for s in meta["source_id"].tolist()])
             use_in = np.isfinite(gap_in)
@@ -339,7 +339,7 @@ def _vs30_fallback(spec: str | None) -> float | pd.DataFrame | None:
     except ValueError:
         if not Path(spec).is_file():
             raise ValueError(f"Vs30 fallback must be a speed in m/s or a station table file; got {spec!r}") from None
-        return features.read_station_table(spec, kind="inferred")
+        return conditioning_columns.read_station_table(spec, kind="inferred")
     if not (np.isfinite(v) and v > 0):
         raise ValueError(f"Vs30 fallback must be a positive speed in m/s; got {spec!r}")
     return v
@@ -388,7 +388,7 @@ def _process(rec: Records, cfg: IngestConfig, table: pd.DataFrame | None, picker
     if len(rec) == 0:
         return None
     try:
-        meta = features.add_path_features(features.fill_vs30(features.join_stations(rec.metadata, table),
+        meta = conditioning_columns.add_path_features(conditioning_columns.fill_vs30(conditioning_columns.join_stations(rec.metadata, table),
                                                              fallback))
         rec = rec.replace(metadata=meta)
         sta = (meta["station_network_code"].fillna("").astype(str) + "." + meta["station_code"].fillna("").astype(str))

@@ -12,7 +12,7 @@ Times: headers are in JST; ObsPy converts to UTC and removes the loggers' 15 s d
 
 Event metadata: the header (origin time, epicentre, depth, JMA magnitude ``MJMA``) wins over
 an ``event.json`` beside the files unless ``prefer="json"``; disagreements are reported as
-:class:`~quakesynth.data.report.Conflict`.
+:class:`~quakesynth.data.ingest_report.Conflict`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from quakesynth.data.events import Event, iso_utc, read_event_json, resolve_event
-from quakesynth.data.report import Conflict, Dropped
+from quakesynth.data.ingest_report import Conflict, Dropped
 from quakesynth.records import Records
 
 #: K-NET direction -> component letter

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from quakesynth.data.events import Event, iso_utc, read_event_json, resolve_event
+from quakesynth.data.ingest_report import Conflict, Dropped
 from quakesynth.data.metadata_table import match_row
-from quakesynth.data.report import Conflict, Dropped
 from quakesynth.records import _UNIT_FACTORS, QUANTITY_UNITS, RAW_UNITS, Records
 
 MAX_FS = 20000.0  # Hz

@@ -27,7 +27,7 @@ Steps, in the order :func:`preprocess` applies them:
 Array functions take (N, C, T) or (..., T) arrays with an explicit sampling rate ``fs`` (Hz);
 the ``*_records`` functions apply them to :class:`~quakesynth.records.Records` and append
 the step and its parameters to every record's processing history. Functions that can reject
-records return ``(kept_records, dropped)`` with one :class:`~quakesynth.data.report.Dropped`
+records return ``(kept_records, dropped)`` with one :class:`~quakesynth.data.ingest_report.Dropped`
 per rejected record.
 """
 
@@ -40,8 +40,8 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from quakesynth.data.ingest_report import Dropped
 from quakesynth.data.picking import Picker, STALTAPicker
-from quakesynth.data.report import Dropped
 from quakesynth.records import Records
 from quakesynth.signal import butterworth_sos
 

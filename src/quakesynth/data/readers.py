@@ -1,8 +1,8 @@
 """Finding, recognising and reading input records of every supported format.
 
 :func:`read` turns input paths (files or folders, searched recursively) into a stream of
-:class:`~quakesynth.records.Records` batches, :class:`~quakesynth.data.report.Dropped` entries
-(unreadable files, incomplete records...) and :class:`~quakesynth.data.report.Conflict`
+:class:`~quakesynth.records.Records` batches, :class:`~quakesynth.data.ingest_report.Dropped` entries
+(unreadable files, incomplete records...) and :class:`~quakesynth.data.ingest_report.Conflict`
 entries (event metadata that disagree). Formats (``FORMATS``), each in its own module:
 
 ========== ===================================================== ==========================
@@ -29,9 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from quakesynth.data import at2, knet, obspy_files, seisbench_dataset, stead
+from quakesynth.data import knet, obspy_files, seisbench_dataset, stead
+from quakesynth.data.ingest_report import Conflict, Dropped
 from quakesynth.data.metadata_table import apply_table, read_metadata_table
-from quakesynth.data.report import Conflict, Dropped
+from quakesynth.formats import peer  # PEER AT2: read and written in one module
 from quakesynth.records import Records
 
 FORMATS = ("knet", "seisbench", "stead", "at2", "obspy")
@@ -102,7 +103,7 @@ def detect_format(path: str | os.PathLike) -> str | None:
         return "stead"
     if knet.sniff(path):
         return "knet"
-    if at2.sniff(path):
+    if peer.sniff(path):
         return "at2"
     if obspy_files.sniff(path):
         return "obspy"
@@ -169,13 +170,13 @@ def discover(inputs: Iterable[str | os.PathLike], format: str = "auto",
             if fmt is None:
                 out.dropped.append(Dropped(str(f), "", "read", "unreadable",
                                            "not a recognised seismic file (K-NET, AT2, or any ObsPy format)"))
-            elif fmt in ("knet", "at2") and format != "auto" and not (knet if fmt == "knet" else at2).sniff(f):
+            elif fmt in ("knet", "at2") and format != "auto" and not (knet if fmt == "knet" else peer).sniff(f):
                 out.dropped.append(Dropped(str(f), "", "read", "unreadable", f"not a {fmt} file"))
             else:
                 by_format[fmt].append(f)
     groups, unmatched = knet.group_files(by_format["knet"], options.kiknet_sensor)
     out.units += [Unit("knet", tuple(g)) for g in groups + [[u] for u in unmatched]]
-    out.units += [Unit("at2", tuple(g)) for g in at2.group_files(by_format["at2"])]
+    out.units += [Unit("at2", tuple(g)) for g in peer.group_files(by_format["at2"])]
     folders: dict[Path, list[Path]] = {}
     for f in by_format["obspy"]:
         folders.setdefault(f.parent, []).append(f)
@@ -190,7 +191,7 @@ def read_unit(unit: Unit, options: ReadOptions = ReadOptions(), table: pd.DataFr
         if unit.format == "knet":
             it = knet.read_group(list(unit.paths), prefer=options.prefer)
         elif unit.format == "at2":
-            it = at2.read_group(list(unit.paths))
+            it = peer.read_group(list(unit.paths))
         elif unit.format == "obspy":
             it = obspy_files.read_folder(list(unit.paths), options.input_unit, table, options.prefer)
         elif unit.format == "stead":

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quakesynth.data.report import Dropped
+from quakesynth.data.ingest_report import Dropped
 from quakesynth.records import Records
 
 #: unit spellings found in SeisBench datasets -> (our unit, factor to it)

@@ -189,7 +189,7 @@ def scenario_table(records: Records, variables, required, scenario: dict | None 
     coords = ("source_latitude_deg", "source_longitude_deg", "source_depth_km", "station_latitude_deg",
               "station_longitude_deg")
     if "distance" in variables and "distance" not in scenario and all(c in meta for c in coords):
-        from quakesynth.data.features import add_path_features
+        from quakesynth.data.conditioning_columns import add_path_features
 
         meta = add_path_features(meta)  # hypocentral distance from the coordinates where missing
     cols = []
