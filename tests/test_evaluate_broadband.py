@@ -112,3 +112,29 @@ def test_lowpass_attribute_is_checked_before_any_work(tmp_path):
         with pytest.raises(ValueError, match="lowpass"):
             _run({"bad": Scaled(1.0, bad)}, tmp_path)
     assert not (tmp_path / "report").exists()
+
+
+def test_evaluate_cli_judges_the_shipped_broadband_refiner(tmp_path, capsys):
+    """``quakesynth evaluate --model refiner=DIR``: the shipped refiner (a broadband refiner
+    model directory) is loaded as a paired model and gets both paired sections."""
+    from pathlib import Path
+
+    import quakesynth
+    from quakesynth.cli.main import main
+    from test_physics_broadband import synthetic_corpus
+
+    model = Path(quakesynth.__file__).parent / "weights" / "broadband"
+    if not (model / "config.json").exists():
+        pytest.skip("the shipped broadband refiner is not installed")
+    data = synthetic_corpus(tmp_path / "corpus", n_events=2, per_event=2, T=2048)
+    out = tmp_path / "report"
+    assert main(["evaluate", "--data", str(data), "--model", f"refiner={model}", "-n", "1", "--no-scenarios",
+                 "-o", str(out), "--no-progress"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    bb = m["broadband"]["refiner"]
+    assert bb["fc_Hz"] == 1.0 and bb["order"] == 8 and bb["n_records"] == 4
+    assert bb["kept_max"] < 1e-4  # the refiner returns its input exactly below 0.8 fc
+    assert all(np.isfinite(bb[f"fas_bias_{lo:g}-{hi:g}"]) for lo, hi in FAS_BANDS)
+    assert m["paired"]["refiner"]["n_records"] == 4
+    assert m["run"]["paired_models"] == ["refiner"]
+    assert 'id="broadband"' in (out / "index.html").read_text()
