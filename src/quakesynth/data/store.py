@@ -74,6 +74,12 @@ def assign_splits(source_id: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0
                   preset: Sequence | None = None) -> np.ndarray:
     """Assign each record to train/dev/test so that no event is in two splits.
 
+    The one event split of the package: ingestion, simulator corpora (both through
+    :class:`DatasetWriter`) and the site-specific pools (by event, or by record with one key
+    per record) all call it. (:func:`quakesynth.physics.data.split_indices` splits simulated
+    wavefields, which have no events, and is kept apart: trained surrogates and their
+    benchmark figures depend on its exact index sets.)
+
     Parameters
     ----------
     source_id : event id per record (N,); a missing id makes the record an event of its own.

@@ -64,7 +64,15 @@ def denormalise_velocity(v: np.ndarray, n: Normalisation) -> np.ndarray:
 
 
 def split_indices(n: int, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, np.ndarray]:
-    """Random disjoint ``train``/``dev``/``test`` index sets covering ``range(n)``."""
+    """Random disjoint ``train``/``dev``/``test`` index sets covering ``range(n)``.
+
+    A split of independent simulated wavefields (no events: every sample is its own). Records
+    of real or simulated earthquakes are split by event with the one event split,
+    :func:`quakesynth.data.store.assign_splits`; this cut of a seeded permutation is kept as
+    it is because trained surrogates, and the benchmark that reuses them, depend on its exact
+    index sets (moving it onto ``assign_splits`` would put training wavefields in their test
+    set).
+    """
     f = np.asarray(fractions, dtype=np.float64)
     if f.shape != (3,) or (f < 0).any() or not np.isclose(f.sum(), 1.0):
         raise ValueError(f"fractions must be three non-negative numbers summing to 1; got {fractions}")
