@@ -86,3 +86,29 @@ def test_random_bytes_are_named_for_what_they_are_not(tmp_path, capsys, name, sa
     assert main(["plot", str(f), "-o", str(tmp_path / "p.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and "pickled" not in err and len(err.splitlines()) == 1
+
+
+def test_the_library_writes_the_image_and_reads_the_inputs_the_cli_only_parses(tmp_path):
+    """Issue 15 item 6: the atomic write, the overwrite check and the input checks are the
+    library's (quakesynth.plot.plot_records, quakesynth.formats.read_records)."""
+    import inspect
+
+    import quakesynth.cli.plot as cli_plot
+    from quakesynth.formats import read_records
+    from quakesynth.plot import plot_records
+
+    rec = _records()
+    out = tmp_path / "f.png"
+    plot_records([("a", rec)], out, examples=1)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(FileExistsError):
+        plot_records([("a", rec)], out, examples=1)
+    plot_records([("a", rec)], tmp_path / "f.svg", examples=1)
+    assert b"<svg" in (tmp_path / "f.svg").read_bytes()[:400]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "f.svg"]  # no temporary left
+    bad = tmp_path / "x.npz"
+    bad.write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match="not a NumPy .npz"):
+        read_records(bad)
+    src = inspect.getsource(cli_plot)
+    assert "savefig" not in src and "def _read" not in src and "zipfile" not in src

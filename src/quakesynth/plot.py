@@ -73,26 +73,33 @@ def _summary(rec: Records) -> str:
 
 
 def plot_records(sets: list[tuple[str, Records]], output: str | Path | None = None, examples: int = 3,
-                 title: str | None = None):
+                 title: str | None = None, overwrite: bool = False):
     """The quick-look figure of one or more labelled record sets; saved to ``output`` if given.
 
     Parameters
     ----------
     sets : ``[(label, records), ...]``; all sets should share component letters (the first
         set's components give the rows).
-    output : image path (PNG, PDF, SVG by suffix); not written when None.
+    output : image path (PNG, PDF, SVG by suffix; no suffix: PNG); not written when None. Written
+        atomically; an existing file raises ``FileExistsError`` (before any drawing) unless
+        ``overwrite``.
     examples : example waveforms drawn per set in the first column.
 
     Returns the matplotlib Figure.
     """
     import matplotlib
 
+    if not sets:
+        raise ValueError("sets is empty: nothing to plot")
     if output is not None:
+        from quakesynth._atomic import check_parent, check_writable
+
+        output = Path(output)
+        check_parent(output)
+        check_writable(output, overwrite)
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not sets:
-        raise ValueError("sets is empty: nothing to plot")
     comps = "".join(sorted(sets[0][1].components, key=_ORDER.index))
     fig, axes = plt.subplots(len(comps), 4, figsize=(17, 3.1 * len(comps) + 0.9), squeeze=False,
                              gridspec_kw={"width_ratios": [1.5, 1.1, 1, 1]})
@@ -157,6 +164,9 @@ def plot_records(sets: list[tuple[str, Records]], output: str | Path | None = No
     if title:
         fig.suptitle(title, y=1 - 0.05 / height)
     if output is not None:
-        fig.savefig(output, dpi=110)
+        from quakesynth._atomic import atomic_path
+
+        with atomic_path(output, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=110, format=output.suffix.lstrip(".").lower() or "png")
         plt.close(fig)
     return fig

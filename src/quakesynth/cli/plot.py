@@ -41,44 +41,9 @@ def command(files, output, max_records, examples, fmt, overwrite) -> None:
       quakesynth plot out.h5 -o fig.png
       quakesynth plot generated.h5 real.npz -o compare.png --max-records 200
     """
-    import matplotlib
+    from quakesynth.formats import read_records
 
-    matplotlib.use("Agg")
-    from quakesynth._atomic import atomic_path, check_parent
-
-    sets = [(f.name, _read(f, fmt, max_records)) for f in files]
-    check_parent(output)
-    with atomic_path(output, overwrite=overwrite) as tmp:
-        fig = plot_records(sets, None, examples=examples)
-        fig.savefig(tmp, dpi=110, format=(output.suffix.lstrip(".") or "png"))
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+    sets = [(f.name, read_records(f, format=fmt, limit=max_records)) for f in files]
+    plot_records(sets, output, examples=examples, overwrite=overwrite)
     click.echo(f"wrote {output}")
 
-
-def _read(path: Path, fmt: str | None, limit: int | None):
-    """Records of ``path``; a file that is not in the expected format is a one-line error."""
-    import zipfile
-
-    from quakesynth.formats import infer_format, read_records
-
-    kind = fmt or infer_format(path)
-    if path.is_file() and kind == "npz" and not zipfile.is_zipfile(path):
-        raise ValueError(f"cannot read {str(path)!r}: it is not a NumPy .npz (zip) archive; check the file "
-                         "or pass --format")
-    if path.is_file() and kind == "hdf5" and _head(path) != b"\x89HDF\r\n\x1a\n":
-        raise ValueError(f"cannot read {str(path)!r}: it is not an HDF5 file; check the file or pass --format")
-    try:
-        return read_records(path, format=fmt, limit=limit)
-    except (FileNotFoundError, FileExistsError):
-        raise
-    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"cannot read {str(path)!r} as {kind}: it is not a readable {kind} file "
-                         f"({(str(e).strip().splitlines() or [type(e).__name__])[0]}); check the file "
-                         f"or pass --format") from e
-
-
-def _head(path: Path, n: int = 8) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(n)

@@ -109,14 +109,32 @@ def write_records(records: Records, path: str | Path, format: str | None = None,
 def read_records(path: str | Path, format: str | None = None, limit: int | None = None) -> Records:
     """Read any format written by :func:`write_records` (``limit``: at most this many records).
 
-    Also reads the HDF5 files of the reference tool (tqdne).
+    Also reads the HDF5 files of the reference tool (tqdne). A file that is not in the format
+    (by its suffix, or ``format``) is a one-line ``ValueError`` naming the file and the format.
     """
+    import zipfile
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{str(path)!r} does not exist")
     fmt = _check(format, path)
+    magic = {"npz": (b"PK", "a NumPy .npz (zip) archive"), "hdf5": (b"\x89HDF\r\n\x1a\n", "an HDF5 file")}
+    if path.is_file() and fmt in magic:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        if not head.startswith(magic[fmt][0]):
+            raise ValueError(f"cannot read {str(path)!r}: it is not {magic[fmt][1]}; check the file or pass --format")
     module, _, reader, _ = FORMATS[fmt]
-    return getattr(import_module(f"quakesynth.formats.{module}"), reader)(path, limit=limit)
+    try:
+        return getattr(import_module(f"quakesynth.formats.{module}"), reader)(path, limit=limit)
+    except (FileNotFoundError, FileExistsError):
+        raise
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if first.startswith(f"cannot read {str(path)!r}"):
+            raise
+        raise ValueError(f"cannot read {str(path)!r} as {fmt}: it is not a readable {fmt} file ({first}); "
+                         f"check the file or pass --format") from e
 
 
 def iter_records(path: str | Path, format: str | None = None, chunk_size: int = 256) -> Iterator[Records]:
