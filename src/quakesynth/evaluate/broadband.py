@@ -136,7 +136,11 @@ def evaluate(truth: Records, methods: dict[str, Callable[[Records], Records]], f
         if not np.isclose(pred.fs, truth.fs):
             from quakesynth.data.preprocess import resample
 
-            pred = pred.replace(data=resample(pred.data, pred.fs, truth.fs).astype(np.float32), fs=truth.fs)
+            from quakesynth.signal import fit_length
+
+            # resample_poly gives ceil(T up / down) samples: one more than the truth's at odd lengths
+            back = fit_length(resample(pred.data, pred.fs, truth.fs), truth.n_samples)
+            pred = pred.replace(data=back, fs=truth.fs)
         m = paired_metrics(pred, truth, low, fc)
         s = summarise(m)
         s["score"] = score(s)
