@@ -249,6 +249,8 @@ def analyse(coll: Collection, gmms: dict[str, Any] | None = None) -> tuple[dict,
     if coll.broadband:  # only for paired models with a low-passed input: other reports stay as they were
         metrics["broadband"] = broadband_summary(coll)
     metrics["hvsr"] = hvsr_summary(coll, models)
+    if coll.site_sources:  # only with site-specific models: other reports stay as they were
+        metrics["site"] = site_summary(coll)
     metrics["summary"] = summary(metrics, models, list(gmms))
     metrics["run_gmms"] = list(gmms)
     n_events = int(pd.Series(cond["event"]).replace("", np.nan).nunique()) if "event" in cond else 0
@@ -819,6 +821,43 @@ def broadband_summary(coll) -> dict:
         out[src] = {"fc_Hz": float(fc), "order": int(order), **{k: _f(v) if isinstance(v, float) else v
                                                                    for k, v in s.items()},
                     "psa_bias_per_period": _fl(psa)}
+    return out
+
+
+def site_summary(coll) -> dict:
+    """Per site-specific model: does its station signature match the data's? A station
+    classifier on ln HVSR (:class:`quakesynth.evaluate.site.HVSRClassifier`) is trained on half
+    of the data's records of every station with HVSR (alternate records) and applied to the
+    other half and to the model's realisation 0 of the same records; the accuracies and the
+    NCC of the two row-normalised confusion matrices (:func:`quakesynth.evaluate.site.
+    confusion_alignment`; 1: the model is confused like the data). f0 per station and the
+    Jensen-Shannon similarity of the f0 histograms are in the HVSR section."""
+    from quakesynth.evaluate.site import HVSRClassifier, confusion_alignment, hvsr_features
+
+    recs = coll.hvsr_records
+    if len(recs) == 0 or DATA not in coll.hvsr:
+        return {"note": f"no station with at least {coll.config.hvsr_min_records} records: no station classifier"}
+    stations = coll.conditioning["station"].to_numpy()[recs]
+    codes = sorted(set(stations))
+    y = np.array([codes.index(s) for s in stations])
+    rank = pd.Series(np.arange(len(y))).groupby(y).cumcount().to_numpy()
+    train, test = rank % 2 == 0, rank % 2 == 1
+
+    def feats(src: str) -> np.ndarray:
+        return hvsr_features(10.0 ** coll.hvsr[src].astype(float))
+
+    out: dict[str, Any] = {"stations": len(codes), "n_train": int(train.sum()), "n_test": int(test.sum())}
+    if len(codes) < 2 or not test.any():
+        out["note"] = "a station classifier needs at least two stations with two records each"
+        return out
+    clf = HVSRClassifier(len(codes)).fit(feats(DATA)[train], y[train])
+    for src in coll.site_sources:
+        if src not in coll.hvsr:
+            out[src] = {"note": "no HVSR of this model (no vertical component)"}
+            continue
+        r = confusion_alignment(clf, feats(DATA)[test], y[test], feats(src)[test], y[test])
+        out[src] = {"acc_real": _f(r["acc_real"]), "acc_gen": _f(r["acc_gen"]), "ncc": _f(r["ncc"]),
+                    **({"reason": r["reason"]} if r["reason"] else {})}
     return out
 
 

@@ -222,6 +222,7 @@ class Collection:
     # paired models with a low-passed input: source -> {"lowpass": (fc, order), "records": (n,),
     # measure -> array (n, ...)} (quakesynth.evaluate.broadband)
     broadband: dict[str, dict[str, Any]] = field(default_factory=dict)
+    site_sources: list[str] = field(default_factory=list)  # site-specific (station-conditioned) models
     timing: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     model_info: dict[str, dict] = field(default_factory=dict)
@@ -410,6 +411,8 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         # the models
         table = cond.rename(columns={c: v for c, v in COND_COLUMNS.items()})
         table["n"] = N
+        if any(uses_station(m) for m in models.values()):  # site-specific models: the record's station
+            table["station"] = station_codes(data.metadata)
         for label, model in models.items():
             if is_paired(model):
                 stream = _paired_stream(model, data, N, seed, bs, cfg.paired_max_records)
@@ -467,6 +470,7 @@ def collect(data: RecordSet, models: dict[str, Generator], cfg: EvaluateConfig, 
         paired=pd.concat(sink.paired, ignore_index=True) if sink.paired else None,
         broadband={s: {"lowpass": lowpass[s], **{k: np.concatenate(v) for k, v in acc.items()}}
                    for s, acc in sink.broadband.items()},
+        site_sources=[k for k, m in models.items() if uses_station(m)],
         timing={**sink.seconds, "total": {"wall_s": wall}},
         model_info={k: _info(m) for k, m in models.items()}, floor_conditioning=floor_cond,
         components=COMPONENT_LABELS[:2] if horiz else COMPONENT_LABELS,
@@ -534,6 +538,20 @@ def _paired_stream(model: Any, data: RecordSet, N: int, seed: int, bs: int, max_
         yield out, pos[rep], k, rec[rep], ref_rows
 
 
+def uses_station(model: Any) -> bool:
+    """Whether ``model`` is site-specific: conditioned on a station code (``variables`` holds
+    ``"station"``, as :class:`quakesynth.generate.station.StationGenerator` does)."""
+    return "station" in tuple(getattr(model, "variables", ()))
+
+
+def station_codes(meta: pd.DataFrame) -> np.ndarray:
+    """``station_code`` of every record as str (``""`` where missing): what a site-specific
+    model is conditioned on."""
+    if "station_code" not in meta:
+        return np.full(len(meta), "", dtype=object)
+    return meta["station_code"].astype("string").fillna("").to_numpy(dtype=object).astype(str)
+
+
 def station_keys(meta: pd.DataFrame) -> pd.Series:
     """``NET.STA.LOC`` per record (the record's name where station codes are missing)."""
     parts = []
@@ -590,6 +608,16 @@ def select_records(data: RecordSet, models: dict[str, Any], policy: str = "drop"
         variables = list(getattr(model, "variables", ()))
         ranges = getattr(model, "ranges", {}) or {}
         for var in variables:
+            if var == "station":  # a site-specific model knows only its own stations
+                codes = station_codes(data.metadata)
+                known = np.isin(codes, [str(c) for c in getattr(model, "codes", ())])
+                if policy == "error" and not known.all():
+                    i = int(np.argmin(known))
+                    raise ValueError(f"record {i}: station {str(codes[i])!r} is unknown to model {label!r}")
+                if not known.all():
+                    notes.append(f"{int((~known & keep).sum())} record(s) at stations unknown to {label!r} left out")
+                keep &= known
+                continue
             col = next((c for c, v in COND_COLUMNS.items() if v == var), None)
             if col is None:
                 continue

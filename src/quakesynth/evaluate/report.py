@@ -35,6 +35,7 @@ SECTIONS: dict[str, str] = {
 #: Sections a report has only when its models allow them: id -> (title, the section it follows).
 OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
     "broadband": ("Broadband from low-passed records: FAS and PSA bias, GOF, kept band", "paired"),
+    "site": ("Site-specific models: station classifier on HVSR (confusion NCC)", "hvsr"),
 }
 
 
@@ -362,6 +363,18 @@ def _sections(m: dict) -> dict[str, str]:
                                  "bias = log10 ratio at 0.05-0.5 s; EG/PG = Kristekova GOF (0-10) from fc to 20 Hz; "
                                  "kept = relative RMS change of the input below 0.8 fc; score: lower is better")
                             + table(["measure", *srcs], rows, "Broadband measures per paired model"))
+    # site-specific models
+    if "site" in m:
+        st = m["site"]
+        srcs = [s for s in st if isinstance(st[s], dict)]
+        if srcs:
+            rows = [[s, Num(m, "site", s, "acc_real"), Num(m, "site", s, "acc_gen"), Num(m, "site", s, "ncc")]
+                    for s in srcs]
+            out["site"] = (note(f"{st['stations']} stations; classifier trained on {st['n_train']} data records, "
+                                f"tested on {st['n_test']} others and on the model's realisation 0 of the same records")
+                           + table(["model", "accuracy (data)", "accuracy (model)", "confusion NCC"], rows))
+        else:
+            out["site"] = note(st.get("note", ""))
     # hvsr
     hv = m["hvsr"]
     if "stations" in hv:
