@@ -22,7 +22,8 @@ from quakesynth.cli.main import threads_option
 @click.option("--model", "models", multiple=True, metavar="[LABEL=]MODEL",
               help="Model name (quakesynth models) or model directory; repeat for several; LABEL= names it. "
                    "A broadband refiner directory is a paired model: each record is low-passed, refined and "
-                   "judged against itself (goodness of fit and the broadband section).")
+                   "judged against itself (goodness of fit and the broadband section); a site-specific model "
+                   "(TimesNet-Gen, site CVAE) generates at each record's station (the site section).")
 @click.option("--gmm", "gmms", multiple=True, metavar="NAME[:REGION]",
               help="Ground-motion model, e.g. BooreEtAl2014 or BooreEtAl2014:japan, Kanno2006Shallow; repeatable.")
 @click.option("--realizations", "-n", type=click.IntRange(min=1), default=None,

@@ -22,7 +22,8 @@ Bins, scenarios and feature grids: :mod:`~quakesynth.evaluate.config`. Paired mo
 
 Sections selected by what the data and models allow: the broadband measures of a paired model
 with a low-passed input (:mod:`~quakesynth.evaluate.broadband`: FAS bias per band, PSA bias,
-Kristekova GOF, kept band); HVSR and f0 per station when stations have several records. The
+Kristekova GOF, kept band); HVSR and f0 per station when stations have several records; the
+station classifier's confusion NCC for site-specific (station-conditioned) models. The
 measures of the other systems live here too: :mod:`~quakesynth.evaluate.site` (site-specific
 generators: HVSR/f0 alignment, station classifier NCC, Jensen-Shannon, diversity) and
 :mod:`~quakesynth.evaluate.physics` (surrogate and refined wavefields: rMAE, frequency bias,
