@@ -123,8 +123,15 @@ def test_inference_help_imports_no_lightning(command):
 
 def test_refining_imports_no_lightning():
     """What ``quakesynth refine`` runs: the broadband refiner and the surrogate refiner's path."""
-    mods = _modules_after("import quakesynth.cli.refine, quakesynth.generate.refiner, quakesynth.physics.refine")
+    code = "import quakesynth.cli.refine, quakesynth.generate.refiner, quakesynth.physics.refine"
+    from quakesynth.generate.highfem import DEFAULT_MODEL_DIR
+
+    shipped = (DEFAULT_MODEL_DIR.parent / "broadband" / "config.json").exists()
+    if shipped:  # load the shipped broadband refiner too (networks, weights)
+        code += "\nquakesynth.generate.refiner.BroadbandRefiner('broadband')"
+    mods = _modules_after(code)
     assert _lightning(mods) == []
+    assert not shipped or "quakesynth.models.refiner" in mods
 
 
 def test_loading_the_default_model_imports_no_lightning():
@@ -156,3 +163,16 @@ def test_generate_cli_refuses_a_model_that_refines_records(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert code == 2 and "refines records" in err and "quakesynth refine" in err
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_models_holds_networks_and_pull_stays_public():
+    """Importing a network imports neither the hub nor the generators; ``quakesynth.models.pull``
+    (documented in the model card) is still the hub's pull."""
+    mods = _modules_after("import quakesynth.models.unet, quakesynth.models.vae")
+    assert not {m for m in mods if m == "quakesynth.hub" or m.startswith("quakesynth.generate")}
+    import quakesynth.hub
+    import quakesynth.models
+
+    assert quakesynth.models.pull is quakesynth.hub.pull
+    with pytest.raises(AttributeError, match="no attribute 'HighFEMGenerator'"):
+        quakesynth.models.HighFEMGenerator  # noqa: B018 -- moved to quakesynth.generate.highfem
