@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["amplitude_seed", "derive_seed", "derive_seed32"]
+__all__ = ["amplitude_seed", "derive_seed", "derive_seed32", "keyed_rng"]
 
 
 def derive_seed(seed: int, *keys: int) -> int:
@@ -29,6 +29,16 @@ def derive_seed(seed: int, *keys: int) -> int:
     """
     state = np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1, dtype=np.uint64)
     return int(state[0] >> np.uint64(1))
+
+
+def keyed_rng(seed: int, *keys: int) -> np.random.Generator:
+    """A NumPy Generator seeded by ``SeedSequence([seed, *keys])`` (the random stream of one
+    keyed item: an event of a corpus, a station table).
+
+    >>> keyed_rng(3, 1).random() == keyed_rng(3, 1).random() != keyed_rng(3, 2).random()
+    True
+    """
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *map(int, keys)]))
 
 
 def derive_seed32(seed: int, *keys: int) -> int:

@@ -36,6 +36,7 @@ from quakesynth.evaluate.harness import (
     mr_bin_index,
     mr_bin_labels,
 )
+from quakesynth.scenario import SCENARIO_VARIABLES, unit
 
 LN10 = math.log(10.0)
 
@@ -497,7 +498,7 @@ def scenario_curves(coll, specs, gmms) -> tuple[dict, dict]:
         sub = st[st["scenario"] == sc.name]
         values = np.asarray(sc.values, float)
         entry = {"vary": sc.vary, "values": _fl(values),
-                 "fixed": {k: getattr(sc, k) for k in ("magnitude", "distance", "vs30", "depth", "gap") if k != sc.vary},
+                 "fixed": {k: getattr(sc, k) for k in SCENARIO_VARIABLES if k != sc.vary},
                  "sources": {}, "gmms": {}, "data": {}}
         # models
         for src, g in sub.groupby("source", sort=False):
@@ -959,4 +960,4 @@ def summary_flags(metrics: dict, n_events: int) -> dict[str, dict[str, str]]:
     return flags
 
 
-COND_UNITS = {c: u for c, u in zip(COND_COLUMNS, ("", "km", "m/s", "km", "deg"))}
+COND_UNITS = {c: unit(v) for c, v in COND_COLUMNS.items()}  # the scenario table's units

@@ -135,7 +135,6 @@ def evaluate(truth: Records, methods: dict[str, Callable[[Records], Records]], f
         dt = time.perf_counter() - t0
         if not np.isclose(pred.fs, truth.fs):
             from quakesynth.data.preprocess import resample
-
             from quakesynth.signal import fit_length
 
             # resample_poly gives ceil(T up / down) samples: one more than the truth's at odd lengths

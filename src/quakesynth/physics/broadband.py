@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quakesynth.records import QUANTITY_UNITS, Records
+from quakesynth.scenario import SCENARIO_VARIABLES
 
 #: order of spectral differentiation that turns a quantity into acceleration
 _ORDER = {"acceleration": 0, "velocity": 1, "displacement": 2}
@@ -282,7 +283,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
         raise ValueError(f"records must be in SI units of acceleration, velocity or displacement; got "
                          f"{low.quantity} in {low.unit}")
     channels = component_channels(low.components, gen.components)
-    table = scenario_table(low, ("magnitude", "distance", "vs30", "depth", "gap"), ("magnitude", "distance"),
+    table = scenario_table(low, tuple(SCENARIO_VARIABLES), ("magnitude", "distance"),
                            scenario)
     for j, k in ((2, "vs30"), (3, "depth"), (4, "gap")):
         table[:, j] = np.where(np.isfinite(table[:, j]), table[:, j], BASELINE_DEFAULTS[k])
@@ -292,7 +293,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
     out = np.empty((N, C, T))
     peak_low = _peak_time(crossover_lowpass(x, low.fs, fc, order), low.fs)
     for i in range(N):
-        row = pd.DataFrame([dict(zip(("magnitude", "distance", "vs30", "depth", "gap"), table[i]))])
+        row = pd.DataFrame([dict(zip(SCENARIO_VARIABLES, table[i]))])
         sim = gen.generate_table(row, seed=waveform_seed(seed, i, 0), allow_extrapolation=True).data
         sim = np.asarray(sim, np.float64)[:, channels]
         if not np.isclose(gen.fs, low.fs):

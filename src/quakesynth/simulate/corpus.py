@@ -44,7 +44,7 @@ import pandas as pd
 from quakesynth.geometry import azimuthal_gap
 from quakesynth.plain_json import to_plain
 from quakesynth.records import Records
-from quakesynth.seeds import derive_seed
+from quakesynth.seeds import derive_seed, keyed_rng
 from quakesynth.simulate.site import STATION_COLUMNS, km_to_latlon, make_station_table
 from quakesynth.simulate.stochastic import (
     StochasticConfig,
@@ -131,7 +131,7 @@ def sample_event(i: int, seed: int, stations: pd.DataFrame, k: int, cfg: CorpusC
                  sim: StochasticConfig) -> dict[str, Any]:
     """Event ``i`` of a corpus: magnitude, depth, epicentre, stress drop, gap and the ``k``
     recording stations (indices into ``stations``) with their distances and back azimuths."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1, int(i)]))
+    rng = keyed_rng(seed, 1, i)
     b, m0, m1 = cfg.b_value, cfg.magnitude_min, cfg.magnitude_max
     u = rng.random()
     if cfg.magnitude_distribution == "uniform":

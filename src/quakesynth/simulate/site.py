@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from quakesynth.seeds import keyed_rng
+
 #: BSSA14 site coefficients (Boore et al. 2014, Table 2): period T (s; 0.01 also stands for
 #: PGA), c, Vc (m/s), f4, f5 (1/(m/s)). f1 = 0, f3 = 0.1 g, Vref = 760 m/s.
 BSSA14_SITE = np.array([
@@ -229,7 +231,7 @@ def make_station_table(cfg: StationConfig = StationConfig(), seed: int = 0) -> p
     :data:`STATION_COLUMNS`. Deterministic in ``seed``."""
     if cfg.n_stations <= 0:
         raise ValueError(f"n_stations must be positive; got {cfg.n_stations}")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xC0DE5]))
+    rng = keyed_rng(seed, 0xC0DE5)
     n = cfg.n_stations
     xy = rng.uniform(-cfg.half_width_km, cfg.half_width_km, size=(n, 2))
     vs30 = np.clip(cfg.vs30_median_mps * np.exp(cfg.vs30_sigma_ln * rng.standard_normal(n)),
