@@ -51,8 +51,7 @@ class StochasticGenerator(Generator):
     >>> rec = gen.generate(magnitude=6, distance=30, vs30=400, depth=10, gap=90, n=4, seed=0)  # doctest: +SKIP
     """
 
-    name = "stochastic"
-    variables = ("magnitude", "distance", "vs30", "depth", "gap")
+    name = "stochastic"  # conditioned on all five scenario variables (Generator.variables)
     description = ("Stochastic point-source method (Boore 2003) on pyrvt source/path spectra with "
                    "Japan parameters, P/S/coda packets, BSSA14 site term")
     default_batch_size = 32
