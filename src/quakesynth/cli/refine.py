@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from quakesynth.cli.main import threads_option
+
 FORMATS = ["mseed", "sac", "seisbench", "hdf5", "npz", "at2", "obspy"]
 
 
@@ -64,6 +66,7 @@ def read_input(path: Path, fmt: str | None, input_unit: str | None = None):
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Windows per refiner call.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@threads_option()
 def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, distance, vs30, depth, steps, seed,
             batch_size, overwrite, progress) -> None:
     """Add realistic high frequencies to low-frequency records.
