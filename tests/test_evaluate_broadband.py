@@ -74,6 +74,8 @@ def test_broadband_section_analytic_values_and_cross_check(tmp_path):
         assert bb["same"][f"fas_absbias_{lo:g}-{hi:g}"] == pytest.approx(0.0, abs=1e-5)
     assert two["psa_bias_per_period"] == pytest.approx([np.log10(2.0)] * 10, abs=1e-5)
     assert two["kept_median"] == pytest.approx(1.0, abs=0.02)  # 2y - Ly ~ y below 0.8 fc
+    assert two["rmae_median"] == pytest.approx(1.0) and two["rrmse_median"] == pytest.approx(1.0)  # |2y - y| / |y|
+    assert bb["same"]["rmae_median"] == 0.0 and bb["same"]["rrmse_median"] == 0.0
     assert bb["same"]["psa_bias_maxabs"] == pytest.approx(0.0, abs=1e-5)
     assert bb["same"]["PG"] == pytest.approx(10.0, abs=1e-3) and bb["same"]["EG"] == pytest.approx(10.0, abs=1e-3)
     assert two["EG"] < bb["same"]["EG"] - 1.0  # a factor 2 is an envelope misfit, not a phase misfit

@@ -809,8 +809,9 @@ def broadband_summary(coll) -> dict:
     """Per paired model with a low-passed input (a broadband refiner): the measures of
     :mod:`quakesynth.evaluate.broadband` over its paired records -- mean and mean |FAS bias| per
     band, mean and largest |PSA bias| over the periods, Kristekova EG/PG above ``fc``, the
-    kept-band error below ``0.8 fc`` (median, max), the continuity across ``fc`` and the score
-    (lower is better) -- with the input's ``fc`` and filter order, the bands and the periods."""
+    kept-band error below ``0.8 fc`` (median, max), the continuity across ``fc``, the score
+    (lower is better) and the waveform misfits rMAE and rRMSE (median over records and
+    components) -- with the input's ``fc`` and filter order, the bands and the periods."""
     from quakesynth.evaluate.broadband import FAS_BANDS, PSA_PERIODS, score, summarise
 
     out: dict[str, Any] = {"fas_bands_Hz": [list(b) for b in FAS_BANDS], "psa_periods_s": _fl(PSA_PERIODS)}
@@ -821,6 +822,7 @@ def broadband_summary(coll) -> dict:
         psa = np.nanmean(m["psa"].reshape(-1, m["psa"].shape[-1]), axis=0)
         out[src] = {"fc_Hz": float(fc), "order": int(order), **{k: _f(v) if isinstance(v, float) else v
                                                                    for k, v in s.items()},
+                    "rmae_median": _f(np.nanmedian(m["rmae"])), "rrmse_median": _f(np.nanmedian(m["rrmse"])),
                     "psa_bias_per_period": _fl(psa)}
     return out
 

@@ -220,9 +220,11 @@ def paired_measures(x: np.ndarray, ref: np.ndarray, fs: float, cfg: FeatureConfi
 def broadband_measures(x: np.ndarray, ref: np.ndarray, fs: float, fc: float, order: int) -> dict[str, np.ndarray]:
     """The broadband measures (:func:`quakesynth.evaluate.broadband.paired_arrays`) of output
     ``x`` against record ``ref`` (n, 3, T) acceleration in (H1, H2, V) order, the input being
-    ``ref`` low-passed at ``fc`` Hz with the crossover filter of ``order``; component axes padded
-    to 3 with NaN where V is missing."""
+    ``ref`` low-passed at ``fc`` Hz with the crossover filter of ``order``, plus the waveform
+    misfits ``rmae`` and ``rrmse`` (n, 3) of :mod:`quakesynth.evaluate.physics`; component axes
+    padded to 3 with NaN where V is missing."""
     from quakesynth.evaluate.broadband import paired_arrays
+    from quakesynth.metrics.gof import rmae, rrmse
     from quakesynth.physics.broadband import crossover_lowpass
 
     T = min(x.shape[-1], ref.shape[-1])
@@ -230,6 +232,7 @@ def broadband_measures(x: np.ndarray, ref: np.ndarray, fs: float, fc: float, ord
     nc = 3 if np.isfinite(ref[:, 2]).all() and np.isfinite(x[:, 2]).all() else 2
     x, ref = x[:, :nc], ref[:, :nc]
     m = paired_arrays(x, ref, crossover_lowpass(ref, fs, fc, order), fs, fc)
+    m["rmae"], m["rrmse"] = rmae(x, ref), rrmse(x, ref)
     for key, v in m.items():
         if v.ndim >= 2 and nc < 3:
             m[key] = np.concatenate([v, np.full((len(v), 3 - nc, *v.shape[2:]), np.nan)], axis=1)
