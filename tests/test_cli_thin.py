@@ -97,3 +97,14 @@ def test_evaluate_checks_its_output_once_in_the_library(tmp_path, capsys, monkey
     # no model: the library's one-line message, exit 2
     assert main(["evaluate", "--data", str(tmp_path / "none"), "-o", str(tmp_path / "r2")]) == 2
     assert "no model given" in capsys.readouterr().err
+
+
+def test_evaluate_flatfile_options_reach_the_library_unchanged(tmp_path, capsys):
+    """--out-of-range error was silently turned into drop in flatfile mode; now the library
+    says it does not support it (one line, exit 2)."""
+    table = tmp_path / "ff.csv"
+    table.write_text("magnitude\n5\n")
+    assert main(["evaluate", "--flatfile", str(table), "--model", "toy-thin", "--out-of-range", "error",
+                 "-o", str(tmp_path / "r")]) == 2
+    assert "out_of_range must be drop or extrapolate in flatfile mode; got 'error'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

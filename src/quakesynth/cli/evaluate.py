@@ -85,14 +85,12 @@ def command(data, flatfile, flatfile_format, models, gmms, realizations, output,
     if flatfile is not None:
         from quakesynth.evaluate.flatfile import evaluate_flatfile
 
-        periods = None
+        given = {k: v for k, v in (("realizations", realizations), ("seed", seed), ("max_rows", max_records),
+                                   ("batch_size", batch_size)) if v is not None}  # else the library's defaults
         if bins_file is not None:
-            periods = config_from_dict(load_config_file(bins_file)).features.periods_s
+            given["periods"] = config_from_dict(load_config_file(bins_file)).features.periods_s
         res = evaluate_flatfile(flatfile, list(models), list(gmms), output, format=flatfile_format,
-                                realizations=realizations or 1, seed=seed or 0, max_rows=max_records or 0,
-                                batch_size=batch_size or 64, periods=periods,
-                                out_of_range="extrapolate" if out_of_range == "extrapolate" else "drop",
-                                overwrite=overwrite, progress=progress)
+                                out_of_range=out_of_range, overwrite=overwrite, progress=progress, **given)
         for n in res.metrics["run"]["notes"]:
             click.echo(f"note: {n}", err=True)
         click.echo(res.summary)
