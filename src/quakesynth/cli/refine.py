@@ -80,7 +80,8 @@ def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, 
     window by window at its own rate.
 
     \b
-    Example:
+    Example (the first uses the shipped `broadband` refiner, docs/model_card_broadband.md):
+      quakesynth refine lowfreq.mseed --magnitude 6.5 --distance 30 -o broadband.mseed
       quakesynth refine lowfreq.mseed --model runs/broadband/model --magnitude 6.5 --distance 30 -o broadband.mseed
       quakesynth refine dataset_lp --model runs/broadband/model --fc 0.5 -o broadband_ds --steps 32
       quakesynth refine sims_sac.sac --model refiner_model -o out.mseed
