@@ -72,13 +72,19 @@ def distances(source_lat, source_lon, source_depth_km, station_lat, station_lon
     return r_epi, r_hyp, baz, az
 
 
-def event_station_counts(source_id, azimuth_deg, station_key=None) -> np.ndarray:
-    """Number of distinct stations with a known azimuth of each record's event, shape (N,)."""
+def _event_azimuths(source_id, azimuth_deg, station_key=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All records (``sid``, ``az``, ``st``: event, azimuth, station; each record its own station
+    without ``station_key``) and those with an event id and a known azimuth."""
     df = pd.DataFrame({"sid": pd.Series(source_id, dtype="string"),
                        "az": np.asarray(azimuth_deg, dtype=np.float64)})
     df["st"] = pd.Series(station_key, dtype="string") if station_key is not None else pd.Series(
         np.arange(len(df)).astype(str), dtype="string")
-    valid = df[df["sid"].notna() & np.isfinite(df["az"])]
+    return df, df[df["sid"].notna() & np.isfinite(df["az"])]
+
+
+def event_station_counts(source_id, azimuth_deg, station_key=None) -> np.ndarray:
+    """Number of distinct stations with a known azimuth of each record's event, shape (N,)."""
+    df, valid = _event_azimuths(source_id, azimuth_deg, station_key)
     counts = valid.drop_duplicates(["sid", "st"]).groupby("sid").size()
     return np.array([int(counts.get(s, 0)) if isinstance(s, str) else 0 for s in df["sid"].tolist()])
 
@@ -97,12 +103,8 @@ def event_gaps(source_id, azimuth_deg, station_key=None) -> np.ndarray:
     -------
     gap_deg : array (N,), NaN for records without event id or azimuth.
     """
-    df = pd.DataFrame({"sid": pd.Series(source_id, dtype="string"),
-                       "az": np.asarray(azimuth_deg, dtype=np.float64)})
-    df["st"] = pd.Series(station_key, dtype="string") if station_key is not None else pd.Series(
-        np.arange(len(df)).astype(str), dtype="string")
+    df, valid = _event_azimuths(source_id, azimuth_deg, station_key)
     gaps = {}
-    valid = df[df["sid"].notna() & np.isfinite(df["az"])]
     for sid, g in valid.groupby("sid", sort=True):
         gaps[sid] = azimuthal_gap(g.drop_duplicates("st")["az"].to_numpy())
     return np.array([gaps.get(s, np.nan) if isinstance(s, str) else np.nan for s in df["sid"].tolist()],
