@@ -247,3 +247,31 @@ def component_orientation(comp: str, azimuth_deg: float = np.nan) -> tuple[float
         return (float(azimuth_deg) + 90.0) % 360, 90.0
     return float("nan"), 90.0
 
+
+class FolderWriter(RecordWriter):
+    """A folder of files per record and component (SAC, PEER AT2) plus ``metadata.csv`` (one row
+    per record in order, with the column :attr:`files_column` naming each record's files,
+    ``;``-separated) and ``format.json`` (:func:`format_attrs` and :meth:`format_info`).
+    Subclasses write the files in ``_add`` into :attr:`dir`, appending to :attr:`files` and
+    :attr:`meta`."""
+
+    directory = True
+    files_column = "files"  # metadata column listing each record's files
+
+    def _open(self, first: Records) -> None:
+        self.dir = self.atomic(self.path, directory=True)
+        self.meta: list[pd.DataFrame] = []
+        self.files: list[str] = []
+
+    def format_info(self) -> dict[str, Any]:
+        """What ``format.json`` states beyond :func:`format_attrs`."""
+        return {"format": self.format}
+
+    def _finish(self) -> None:
+        import json
+
+        meta = pd.concat(self.meta, ignore_index=True)
+        meta[self.files_column] = self.files
+        (self.dir / "metadata.csv").write_text(metadata_to_csv(meta), encoding="utf-8")
+        (self.dir / "format.json").write_text(json.dumps({**format_attrs(self), **self.format_info()}, indent=1),
+                                              encoding="utf-8")

@@ -55,10 +55,8 @@ import pandas as pd
 from quakesynth.data.ingest_report import Dropped
 from quakesynth.formats._common import (
     BAND,
-    RecordWriter,
-    format_attrs,
+    FolderWriter,
     metadata_from_csv,
-    metadata_to_csv,
 )
 from quakesynth.plain_json import to_plain
 from quakesynth.records import G, Records
@@ -136,18 +134,19 @@ def _title(row: dict, comp: str, channel: str) -> str:
     return ", ".join(parts + [f"component {comp}", channel])
 
 
-class At2Writer(RecordWriter):
+class At2Writer(FolderWriter):
     """A folder of PEER files (one per record and component) plus ``metadata.csv``."""
 
     format = "at2"
-    directory = True
+    files_column = "peer_files"
 
     def _open(self, first: Records) -> None:
         if first.unit != {"acceleration": "m/s^2", "velocity": "m/s", "displacement": "m"}[first.quantity]:
             raise ValueError(f"PEER files need physical units; records are in {first.unit!r}")
-        self.dir = self.atomic(self.path, directory=True)
-        self.meta: list[pd.DataFrame] = []
-        self.files: list[str] = []
+        super()._open(first)
+
+    def format_info(self) -> dict:
+        return {"format": "peer", "file_unit": PEER_UNITS[self.quantity][2]}
 
     def _add(self, records: Records, start: int) -> None:
         suffix, _, _, factor = PEER_UNITS[records.quantity]
@@ -165,14 +164,6 @@ class At2Writer(RecordWriter):
             self.files.append(";".join(names))
         meta = records.metadata.copy()
         self.meta.append(meta)
-
-    def _finish(self) -> None:
-        meta = pd.concat(self.meta, ignore_index=True)
-        meta["peer_files"] = self.files
-        (self.dir / "metadata.csv").write_text(metadata_to_csv(meta), encoding="utf-8")
-        (self.dir / "format.json").write_text(json.dumps(
-            {**format_attrs(self), "format": "peer", "file_unit": PEER_UNITS[self.quantity][2]}, indent=1),
-            encoding="utf-8")
 
 
 def read_at2_folder(path: str | Path, limit: int | None = None) -> Records:

@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from quakesynth.formats._common import (
+    FolderWriter,
     RecordWriter,
     component_orientation,
-    format_attrs,
     metadata_from_csv,
     metadata_to_csv,
     synthetic_geometry,
@@ -117,16 +117,11 @@ def _origin_offsets(records: Records) -> list[float | None]:
     return out
 
 
-class SacWriter(RecordWriter):
+class SacWriter(FolderWriter):
     """A folder of SAC files (one per record and component) plus ``metadata.csv``."""
 
     format = "sac"
-    directory = True
-
-    def _open(self, first: Records) -> None:
-        self.dir = self.atomic(self.path, directory=True)
-        self.meta: list[pd.DataFrame] = []
-        self.files: list[str] = []
+    files_column = "sac_files"
 
     def _add(self, records: Records, start: int) -> None:
         from obspy.core.util import AttribDict
@@ -150,13 +145,6 @@ class SacWriter(RecordWriter):
             else:
                 self.files[-1] += ";" + name
         self.meta.append(records.metadata)
-
-    def _finish(self) -> None:
-        meta = pd.concat(self.meta, ignore_index=True)
-        meta["sac_files"] = self.files
-        (self.dir / "metadata.csv").write_text(metadata_to_csv(meta), encoding="utf-8")
-        (self.dir / "format.json").write_text(json.dumps({**format_attrs(self), "format": "sac"}, indent=1),
-                                              encoding="utf-8")
 
 
 def read_sac_folder(path: str | Path, limit: int | None = None) -> Records:
