@@ -280,17 +280,26 @@ class Refiner(nn.Module):
         seed per wavefield; the noise is correlated across sensors (:class:`SpatialNoise` with
         ``length`` sensor spacings and ``power``; ``length = 0`` is independent noise). All
         sensors of a wavefield are refined in one sampler call, ``patch x patch`` blocks
-        (``cfg.patch``) jointly."""
+        (``cfg.patch``) jointly; for ``patch > 1`` the noise is correlated between blocks and
+        i.i.d. inside a block, as the joint network was trained."""
         if y.ndim != 5 or y.shape[1] != self.cfg.components:
             raise ValueError(f"y must be (N, {self.cfg.components}, S, S, T); got shape {tuple(y.shape)}")
         N, C, Sx, Sy, T = y.shape
         if len(seeds) != N:
             raise ValueError(f"need one seed per wavefield ({N}); got {len(seeds)}")
         k = self.cfg.patch
-        noise = SpatialNoise(seeds, (C, Sx, Sy, T), length=length, power=power, device=y.device)
         yp = to_patches(y.float(), k)
-        latents = to_patches(noise.randn(), k)
-        r = self.residual_sample(yp, latents, lambda x: to_patches(noise.randn(), k).to(x.dtype), num_steps,
+        # A joint network (patch k > 1) was trained on i.i.d. noise over its C k^2 channels: the
+        # noise is correlated between whole blocks (channel by channel, at the block grid's spacing
+        # of k sensors), never between the sensors of one block, whose coupling the network learned.
+        # For k = 1 this is the sensor-level field itself.
+        noise = SpatialNoise(seeds, (C * k * k, Sx // k, Sy // k, T), length=length / k, power=power,
+                             device=y.device)
+
+        def draw() -> torch.Tensor:  # (N (S/k)^2, C k^2, T), the layout of to_patches
+            return noise.randn().permute(0, 2, 3, 1, 4).reshape(N * (Sx // k) * (Sy // k), C * k * k, T)
+
+        r = self.residual_sample(yp, draw(), lambda x: draw().to(x.dtype), num_steps,
                                  S_churn, sigma_min, sigma_max, rho)
         return from_patches(yp + r, k, C, Sx, Sy)
 
