@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from quakesynth.cli.main import threads_option
 from quakesynth.metrics.tables import (
     DEFAULT_PERIODS,
     MIN_RECORDS_PER_WORKER,
@@ -30,6 +31,7 @@ from quakesynth.metrics.tables import (
                    f"{MIN_RECORDS_PER_WORKER} records per worker are computed in this process).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
+@threads_option(workers_param="workers")
 def command(dataset, output, periods, components, split, batch_size, workers, overwrite, progress) -> int:
     """Compute the intensity measures of every record of a dataset.
 

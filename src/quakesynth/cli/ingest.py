@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from quakesynth.cli.main import threads_option
 from quakesynth.data.readers import FORMATS
 
 _INPUT_UNITS = ["counts", "m/s^2", "cm/s^2", "gal", "g", "m/s", "cm/s", "m", "cm"]
@@ -84,6 +85,7 @@ def _numbers(ctx, param, value: str) -> tuple[float, ...]:
 @click.option("--report", type=click.Path(dir_okay=False),
               help="Also write the report (CSV of dropped records and conflicts) here.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
+@threads_option()
 def command(inputs, output, fmt, stations, metadata_table, window, p_time, fs, components, rotate, split, seed,
             borehole, event_metadata, input_unit, keep_counts, quantity, require_vs30, min_snr,
             picker, purpose, overwrite, report, progress, stations_vs30=None, vs30_fallback=None,

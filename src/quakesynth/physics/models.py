@@ -2,7 +2,7 @@
 
 :class:`Surrogate` (a MIFNO model directory) and :func:`load_refiner` (a refiner model
 directory) only need torch and the architectures; training lives in
-:mod:`quakesynth.physics.train`, which imports Lightning.
+:mod:`quakesynth.train`, which imports Lightning.
 """
 
 from __future__ import annotations
