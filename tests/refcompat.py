@@ -28,6 +28,10 @@ def install_shims() -> None:
         disp = types.ModuleType("IPython.display")
         disp.display = lambda *a, **k: None
         ip.display = disp
+        # matplotlib inspects any "IPython" module it finds: a version that needs no backend fix-up,
+        # and "not inside IPython"
+        ip.version_info = (9, 0, 0)
+        ip.get_ipython = lambda: None
         sys.modules.setdefault("IPython", ip)
         sys.modules.setdefault("IPython.display", disp)
 
