@@ -4,7 +4,7 @@ the same harness (issue 15, item 5).
 Records at three stations carry each station's resonance (an HVSR peak at its f0). A model
 that generates each station's resonance is confused like the data (NCC near 1, the same
 accuracy); one that gives every station another station's resonance is recognised as the
-wrong station (accuracy near 0). The site metrics' own tests are in test_sitegen_evaluate.py.
+wrong station (accuracy near 0). The site metrics' own tests are in test_evaluate_site_metrics.py.
 """
 
 from __future__ import annotations

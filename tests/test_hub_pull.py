@@ -4,7 +4,7 @@
 QUAKESYNTH_HOME, converted, and must reproduce reference.npz through load_model("highfem").
 Every refused archive leaves the cache exactly as it was (file by file, hashes included).
 
-Tolerance of the reference comparisons: as tests/test_tqdne_import.py (float32 rounding),
+Tolerance of the reference comparisons: as tests/test_models_tqdne_import.py (float32 rounding),
 |ours - ref| <= 5e-6 * max|ref| + 1e-6.
 """
 
