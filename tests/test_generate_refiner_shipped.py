@@ -64,3 +64,17 @@ def test_shipped_refiner_keeps_the_input_and_adds_realistic_high_frequencies(rea
     assert np.all(hf_bb > 20 * hf_low)
     ratio = hf_bb / hf_real
     assert np.all((ratio > 0.1) & (ratio < 10.0)), ratio
+
+
+def test_shipped_refiner_is_a_named_model_and_not_a_scenario_generator(tmp_path, capsys):
+    import quakesynth
+    from quakesynth.cli.main import main
+    from quakesynth.generate.refiner import BroadbandRefiner
+
+    ref = quakesynth.load_model("broadband")  # what `evaluate --model refiner=broadband` loads
+    assert isinstance(ref, BroadbandRefiner) and ref.lowpass[0] == FC
+    assert "broadband" in quakesynth.generate.available_models()
+    code = main(["generate", "--model", "broadband", "--magnitude", "6", "--distance", "30", "--vs30", "400",
+                 "--depth", "10", "--gap", "120", "-o", str(tmp_path / "x.h5")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "quakesynth refine" in err, err

@@ -36,6 +36,12 @@ def _load_default(**kw: Any) -> Generator:
     return load_default(**kw)
 
 
+def _load_broadband(**kw: Any):
+    from quakesynth.generate.refiner import load_generator
+
+    return load_generator("broadband", **kw)
+
+
 def _builtin() -> None:
     """Register the models that ship with the package (imports are lazy; the factories are
     module-level functions, so they can be pickled to data-parallel workers)."""
@@ -43,6 +49,9 @@ def _builtin() -> None:
         register_model("stochastic", _load_stochastic, "stochastic method (Boore 2003) on pyrvt source/path models")
     if "default" not in _REGISTRY:
         register_model("default", _load_default, "HighFEM small model shipped with the package")
+    if "broadband" not in _REGISTRY:
+        register_model("broadband", _load_broadband, "broadband refiner shipped with the package (a paired model: "
+                       "low-frequency records in, broadband out; quakesynth refine, evaluate --model refiner=broadband)")
     # published models: loaded from the cache after `quakesynth models pull`, never downloaded here
     from quakesynth import hub
 
