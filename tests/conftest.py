@@ -124,3 +124,16 @@ def pytest_runtest_setup(item):
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+
+
+def resonant_records(n: int, f0: float, fs: float, T: int = 1024, seed: int = 0):
+    """(n, 3, T) white noise whose horizontals (components 1, 2) pass through a soil layer's transfer
+    function with fundamental ``f0`` Hz (damping 3 %, impedance 0.2); the vertical stays white, so the
+    HVSR peaks at ``f0``."""
+    from quakesynth.simulate.site import layer_transfer_function
+
+    x = np.random.default_rng(seed).standard_normal((n, 3, T))
+    H = layer_transfer_function(np.fft.rfftfreq(T, 1 / fs), np.array([f0]), np.array([0.2]), np.array([0.03]))[0]
+    X = np.fft.rfft(x, axis=-1)
+    X[:, 1:] *= H
+    return np.fft.irfft(X, n=T, axis=-1)

@@ -7,26 +7,19 @@ folder twice; ``ingest`` computed preprocessing parameters in the command.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from quakesynth.cli.main import main
 from quakesynth.formats import check_output, read_records
 from quakesynth.generate import _REGISTRY, Generator, register_model
+from test_reliability_generate import Toy  # the shared noise generator of the CLI tests
 
 SCEN = ["--magnitude", "8", "--distance", "30", "--vs30", "400", "--depth", "10", "--gap", "120"]
 
 
-class ThinGen(Generator):
+class ThinGen(Toy):
     name = "toy-thin"
     description = "noise for the thin-CLI tests"
-    ranges = {"magnitude": (4.0, 7.5)}
-    n_samples = 64
-    default_batch_size = 4
-
-    def _generate(self, cond, seeds, device="cpu"):
-        return np.stack([np.random.default_rng(int(s)).standard_normal((3, self.n_samples)) for s in seeds]
-                        ).astype(np.float32)
 
 
 @pytest.fixture(autouse=True)

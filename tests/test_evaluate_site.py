@@ -23,15 +23,9 @@ F0 = {"A": 1.5, "B": 4.0, "C": 10.0}
 
 
 def _resonant(n, f0, seed):
-    from quakesynth.simulate.site import layer_transfer_function
+    from conftest import resonant_records
 
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 3, T))
-    f = np.fft.rfftfreq(T, 1 / FS)
-    H = layer_transfer_function(f, np.array([f0]), np.array([0.2]), np.array([0.03]))[0]
-    X = np.fft.rfft(x, axis=-1)
-    X[:, 1:] *= H
-    return np.fft.irfft(X, n=T, axis=-1) * 1e-2
+    return resonant_records(n, f0, FS, T, seed) * 1e-2
 
 
 class ToySite(StationGenerator):

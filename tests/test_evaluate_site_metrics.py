@@ -9,17 +9,10 @@ FS = 50.0
 
 
 def _resonant(n, f0, T=1024, seed=0):
-    """Records whose horizontals pass through a layer transfer function with fundamental f0
-    (white vertical): their HVSR peaks at f0."""
-    from quakesynth.simulate.site import layer_transfer_function
+    """Records whose HVSR peaks at f0 (conftest.resonant_records)."""
+    from conftest import resonant_records
 
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 3, T))
-    f = np.fft.rfftfreq(T, 1 / FS)
-    H = layer_transfer_function(f, np.array([f0]), np.array([0.2]), np.array([0.03]))[0]
-    X = np.fft.rfft(x, axis=-1)
-    X[:, 1:] *= H
-    return np.fft.irfft(X, n=T, axis=-1)
+    return resonant_records(n, f0, FS, T, seed)
 
 
 def test_hvsr_f0_of_resonant_records():
