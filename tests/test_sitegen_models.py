@@ -106,7 +106,7 @@ def test_timesnet_ae_reconstructs_site_resonance():
     uncorrelated with the inputs (r ~ 0.02) and one f0 (2.1 Hz) for both stations."""
     from quakesynth.sitegen import evaluate as ev
     from quakesynth.sitegen.data import normalise
-    from test_sitegen_evaluate import FS, _resonant
+    from test_evaluate_site_metrics import FS, _resonant
 
     band = (1.5, 8.5)  # keeps the layers' second modes (3 f0) out
     x = np.concatenate([_resonant(16, f0, T=256, seed=i) for i, f0 in enumerate((3.0, 7.0))])

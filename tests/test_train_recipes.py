@@ -31,7 +31,7 @@ def data(tmp_path_factory):
     from quakesynth.data.store import DatasetWriter
     from test_physics_broadband import synthetic_corpus
     from test_physics_run import write_corpus3d
-    from test_sitegen_generator import _synthetic_records
+    from test_generate_station import _synthetic_records
 
     root = tmp_path_factory.mktemp("recipes")
     with DatasetWriter(root / "site", fs=50.0, components="ZNE", split_fractions=(0.75, 0.125, 0.125)) as w:
