@@ -29,6 +29,36 @@ from typing import Any
 TEMP_SUFFIXES = (".tmp", ".raw", ".parts")
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that every ``with`` block cleans up (exit 128 + 15)."""
+
+
+#: Exit statuses of SIGTERMs received and not yet handled (see :func:`check_terminated`).
+_PENDING: list[int] = []
+
+
+def on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM handler: remember the signal and raise :class:`Terminated` where the program is."""
+    _PENDING.append(128 + signum)
+    raise Terminated(128 + signum)
+
+
+def check_terminated() -> None:
+    """Raise :class:`Terminated` if a SIGTERM arrived and was not handled yet.
+
+    Python only prints an exception raised inside a weakref callback or a ``__del__`` ("Exception
+    ignored in ..."): a SIGTERM that lands there would be lost and a long run would go on. Loops that
+    stream chunks call this once per chunk, so the run stops at the next chunk at the latest.
+    """
+    if _PENDING:
+        raise Terminated(_PENDING[-1])
+
+
+def clear_terminated() -> None:
+    """Forget handled SIGTERMs (the CLI calls this once it has reported one)."""
+    _PENDING.clear()
+
+
 def _host_id() -> str:
     return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 

@@ -16,6 +16,10 @@ from typing import Any
 
 import click
 
+from quakesynth._atomic import Terminated as _Terminated  # SIGTERM, raised where the program is
+from quakesynth._atomic import clear_terminated as _clear_terminated
+from quakesynth._atomic import on_sigterm as _on_sigterm
+
 #: command name -> (module under quakesynth.cli, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "Ingest real records (K-NET/KiK-net, SeisBench, STEAD, AT2, ObsPy) into a dataset."),
@@ -103,12 +107,6 @@ def threads_option(workers_param: str | None = None) -> Callable[[Callable[..., 
     return decorator
 
 
-class _Terminated(SystemExit):
-    """SIGTERM, raised in the main thread so that every ``with`` block cleans up."""
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Terminated(128 + signum)
 
 
 def _error_line(e: BaseException) -> str:
@@ -128,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     SIGTERM is handled like Ctrl-C: temporary outputs are removed before the exit.
     """
     previous = None
+    _clear_terminated()
     if sys.platform != "win32":
         try:
             previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -136,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="quakesynth", standalone_mode=False)
     except _Terminated as e:
+        _clear_terminated()
         click.echo("quakesynth: terminated (SIGTERM); temporary outputs removed", err=True)
         return int(e.code)
     except click.exceptions.Exit as e:

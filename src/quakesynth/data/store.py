@@ -264,6 +264,9 @@ class DatasetWriter:
 
     def add(self, records: Records) -> None:
         """Append a batch of records (streamed to disk in blocks of ``bucket_size``)."""
+        from quakesynth._atomic import check_terminated
+
+        check_terminated()  # see quakesynth._atomic.check_terminated
         if self._tmp is None:
             raise ValueError("DatasetWriter.add() outside its with statement")
         if not isinstance(records, Records):

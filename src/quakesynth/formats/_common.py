@@ -100,6 +100,9 @@ class RecordWriter:
 
     def add(self, records: Records) -> None:
         """Append a chunk of records."""
+        from quakesynth._atomic import check_terminated
+
+        check_terminated()  # see quakesynth._atomic.check_terminated
         if self.stack is None:
             raise RuntimeError("use the writer as a context manager: `with open_writer(...) as w:`")
         if len(records) == 0:

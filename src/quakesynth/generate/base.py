@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quakesynth._atomic import check_terminated
 from quakesynth.generate.output import DEFAULT_ORIGIN_TIME, to_quantity
 from quakesynth.records import QUANTITY_UNITS, Records
 from quakesynth.scenario import PHYSICAL_RANGES, VARIABLES  # the one scenario-variable table
@@ -247,6 +248,7 @@ class Generator:
         bar = _progress(total=len(idx), enabled=progress, desc=f"generate ({self.name})")
         try:
             for start in range(0, len(idx), bs):
+                check_terminated()  # a SIGTERM swallowed by a weakref callback still stops the run here
                 sel = np.asarray(idx[start:start + bs], dtype=np.int64)
                 r = np.searchsorted(ends, sel, side="right")
                 k = sel - (ends[r] - counts[r])
