@@ -76,7 +76,12 @@ def test_sigterm_removes_the_temporary_output(tmp_path):
     p = _generate("-n", "1000000", "--batch-size", "2", "-o", str(tmp_path / "out.h5"))
     _wait_for_temp(tmp_path, p)
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=120)
+    try:
+        _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()  # never leave a runaway generation behind (it would load every later test)
+        p.communicate()
+        raise AssertionError("quakesynth generate kept running after SIGTERM") from None
     assert p.returncode == 128 + signal.SIGTERM, err
     assert "terminated" in err
     assert list(tmp_path.iterdir()) == []
