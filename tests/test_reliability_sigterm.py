@@ -15,17 +15,11 @@ import numpy as np
 import pytest
 
 from quakesynth import _atomic
-from quakesynth.generate import Generator
+from test_reliability_generate import Toy  # the shared noise generator of the CLI tests
 
 
-class Noise(Generator):
+class Noise(Toy):
     name = "toy-sigterm"
-    ranges = {"magnitude": (4.0, 7.5)}
-    n_samples = 32
-    default_batch_size = 2
-
-    def _generate(self, cond, seeds, device="cpu"):
-        return np.zeros((len(seeds), 3, self.n_samples), np.float32)
 
 
 class _Swallower:

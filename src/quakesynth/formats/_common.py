@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quakesynth._atomic import atomic_path, check_parent, check_writable, output_error
+from quakesynth._atomic import (
+    atomic_path,
+    check_parent,
+    check_terminated,
+    check_writable,
+    output_error,
+)
 from quakesynth.records import METADATA_COLUMNS, Records
 
 #: SEED band+instrument code per quantity (the same as Records.to_obspy writes).
@@ -100,8 +106,6 @@ class RecordWriter:
 
     def add(self, records: Records) -> None:
         """Append a chunk of records."""
-        from quakesynth._atomic import check_terminated
-
         check_terminated()  # see quakesynth._atomic.check_terminated
         if self.stack is None:
             raise RuntimeError("use the writer as a context manager: `with open_writer(...) as w:`")
