@@ -62,11 +62,17 @@ def draw(gen, n: int, seed: int, **scenario: float):
     return gen.generate(**scenario, n=n, seed=seed, allow_extrapolation=True)
 
 
-def cell(model, sim, n: int, seed: int, **scenario: float) -> dict[str, Any]:
-    """Medians (g) and log10 sd of RotD50 PGA / PSA(1 s), model and simulator, one scenario."""
+#: Seed offset of the teacher's draws, so that a control run (``--control``: the teacher as the
+#: model) compares independent sets.
+SIM_SEED_OFFSET = 500_000
+
+
+def cell(model, sim, n: int, seed: int, sim_n: int | None = None, **scenario: float) -> dict[str, Any]:
+    """Medians (g) and log10 sd of RotD50 PGA / PSA(1 s), model (``n`` waveforms) and simulator
+    (``sim_n``, default ``n``), one scenario."""
     out: dict[str, Any] = dict(scenario)
-    for name, gen in (("model", model), ("sim", sim)):
-        pga, psa = rotd50_pga_psa1(draw(gen, n, seed, **scenario))
+    for name, gen, k, sd in (("model", model, n, seed), ("sim", sim, sim_n or n, seed + SIM_SEED_OFFSET)):
+        pga, psa = rotd50_pga_psa1(draw(gen, k, sd, **scenario))
         out[f"{name}_pga_g"] = float(np.median(pga))
         out[f"{name}_psa1_g"] = float(np.median(psa))
         out[f"{name}_sd_log10_pga"] = float(np.std(np.log10(pga), ddof=1)) if n > 1 else float("nan")
@@ -96,15 +102,17 @@ def s_minus_p(env: np.ndarray, fs: float, p_level: float = 0.05, s_level: float 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import quakesynth
 
-    model = quakesynth.load_model(args.model)
     # the teacher as the corpus draws it: one stress deviate per record (its own event) and the
     # network's share of resonant soil sites (simulate/corpus.py), not the GMM-calibration draw
     sim = quakesynth.load_model("stochastic", preset=args.preset, event_term=True, site_resonance=True)
-    res: dict[str, Any] = {"model": args.model, "n": args.n, "seed": args.seed}
+    # --control: the teacher against itself, the ceiling that sampling leaves a perfect model
+    model = sim if args.control else quakesynth.load_model(args.model)
+    res: dict[str, Any] = {"model": "teacher (control)" if args.control else args.model, "n": args.n,
+                           "sim_n": args.sim_n or args.n, "seed": args.seed}
     parts = args.only or PARTS
     t0 = time.perf_counter()
     if "grid" in parts:
-        cells = [cell(model, sim, args.n, args.seed + 1000 * i, magnitude=m, distance=r, **BASE)
+        cells = [cell(model, sim, args.n, args.seed + 1000 * i, args.sim_n, magnitude=m, distance=r, **BASE)
                  for i, (m, r) in enumerate((m, r) for m in args.magnitudes for r in args.distances)]
         pr = np.array([c["pga_ratio"] for c in cells])
         sr = np.array([c["psa1_ratio"] for c in cells])
@@ -134,7 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         ln_med, _ = get_gmm("BSSA14", region="japan").predict("PGA", 6.5, 30.0, 10.0, 400.0)
         bssa = float(np.exp(ln_med))
-        c = cell(model, sim, args.n, args.seed + 11, magnitude=6.5, distance=30.0, **BASE)
+        c = cell(model, sim, args.n, args.seed + 11, args.sim_n, magnitude=6.5, distance=30.0, **BASE)
         res["readme"] = {"bssa14_japan_pga_g": bssa, "model_pga_g": c["model_pga_g"], "sim_pga_g": c["sim_pga_g"],
                          "model_over_bssa14": c["model_pga_g"] / bssa, "sim_over_bssa14": c["sim_pga_g"] / bssa}
     res["seconds"] = time.perf_counter() - t0
@@ -154,7 +162,8 @@ def _effect(model, sim, args, var: str, a: float, b: float, **scenario: float) -
 
 def report(res: dict[str, Any]) -> str:
     """Markdown tables of a :func:`run` result."""
-    lines = [f"model `{res['model']}`, {res['n']} waveforms per scenario, seed {res['seed']}, "
+    lines = [f"model `{res['model']}`, {res['n']} waveforms per scenario (teacher {res.get('sim_n', res['n'])}), "
+             f"seed {res['seed']}, "
              f"{res['seconds']:.0f} s", ""]
     if "grid" in res:
         g = res["grid"]
@@ -191,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=32, help="waveforms per scenario (issue: 32)")
     p.add_argument("--preset", default=None, help="simulator preset of the teacher (default: the default preset)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sim-n", type=int, default=None,
+                   help="waveforms of the teacher per grid/README cell (default --n); the teacher is cheap, "
+                        "so a large value makes its median a reference rather than a second sample")
+    p.add_argument("--control", action="store_true",
+                   help="measure the teacher against itself (independent seeds): what a perfect model scores")
     p.add_argument("--only", nargs="+", choices=PARTS, help="measure only these parts")
     p.add_argument("--magnitudes", type=float, nargs="+", default=list(GRID_M))
     p.add_argument("--distances", type=float, nargs="+", default=list(GRID_R), help="hypocentral, km")

@@ -16,6 +16,7 @@ from quakesynth.models.amplitude import (
     log_peaks,
     normalise_peaks,
     rescale_peaks,
+    shape_features,
 )
 from quakesynth.repr.spectrogram import LogSpectrogram, SpectrogramConfig
 
@@ -86,6 +87,59 @@ def test_amplitude_samples_depend_on_their_seed_not_their_batch(rng):
     assert not torch.equal(full[1], model.sample(c[1:2], [8])[0])
     with pytest.raises(ValueError, match="one seed per"):
         model.sample(c, [1])
+
+
+def test_shape_features_are_scale_free_and_follow_the_frequency():
+    """log10(PGV / PGA) of a windowed sine of f Hz is -log10(2 pi f); a scale changes nothing;
+    a 4 times higher frequency lowers it by log10(4); silent components give 0."""
+    t = np.arange(6000) / 100.0
+    win = np.hanning(t.size)
+    x = np.stack([np.sin(2 * np.pi * f * t) * win for f in (0.5, 2.0)])[None]  # (1, 2, T)
+    x = np.concatenate([x, np.zeros((1, 1, t.size))], axis=1)
+    s = shape_features(x, 100.0)
+    np.testing.assert_allclose(s[0, :2], -np.log10(2 * np.pi * np.array([0.5, 2.0])), atol=0.02)
+    assert s[0, 2] == 0.0
+    np.testing.assert_allclose(shape_features(37.0 * x, 100.0), s, atol=1e-9)
+    with pytest.raises(ValueError, match="shape"):
+        shape_features(x[0], 100.0)
+
+
+def _shape_dependent_amplitudes(rng, n):
+    """log PGA = m(c) - s + small noise, with the shape feature s = log10(PGV / PGA) spread
+    0.15: PGV (= a + s) varies less than PGA, as in the stochastic simulator."""
+    c = rng.standard_normal((n, 2)).astype(np.float32)
+    s = (-1.3 + 0.15 * rng.standard_normal((n, 1)) + 0.05 * rng.standard_normal((n, 3))).astype(np.float32)
+    a = (0.4 * c[:, :1] - 1.0) - (s + 1.3) + 0.1 * rng.standard_normal((n, 3))
+    return c, a.astype(np.float32), s
+
+
+def test_shape_aware_amplitude_model_learns_the_joint_spread_of_pga_and_pgv(rng):
+    """Conditioned on the shape's log10(PGV / PGA), the model puts the anti-correlation of PGA and
+    PGV/PGA back: the spread of log PGV of its draws matches the data's, where a shape-blind model,
+    fitted on the same data, over-states it."""
+    c, a, s = _shape_dependent_amplitudes(rng, 3000)
+    cfg = AmplitudeConfig(mode="peak", steps=600, hidden=32)
+    blind, rb = fit_amplitude_model(c, a, cfg, seed=0)
+    aware, ra = fit_amplitude_model(c, a, AmplitudeConfig(mode="peak", steps=600, hidden=32, shape="pgv"),
+                                    seed=0, s=s)
+    assert ra["nll_train"] < rb["nll_train"] - 1.0
+    assert max(ra["sd_train"]) < 0.13 < min(rb["sd_train"])
+    ct, st = torch.from_numpy(c), torch.from_numpy(s)
+    seeds = list(range(len(c)))
+    trend = 0.4 * c[:, :1] - 2.3  # the conditional mean of log PGV = a + s
+    pgv_data = (a + s - trend).std(0)  # 0.1
+    pgv_aware = (aware.sample(ct, seeds, st).numpy() + s - trend).std(0)
+    pgv_blind = (blind.sample(ct, seeds).numpy() + s - trend).std(0)
+    np.testing.assert_allclose(pgv_aware, pgv_data, rtol=0.15)
+    assert np.all(pgv_blind > 1.5 * pgv_data)
+    with pytest.raises(ValueError, match="needs shape features"):
+        aware(ct[:2])
+    with pytest.raises(ValueError, match="takes no shape features"):
+        blind(ct[:2], st[:2])
+    with pytest.raises(ValueError, match="shape features exactly"):
+        fit_amplitude_model(c, a, cfg, s=s)
+    with pytest.raises(ValueError, match="amplitude.shape"):
+        AmplitudeConfig(shape="pgd")
 
 
 # -- end to end: tiny vae + edm with the amplitude path ---------------------------------------
@@ -250,3 +304,39 @@ def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):
     np.testing.assert_allclose(log_peaks(gen._generate(cond, np.array([2]))[0]),
                                head.sample(gen.normalise(cond), [2]).numpy(), atol=1e-4)
     assert any(not torch.equal(new["amplitude"][k], states["amplitude"][k]) for k in state)
+
+
+def test_shape_aware_refit_scales_each_generated_shape_by_its_own_pgv_ratio(amp_runs, tmp_path):
+    """make_default_model.py --amplitude-shape pgv: the generator computes the shape features of
+    the phase-retrieved shape and draws the peaks from p(a | c, s); an older model folder (no
+    ``shape`` key) still loads as shape-blind."""
+    import importlib.util
+    from pathlib import Path
+
+    import quakesynth
+    from quakesynth.modeldir import load_model_dir
+
+    data, _, edm = amp_runs
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
+    spec = importlib.util.spec_from_file_location("make_default_model", tool)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "shape"
+    assert mod.main([str(edm / "model"), str(out), "--amplitude-data", str(data), "--amplitude-steps", "50",
+                     "--amplitude-shape", "pgv"]) == 0
+    config, _ = load_model_dir(out)
+    assert config["amplitude"]["shape"] == "pgv"
+    gen = quakesynth.load_model(out)
+    assert gen.amplitude.shape_features == 3
+    cond = np.array([[50.0, 5.5, 400.0, 10.0, 100.0]] * 2)
+    seeds = np.array([2, 3])
+    c = gen.normalise(cond)
+    shapes = gen.invert(gen.decode(gen.sample_latents(c, seeds)), seeds)
+    s = torch.from_numpy(shape_features(shapes.numpy(), gen.spectrogram.fs))
+    wave = gen._generate(cond, seeds)[0]
+    np.testing.assert_allclose(log_peaks(wave), gen.amplitude.sample(c, [2, 3], s).numpy(), atol=1e-4)
+    assert gen.amplitude.sample(c, [2, 3], s + 0.5).numpy().mean() != pytest.approx(log_peaks(wave).mean(), abs=1e-3)
+    assert "shape" not in load_model_dir(edm / "model")[0]["amplitude"]
+    assert quakesynth.load_model(edm / "model").amplitude.shape_features == 0
+    with pytest.raises(SystemExit):
+        mod.main([str(edm / "model"), str(tmp_path / "x"), "--amplitude-shape", "pgv"])

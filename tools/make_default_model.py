@@ -17,7 +17,7 @@ from quakesynth.modeldir import load_model_dir, save_model_dir
 
 DESCRIPTION = ("HighFEM default (VAE 8x32x32 latent + EDM U-Net 1.1 M parameters) with the explicit "
                "amplitude path (peak-normalised shapes + a conditional Gaussian of the three log10 "
-               "peaks), fine-tuned on the 20,000-record training-design stochastic-method corpus "
+               "peaks given the scenario and each shape's PGV / PGA), fine-tuned on the 20,000-record training-design stochastic-method corpus "
                "(uniform magnitudes, log-uniform distances); see docs/model_card_default.md")
 
 
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amplitude-data", metavar="STORE",
                    help="refit the amplitude model (amplitude.mode: peak) on this dataset store's train split")
     p.add_argument("--amplitude-steps", type=int, default=None, help="AdamW steps of that refit (default 2000)")
+    p.add_argument("--amplitude-shape", choices=("none", "pgv"), default="none",
+                   help="condition the refitted amplitude model on the shape's log10(PGV / PGA) (default none)")
     args = p.parse_args(argv)
     config, states = load_model_dir(args.source)
     states = {k: v for k, v in states.items() if k in ("vae", "edm", "amplitude")}
@@ -44,13 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     config["sampler"] = {**config.get("sampler", {}), "solver": args.solver, "num_steps": args.steps}
     if args.guidance is not None:
         config["sampler"]["guidance"] = args.guidance
+    if args.amplitude_shape != "none" and not args.amplitude_data:
+        p.error("--amplitude-shape needs --amplitude-data (the store to refit the amplitude model on)")
     if args.amplitude_data:
         import dataclasses
 
         from quakesynth.models.amplitude import AmplitudeConfig
         from quakesynth.train.recipes import refit_amplitude
 
-        amp = AmplitudeConfig()
+        amp = AmplitudeConfig(shape=args.amplitude_shape)
         if args.amplitude_steps:
             amp = dataclasses.replace(amp, steps=args.amplitude_steps)
         config["amplitude"], states["amplitude"] = refit_amplitude(config, args.amplitude_data, amp)

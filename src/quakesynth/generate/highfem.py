@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from quakesynth.generate.base import Generator
-from quakesynth.models.amplitude import rescale_peaks
+from quakesynth.models.amplitude import rescale_peaks, shape_features
 from quakesynth.signal import fit_length
 
 #: Where the package's default model lives (a model directory).
@@ -237,7 +237,11 @@ class HighFEMGenerator(Generator):
         c = self.normalise(cond)
         wave = self.invert(self.decode(self.sample_latents(c, seeds)), seeds)
         if self.amplitude is not None:  # explicit amplitude path: peaks drawn per waveform seed
-            wave = rescale_peaks(wave, self.amplitude.sample(c.cpu(), [int(s) for s in seeds]).to(wave.device))
+            shape = None  # a shape-aware amplitude model also sees the generated shape's log10(PGV / PGA)
+            if self.amplitude.shape_features:
+                shape = torch.from_numpy(shape_features(wave.detach().cpu().numpy(), self.spectrogram.fs))
+            log_peak = self.amplitude.sample(c.cpu(), [int(s) for s in seeds], shape)
+            wave = rescale_peaks(wave, log_peak.to(wave.device))
         return self.fit_length(wave.detach().cpu().numpy().astype(np.float32)), {}
 
     def info(self) -> dict[str, Any]:

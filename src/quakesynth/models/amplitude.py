@@ -23,6 +23,17 @@ depends on its seed, not on its batch), and each generated component is rescaled
 peak equals ``10**a_c`` exactly: the output amplitude is right by construction, with the
 between-component correlation of the training data.
 
+**Shape-aware amplitude** (``amplitude.shape: pgv``). A peak is not independent of the shape it
+scales. In the stochastic simulator and in real records the peak velocity varies less than the
+peak acceleration: a record rich in high frequencies (high stress drop, low kappa, a short
+path) has a high PGA and a low PGV / PGA, so ``log PGA`` and ``log(PGV / PGA)`` are negatively
+correlated (at M 5, 30 km: sd of log10 PGA 0.29, of log10(PGV / PGA) 0.14, of log10 PGV only
+0.25). Drawn independently of the shape, the amplitude adds the two spreads and over-states the
+spread of PGV by ~20 %. With ``shape: pgv`` the amplitude model is also conditioned on the
+shape's own ``s_c = log10(PGV_c / PGA_c)`` (:func:`shape_features`, s, computed on the
+normalised training record and on the generated, phase-retrieved shape alike), so it learns
+``p(a | c, s)`` and the joint spread of PGA and PGV follows the data's.
+
 >>> import numpy as np
 >>> x = np.array([[[0.0, 2.0, -4.0]]], np.float32)          # (N=1, C=1, T=3), m/s^2
 >>> y, a = normalise_peaks(x, reference=0.1)
@@ -44,6 +55,8 @@ from torch import nn
 from quakesynth.seeds import amplitude_seed
 
 AMPLITUDE_MODES = ("none", "peak")
+#: Shape features the amplitude model can be conditioned on: none, or log10(PGV / PGA) per component.
+SHAPE_FEATURES = ("none", "pgv")
 #: Peaks below this (m/s^2) count as silent: the log amplitude uses it instead of log10(0).
 PEAK_FLOOR = 1e-10
 #: Smallest diagonal element of the amplitude model's Cholesky factor L0, log10 units.
@@ -64,10 +77,13 @@ class AmplitudeConfig:
     batch_size: int = 1024  # records per step (the whole split when smaller)
     lr: float = 3e-3  # Adam learning rate of the amplitude model
     weight_decay: float = 1e-4  # AdamW weight decay of the amplitude model
+    shape: str = "none"  # "none" or "pgv": also condition on the generated shape's log10(PGV / PGA) per component
 
     def __post_init__(self) -> None:
         if self.mode not in AMPLITUDE_MODES:
             raise ValueError(f"amplitude.mode must be one of {AMPLITUDE_MODES}; got {self.mode!r}")
+        if self.shape not in SHAPE_FEATURES:
+            raise ValueError(f"amplitude.shape must be one of {SHAPE_FEATURES}; got {self.shape!r}")
         if not self.reference > 0:
             raise ValueError(f"amplitude.reference must be > 0 m/s^2; got {self.reference}")
         for name in ("hidden", "layers", "steps", "batch_size"):
@@ -104,6 +120,31 @@ def normalise_peaks(wave: np.ndarray, reference: float = 0.1) -> tuple[np.ndarra
     return (x * gain).astype(x.dtype, copy=False), a
 
 
+def shape_features(wave: np.ndarray, fs: float) -> np.ndarray:
+    """log10(PGV / PGA) per component: (N, C, T) acceleration -> (N, C), log10(s).
+
+    PGV by :func:`quakesynth.metrics.peaks.pgv` (its default baseline correction, the one the
+    evaluation uses). Scale-free, so it is the same for a record and its peak-normalised shape.
+    Silent components get 0.
+
+    >>> t = np.arange(4000) / 100.0
+    >>> x = np.sin(2 * np.pi * 1.0 * t)[None, None] * np.hanning(4000)      # 1 Hz: PGV/PGA ~ 1/(2 pi)
+    >>> round(float(shape_features(x, 100.0)[0, 0]), 2), round(-np.log10(2 * np.pi), 2)
+    (-0.8, -0.8)
+    """
+    from quakesynth.metrics.peaks import pgv
+
+    x = np.asarray(wave, np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"wave must have shape (N, C, T); got {x.shape}")
+    if not fs > 0:
+        raise ValueError(f"fs must be > 0 Hz; got {fs}")
+    a = np.abs(x).max(axis=-1)
+    v = pgv(x, fs)
+    ok = (a > PEAK_FLOOR) & (v > 0)
+    return np.where(ok, np.log10(np.where(ok, v, 1.0) / np.where(ok, a, 1.0)), 0.0)
+
+
 def rescale_peaks(wave: torch.Tensor, log_peak: torch.Tensor) -> torch.Tensor:
     """Waveforms (B, C, T) rescaled so that component c peaks at exactly ``10**log_peak[:, c]``.
 
@@ -118,22 +159,31 @@ def rescale_peaks(wave: torch.Tensor, log_peak: torch.Tensor) -> torch.Tensor:
 
 
 class AmplitudeModel(nn.Module):
-    """Conditional Gaussian of the per-component log10 peaks: ``c`` (B, V) -> (mu (B, K), L (B, K, K)).
+    """Conditional Gaussian of the per-component log10 peaks: ``c`` (B, V) [and shape features
+    ``s`` (B, S)] -> (mu (B, K), L (B, K, K)).
 
     Parameters
     ----------
     cond_features : V, length of the normalised conditioning vector.
     components : K, number of components (3).
     hidden, layers : MLP width and number of hidden layers (SiLU).
+    shape_features : S, number of shape features (0: none; K for ``shape: pgv``), standardised
+        inside by the buffers ``shape_shift`` / ``shape_scale`` set by :meth:`set_shape_offset`.
     """
 
-    def __init__(self, cond_features: int, components: int = 3, hidden: int = 64, layers: int = 2) -> None:
+    def __init__(self, cond_features: int, components: int = 3, hidden: int = 64, layers: int = 2,
+                 shape_features: int = 0) -> None:
         super().__init__()
-        if cond_features < 1 or components < 1:
-            raise ValueError(f"cond_features and components must be >= 1; got {cond_features}, {components}")
+        if cond_features < 1 or components < 1 or shape_features < 0:
+            raise ValueError(f"cond_features and components must be >= 1, shape_features >= 0; got "
+                             f"{cond_features}, {components}, {shape_features}")
         self.cond_features, self.components = int(cond_features), int(components)
+        self.shape_features = int(shape_features)
         k = self.components
-        dims = [self.cond_features] + [int(hidden)] * int(layers)
+        if self.shape_features:
+            self.register_buffer("shape_shift", torch.zeros(self.shape_features))
+            self.register_buffer("shape_scale", torch.ones(self.shape_features))
+        dims = [self.cond_features + self.shape_features] + [int(hidden)] * int(layers)
         mods: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
             mods += [nn.Linear(a, b), nn.SiLU()]
@@ -153,8 +203,27 @@ class AmplitudeModel(nn.Module):
         self.mu0.copy_(torch.as_tensor(np.asarray(mu, np.float64), dtype=torch.float32))
         self.log_sd0.copy_(torch.as_tensor(np.log(np.maximum(np.asarray(sd, np.float64), 1e-3)), dtype=torch.float32))
 
-    def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean (B, K) and lower-triangular Cholesky factor (B, K, K), log10(m/s^2) units.
+    def set_shape_offset(self, shift: np.ndarray, scale: np.ndarray) -> None:
+        """Standardise the shape features as ``(s - shift) / scale`` (S,) before the MLP."""
+        if not self.shape_features:
+            raise ValueError("this amplitude model has no shape features")
+        self.shape_shift.copy_(torch.as_tensor(np.asarray(shift, np.float64), dtype=torch.float32))
+        self.shape_scale.copy_(torch.as_tensor(np.maximum(np.asarray(scale, np.float64), 1e-3), dtype=torch.float32))
+
+    def _inputs(self, c: torch.Tensor, s: torch.Tensor | None) -> torch.Tensor:
+        if not self.shape_features:
+            if s is not None:
+                raise ValueError("this amplitude model takes no shape features")
+            return c
+        if s is None or tuple(s.shape) != (len(c), self.shape_features):
+            raise ValueError(f"this amplitude model needs shape features ({len(c)}, {self.shape_features}); "
+                             f"got {None if s is None else tuple(s.shape)}")
+        return torch.cat([c, (s.to(c.dtype) - self.shape_shift) / self.shape_scale], dim=-1)
+
+    def forward(self, c: torch.Tensor, s: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean (B, K) and lower-triangular Cholesky factor (B, K, K), log10(m/s^2) units, from the
+        normalised conditioning ``c`` (B, V) and, for a shape-aware model, the shape features
+        ``s`` (B, S), log10(PGV / PGA) in log10(s).
 
         ``L(c) = exp(s(c)) L0``: the between-component correlation (``L0``, learned) is shared by
         all scenarios and the spread scales with the conditioning by at most a factor 2 either way
@@ -163,33 +232,35 @@ class AmplitudeModel(nn.Module):
         near 100 m/s: validation NLL 1e6 and 1e3 nats against -2.9 in training).
         """
         k = self.components
-        h = self.head(self.body(c))
+        h = self.head(self.body(self._inputs(c, s)))
         mu = self.mu0 + h[:, :k]
         L0 = torch.diag(torch.exp(self.L0_log_diag + self.log_sd0) + SD_FLOOR)
         L0 = L0.index_put((self.tril_rows, self.tril_cols), self.L0_lower)
         s = SCALE_BOUND * torch.tanh(h[:, k:k + 1] / SCALE_BOUND)
         return mu, torch.exp(s).unsqueeze(-1) * L0
 
-    def nll(self, c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    def nll(self, c: torch.Tensor, a: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
         """Mean Gaussian negative log-likelihood (nats per record) of log peaks ``a`` (B, K)."""
-        mu, L = self(c)
+        mu, L = self(c, s)
         r = torch.linalg.solve_triangular(L, (a - mu).unsqueeze(-1), upper=False).squeeze(-1)
         logdet = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
         return (0.5 * (r**2).sum(-1) + logdet + 0.5 * self.components * math.log(2 * math.pi)).mean()
 
     @torch.no_grad()
-    def sample(self, c: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        """Log10 peaks (B, K), one draw per waveform from its own seed.
+    def sample(self, c: torch.Tensor, seeds: Sequence[int], s: torch.Tensor | None = None) -> torch.Tensor:
+        """Log10 peaks (B, K), one draw per waveform from its own seed; ``s`` (B, S): the shape
+        features of the waveforms being scaled (shape-aware models only).
 
         Each row is evaluated on its own (the network is tiny), so a waveform's amplitude is
         bitwise the same whatever batch it is generated in.
         """
         if len(seeds) != len(c):
             raise ValueError(f"need one seed per conditioning row; got {len(seeds)} seeds for {len(c)} rows")
+        rows = [None] * len(c) if s is None else list(torch.as_tensor(s, dtype=torch.float32))
         out = []
-        for row, s in zip(c.float(), seeds):
-            mu, L = self(row[None])
-            eps = torch.randn(self.components, generator=torch.Generator().manual_seed(amplitude_seed(s)),
+        for row, srow, seed in zip(c.float(), rows, seeds):
+            mu, L = self(row[None], None if srow is None else srow[None].to(row.device))
+            eps = torch.randn(self.components, generator=torch.Generator().manual_seed(amplitude_seed(seed)),
                               dtype=torch.float32).to(mu.device)
             out.append(mu[0] + L[0] @ eps)
         return torch.stack(out) if out else torch.zeros(0, self.components)
@@ -199,10 +270,12 @@ class AmplitudeModel(nn.Module):
 
 def fit_amplitude_model(c: np.ndarray, a: np.ndarray, cfg: AmplitudeConfig = AmplitudeConfig(),
                         seed: int = 0, c_val: np.ndarray | None = None,
-                        a_val: np.ndarray | None = None) -> tuple[AmplitudeModel, dict[str, float]]:
+                        a_val: np.ndarray | None = None, s: np.ndarray | None = None,
+                        s_val: np.ndarray | None = None) -> tuple[AmplitudeModel, dict[str, float]]:
     """Fit :class:`AmplitudeModel` by AdamW (``cfg.steps`` steps of ``cfg.batch_size`` records drawn
     without replacement per epoch, cosine learning-rate decay) on normalised conditioning ``c``
-    (N, V) and log10 peaks ``a`` (N, K) of the training split.
+    (N, V) and log10 peaks ``a`` (N, K) of the training split; with ``cfg.shape = "pgv"`` also on
+    the records' shape features ``s`` (N, S) (:func:`shape_features`).
 
     Returns the model (eval mode) and a report: ``nll_train`` (and ``nll_val`` with validation
     data), nats per record, and ``sd_train`` (per-component residual sd of the mean, log10).
@@ -211,13 +284,22 @@ def fit_amplitude_model(c: np.ndarray, a: np.ndarray, cfg: AmplitudeConfig = Amp
     a = np.asarray(a, np.float32)
     if c.ndim != 2 or a.ndim != 2 or len(c) != len(a) or len(c) < 2:
         raise ValueError(f"need c (N, V) and a (N, K) with the same N >= 2; got {c.shape}, {a.shape}")
+    if (cfg.shape != "none") != (s is not None):
+        raise ValueError(f"amplitude.shape={cfg.shape!r} needs shape features exactly when it is not 'none'")
+    if s is not None:
+        s = np.asarray(s, np.float32)
+        if s.ndim != 2 or len(s) != len(c):
+            raise ValueError(f"need shape features s (N, S) with N = {len(c)}; got {s.shape}")
     torch.manual_seed(seed)
-    model = AmplitudeModel(c.shape[1], a.shape[1], cfg.hidden, cfg.layers)
+    model = AmplitudeModel(c.shape[1], a.shape[1], cfg.hidden, cfg.layers, 0 if s is None else s.shape[1])
     model.set_offset(a.mean(0), a.std(0))
+    if s is not None:
+        model.set_shape_offset(s.mean(0), s.std(0))
     with torch.no_grad():  # start at the unconditional Gaussian
         model.head.weight.mul_(0.01)
         model.head.bias.zero_()
     ct, at = torch.from_numpy(c), torch.from_numpy(a)
+    st = None if s is None else torch.from_numpy(s)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     g = torch.Generator().manual_seed(seed)
@@ -229,31 +311,39 @@ def fit_amplitude_model(c: np.ndarray, a: np.ndarray, cfg: AmplitudeConfig = Amp
         idx = order[pos:pos + bs]
         pos += bs
         opt.zero_grad(set_to_none=True)
-        loss = model.nll(ct[idx], at[idx])
+        loss = model.nll(ct[idx], at[idx], None if st is None else st[idx])
         loss.backward()
         opt.step()
         sched.step()
     model.eval()
     with torch.no_grad():
-        report = {"nll_train": float(model.nll(ct, at)),
-                  "sd_train": (at - model(ct)[0]).std(0).tolist()}
+        report = {"nll_train": float(model.nll(ct, at, st)),
+                  "sd_train": (at - model(ct, st)[0]).std(0).tolist()}
         if c_val is not None and a_val is not None and len(c_val):
+            sv = None if s_val is None else torch.from_numpy(np.asarray(s_val, np.float32))
             report["nll_val"] = float(model.nll(torch.from_numpy(np.asarray(c_val, np.float32)),
-                                                torch.from_numpy(np.asarray(a_val, np.float32))))
+                                                torch.from_numpy(np.asarray(a_val, np.float32)), sv))
     return model, report
 
 
 def amplitude_config_dict(cfg: AmplitudeConfig, cond_features: int, components: int,
                           report: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``amplitude`` section of a model directory's config.json."""
-    return {"mode": cfg.mode, "reference": cfg.reference, "hidden": cfg.hidden, "layers": cfg.layers,
-            "cond_features": int(cond_features), "components": int(components),
-            "fit": dict(report or {})}
+    out = {"mode": cfg.mode, "reference": cfg.reference, "hidden": cfg.hidden, "layers": cfg.layers,
+           "cond_features": int(cond_features), "components": int(components),
+           "fit": dict(report or {})}
+    if cfg.shape != "none":  # absent in older model folders: no shape features
+        out["shape"] = cfg.shape
+    return out
 
 
 def load_amplitude_model(section: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> AmplitudeModel:
     """An :class:`AmplitudeModel` (eval mode) from a config section and its weights."""
-    model = AmplitudeModel(int(section["cond_features"]), int(section["components"]), int(section["hidden"]),
-                           int(section["layers"]))
+    shape = section.get("shape", "none")
+    if shape not in SHAPE_FEATURES:
+        raise ValueError(f"unknown amplitude shape feature {shape!r}; this version knows {SHAPE_FEATURES}")
+    k = int(section["components"])
+    model = AmplitudeModel(int(section["cond_features"]), k, int(section["hidden"]), int(section["layers"]),
+                           shape_features=k if shape == "pgv" else 0)
     model.load_state_dict(dict(state))
     return model.requires_grad_(False).eval()

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from quakesynth.config import to_dict
-from quakesynth.models.amplitude import amplitude_config_dict, fit_amplitude_model, normalise_peaks
+from quakesynth.models.amplitude import amplitude_config_dict, fit_amplitude_model, normalise_peaks, shape_features
 from quakesynth.train.config import (
     BroadbandRunConfig,
     ClassifierRunConfig,
@@ -323,9 +323,8 @@ def prepare_edm(cfg: EDMRunConfig, inputs: Inputs) -> Plan:
                 "provenance": {**provenance, "vae": str(vae_path), "cond_dropout": cfg.latent.cond_dropout}}
         states = {"vae": _cpu(m.vae.state_dict()), "edm": ema[""], "edm_raw": _cpu(m.net.state_dict())}
         if amp.mode == "peak":  # the amplitude model: conditioning -> log10 peaks of the 3 components
-            head, report = fit_amplitude_model(c_tr, a_tr, amp, seed=cfg.train.seed, c_val=c_va, a_val=a_va)
-            conf["amplitude"] = amplitude_config_dict(amp, c_tr.shape[1], a_tr.shape[1], report)
-            states["amplitude"] = _cpu(head.state_dict())
+            conf["amplitude"], states["amplitude"] = _fit_amplitude(amp, spec.fs, (c_tr, w_tr, a_tr),
+                                                                    (c_va, w_va, a_va), cfg.train.seed)
         return conf, states
 
     stage = Stage(lambda prev: EDMModule(spec, vae_cfg, vae_state, unet, edm, cfg.latent, cfg.train),
@@ -356,18 +355,29 @@ def refit_amplitude(config: dict, data: str | Path, amp: Any = None, seed: int =
     def split(name: str):
         rec = read_split(data, name) if name else None
         if rec is None:
-            return None, None
+            return None, None, None
         c, keep = Conditioning.fill_missing(cnorm(rec.conditioning(cnorm.variables)),
                                             ConditioningConfig(variables=cnorm.variables), name)
-        a = normalise_peaks(waveforms(rec, int(spec["n_samples"]), float(spec["fs"]), wf["components"]),
-                            amp.reference)[1]
-        return c, a[keep]
+        w, a = normalise_peaks(waveforms(rec, int(spec["n_samples"]), float(spec["fs"]), wf["components"]),
+                               amp.reference)
+        return c, w[keep], a[keep]
 
-    c_tr, a_tr = split(train_split)
-    if c_tr is None:
+    train = split(train_split)
+    if train[0] is None:
         raise ValueError(f"dataset {str(data)!r} has no {train_split!r} records")
-    c_va, a_va = split(val_split)
-    head, report = fit_amplitude_model(c_tr, a_tr, amp, seed=seed, c_val=c_va, a_val=a_va)
+    return _fit_amplitude(amp, float(spec["fs"]), train, split(val_split), seed)
+
+
+def _fit_amplitude(amp: Any, fs: float, train: tuple, val: tuple, seed: int) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(config section, weights) of an amplitude model fitted on ``train = (c, w, a)``: normalised
+    conditioning (N, V), peak-normalised waveforms (N, C, T) at ``fs`` Hz (only read for the
+    shape features of ``amp.shape = "pgv"``) and log10 peaks (N, C); ``val`` likewise or Nones."""
+    def feats(w):
+        return shape_features(w, fs) if amp.shape != "none" and w is not None else None
+
+    (c_tr, w_tr, a_tr), (c_va, w_va, a_va) = train, val
+    head, report = fit_amplitude_model(c_tr, a_tr, amp, seed=seed, c_val=c_va, a_val=a_va,
+                                       s=feats(w_tr), s_val=feats(w_va) if c_va is not None else None)
     return amplitude_config_dict(amp, c_tr.shape[1], a_tr.shape[1], report), _cpu(head.state_dict())
 
 
