@@ -19,6 +19,15 @@ RotD50 PGA of the two horizontals throughout; "simulator" is ``load_model("stoch
 ``amplitude``  the amplitude model of ``amplitude.mode: peak`` on a training-design mini corpus
                (``--events`` x 5 records, uniform M, log-uniform R): fitted on 80 % of the
                events, residual bias by magnitude and distance bin and spread on the other 20 %.
+``amplitude-grid`` the shipped amplitude model alone: its mean log10 peak per component at each
+               cell of the scaling grid (M 4.5-7.0 x 15-120 km, Vs30 400, depth 10) against
+               the mean of ``--n`` teacher records (the simulator drawn as its corpus draws).
+``pgv-spread`` within one scenario (M 5, 30 km and M 6.5, 60 km; ``--n`` waveforms): mean and sd
+               of log10 PGA, PGV and PGV / PGA (mean of the horizontals) of the teacher and of
+               each ``--models`` entry (``PATH`` or ``PATH@w`` for guidance w).
+``classifier`` the evaluation classifier ``--classifier`` on ``--n`` test-split records of
+               ``--data`` and on each ``--models`` entry's waveforms for the same conditions:
+               accuracy, and the accuracy of the magnitude bin and of the distance bin alone.
 
 Example (one thread, a training running beside it)::
 
@@ -26,6 +35,10 @@ Example (one thread, a training running beside it)::
     OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py conditioning --n 8 --guidance 1 2 4
     OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py teacher --events 60
     OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py amplitude --events 200
+    OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py amplitude-grid --n 128
+    OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py pgv-spread --n 48 --models default
+    OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py classifier --n 300 --models default \
+        --data runs/corpus-even-bssa14 --classifier runs/classifier-default-2/model
 """
 
 from __future__ import annotations
@@ -204,19 +217,104 @@ def amplitude(args: argparse.Namespace) -> dict:
     return out
 
 
+def _teacher():
+    import quakesynth
+
+    return quakesynth.load_model("stochastic", event_term=True, site_resonance=True)
+
+
+def _load(entry: str):
+    """A model from ``PATH`` or ``PATH@w`` (classifier-free guidance w)."""
+    import quakesynth
+
+    base, _, w = entry.partition("@")
+    return quakesynth.load_model(base, guidance=float(w)) if w else quakesynth.load_model(base)
+
+
+def amplitude_grid(args: argparse.Namespace) -> dict:
+    import torch
+
+    from quakesynth.models.amplitude import log_peaks
+
+    model, sim = _load(args.model), _teacher()
+    if model.amplitude is None or model.amplitude.shape_features:
+        raise SystemExit("amplitude-grid needs a model with a shape-blind amplitude model (mode peak, shape none)")
+    cells = []
+    for i, (m, r) in enumerate((m, r) for m in (4.5, 5.0, 5.5, 6.0, 6.5, 7.0) for r in (15.0, 30.0, 60.0, 120.0)):
+        sc = {"magnitude": m, "distance": r, "vs30": 400.0, "depth": 10.0, "gap": 120.0}
+        lp = log_peaks(sim.generate(**sc, n=args.n, seed=args.seed + 1000 * i).data.astype(np.float64))
+        with torch.no_grad():
+            mu, _ = model.amplitude(model.normalise(np.array([[sc[v] for v in model.conditioning.variables]])).float())
+        cells.append({"magnitude": m, "distance": r, "teacher_mean": lp.mean(0).tolist(),
+                      "model_mean": mu[0].tolist(), "diff": (mu[0].numpy() - lp.mean(0)).tolist()})
+    d = np.array([c["diff"] for c in cells]).mean(1)
+    return {"cells": cells, "mean_diff": float(d.mean()), "sd_diff": float(d.std()),
+            "frac_within_log10_1.25": float(np.mean(np.abs(d) <= np.log10(1.25)))}
+
+
+def pgv_spread(args: argparse.Namespace) -> dict:
+    from quakesynth.metrics.peaks import pgv
+
+    gens = {"teacher": _teacher(), **{e: _load(e) for e in args.models}}
+    rows = []
+    for m, r in ((5.0, 30.0), (6.5, 60.0)):
+        for name, gen in gens.items():
+            rec = gen.generate(magnitude=m, distance=r, vs30=400.0, depth=10.0, gap=120.0, n=args.n,
+                               seed=args.seed + 5, allow_extrapolation=True)
+            x = rec.data[:, 1:].astype(np.float64)  # the horizontals (ZNE)
+            la = np.log10(np.abs(x).max(-1)).mean(1)
+            lv = np.log10(pgv(x, rec.fs)).mean(1)
+            rows.append({"magnitude": m, "distance": r, "source": name,
+                         **{f"{k}_{q}": float(f(v)) for k, v in (("pga", la), ("pgv", lv), ("ratio", lv - la))
+                            for q, f in (("mean", np.mean), ("sd", np.std))}})
+    return {"rows": rows}
+
+
+def classifier(args: argparse.Namespace) -> dict:
+    from quakesynth.evaluate.classifier import ClassifierAdapter
+    from quakesynth.train.data import read_split
+
+    if not (args.data and args.classifier):
+        raise SystemExit("classifier needs --data STORE and --classifier MODEL_DIR")
+    clf = ClassifierAdapter.load(args.classifier)
+    rec = read_split(args.data, "test")
+    sub = rec[np.sort(np.random.default_rng(args.seed).choice(len(rec), min(args.n, len(rec)), replace=False))]
+    md = sub.metadata.reset_index(drop=True)
+    y = clf.labels(md)
+    ok, nd = y >= 0, len(clf.dist_bins) - 1
+
+    def score(pred):
+        p, t = pred[ok], y[ok]
+        return {"accuracy": float(np.mean(p == t)), "magnitude_bin_accuracy": float(np.mean(p // nd == t // nd)),
+                "distance_bin_accuracy": float(np.mean(p % nd == t % nd)),
+                "mean_magnitude_bin_offset": float(np.mean(p // nd - t // nd)),
+                "mean_distance_bin_offset": float(np.mean(p % nd - t % nd))}
+
+    out = {"n": int(ok.sum()), "data": score(clf.embed_predict(sub)[1])}
+    for e in args.models:
+        gen = _load(e)
+        out[e] = score(clf.embed_predict(gen.generate_table(md, seed=args.seed + 1, allow_extrapolation=True))[1])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("part", choices=["roundtrip", "conditioning", "teacher", "amplitude"])
+    p.add_argument("part", choices=["roundtrip", "conditioning", "teacher", "amplitude", "amplitude-grid",
+                                    "pgv-spread", "classifier"])
     p.add_argument("--model", default="default")
     p.add_argument("--n", type=int, default=8, help="waveforms per scenario")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--guidance", type=float, nargs="+", default=[1.0])
     p.add_argument("--events", type=int, default=60, help="teacher, amplitude: events of the mini corpus (5 records each)")
+    p.add_argument("--models", nargs="+", default=["default"], help="pgv-spread, classifier: PATH or PATH@guidance")
+    p.add_argument("--data", help="classifier: dataset store (its test split)")
+    p.add_argument("--classifier", help="classifier: the evaluation classifier's model folder")
     p.add_argument("--out", help="write JSON here")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     res = {"roundtrip": roundtrip, "conditioning": conditioning, "teacher": teacher,
-           "amplitude": amplitude}[args.part](args)
+           "amplitude": amplitude, "amplitude-grid": amplitude_grid, "pgv-spread": pgv_spread,
+           "classifier": classifier}[args.part](args)
     res["seconds"] = time.perf_counter() - t0
     text = json.dumps(res, indent=1, default=float)
     print(text)

@@ -142,6 +142,18 @@ def test_shape_aware_amplitude_model_learns_the_joint_spread_of_pga_and_pgv(rng)
         AmplitudeConfig(shape="pgd")
 
 
+def _make_default_model_tool():
+    """tools/make_default_model.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
+    spec = importlib.util.spec_from_file_location("make_default_model", tool)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 # -- end to end: tiny vae + edm with the amplitude path ---------------------------------------
 @pytest.fixture(scope="module")
 def amp_runs(tmp_path_factory):
@@ -248,17 +260,12 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
     """tools/make_default_model.py: vae + EMA edm + amplitude weights (edm_raw dropped), sampler
     and classifier-free guidance scale stored; the generator uses them (the tiny run trained
     with cond_dropout 0.1, so the null conditioning is learned)."""
-    import importlib.util
-    from pathlib import Path
 
     import quakesynth
     from quakesynth.modeldir import load_model_dir
 
     _, _, edm = amp_runs
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
-    spec = importlib.util.spec_from_file_location("make_default_model", tool)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _make_default_model_tool()
     out = tmp_path / "default"
     assert mod.main([str(edm / "model"), str(out), "--solver", "dpmpp2m", "--steps", "4", "--guidance", "2.5"]) == 0
     config, states = load_model_dir(out)
@@ -277,8 +284,6 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
 def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):
     """tools/make_default_model.py --amplitude-data: a fresh fit with the model's conditioning
     normaliser; the generator then draws its peaks from the new weights."""
-    import importlib.util
-    from pathlib import Path
 
     import quakesynth
     from quakesynth.modeldir import load_model_dir
@@ -291,10 +296,7 @@ def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):
     assert set(state) == set(states["amplitude"]) and any(not torch.equal(state[k], states["amplitude"][k]) for k in state)
     with pytest.raises(ValueError, match="no amplitude path"):
         refit_amplitude({**config, "amplitude": {"mode": "none"}}, data)
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
-    spec = importlib.util.spec_from_file_location("make_default_model", tool)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _make_default_model_tool()
     out = tmp_path / "refit"
     assert mod.main([str(edm / "model"), str(out), "--amplitude-data", str(data), "--amplitude-steps", "50"]) == 0
     _, new = load_model_dir(out)
@@ -310,17 +312,12 @@ def test_shape_aware_refit_scales_each_generated_shape_by_its_own_pgv_ratio(amp_
     """make_default_model.py --amplitude-shape pgv: the generator computes the shape features of
     the phase-retrieved shape and draws the peaks from p(a | c, s); an older model folder (no
     ``shape`` key) still loads as shape-blind."""
-    import importlib.util
-    from pathlib import Path
 
     import quakesynth
     from quakesynth.modeldir import load_model_dir
 
     data, _, edm = amp_runs
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
-    spec = importlib.util.spec_from_file_location("make_default_model", tool)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _make_default_model_tool()
     out = tmp_path / "shape"
     assert mod.main([str(edm / "model"), str(out), "--amplitude-data", str(data), "--amplitude-steps", "50",
                      "--amplitude-shape", "pgv"]) == 0

@@ -42,7 +42,12 @@ import numpy as np
 import torch
 
 from quakesynth.config import to_dict
-from quakesynth.models.amplitude import amplitude_config_dict, fit_amplitude_model, normalise_peaks, shape_features
+from quakesynth.models.amplitude import (
+    amplitude_config_dict,
+    fit_amplitude_model,
+    normalise_peaks,
+    shape_features,
+)
 from quakesynth.train.config import (
     BroadbandRunConfig,
     ClassifierRunConfig,
