@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--fno-preset", default="fno_cpu", help="configs/<name>.yaml of the surrogate")
     ap.add_argument("--refiner-preset", default="refiner_cpu", help="configs/<name>.yaml of the refiners")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--only-surrogate", action="store_true",
+                    help="judge OUT/surrogate/model alone (no refiner is trained or judged)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -90,7 +92,7 @@ def main() -> None:
 
     # ---- refiners -------------------------------------------------------------------------
     refined = {}
-    for patch in (1, 2):
+    for patch in () if args.only_surrogate else (1, 2):
         rdir = out / f"refiner_p{patch}" / "model"
         t = time.time()
         if not rdir.exists():
@@ -159,9 +161,11 @@ def main() -> None:
         gap = np.abs(np.asarray(c) - np.asarray(coh["truth"])).max()
         md.append(f"- {name}: " + "; ".join(" ".join(f"{v:.2f}" for v in comp) for comp in c)
                   + ("" if name == "truth" else f" (max |difference from truth| {gap:.2f}; target 0.15)"))
-    md += ["", f"Timings: surrogate {report['surrogate_s_per_wavefield'] * 1e3:.1f} ms/wavefield; refiner "
-           f"patch 1 {report['refiner_p1_s_per_wavefield']:.2f} s/wavefield, patch 2 "
-           f"{report['refiner_p2_s_per_wavefield']:.2f} s/wavefield (CPU, {args.threads} thread)."]
+    timing = f"Timings: surrogate {report['surrogate_s_per_wavefield'] * 1e3:.1f} ms/wavefield"
+    if not args.only_surrogate:
+        timing += (f"; refiner patch 1 {report['refiner_p1_s_per_wavefield']:.2f} s/wavefield, patch 2 "
+                   f"{report['refiner_p2_s_per_wavefield']:.2f} s/wavefield")
+    md += ["", timing + f" (CPU, {args.threads} thread)."]
     (out / "report.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
