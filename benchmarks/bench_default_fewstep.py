@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {s['name']} | {s['seed']} | " + " | ".join(f"{s['fd'][c]:.2f}" for c in components)
                      + f" | {s['pga_bias']:+.3f} | {s['pgv_bias']:+.3f} | {s['pga_sd']:.3f} | {s['pgv_sd']:.3f}"
                      f" | {s['seconds']:.0f} |")
-    lines.append(f"| data | - | " + " | ".join("0" for _ in components)
+    lines.append("| data | - | " + " | ".join("0" for _ in components)
                  + f" | 0 | 0 | {ref['pga_sd']:.3f} | {ref['pgv_sd']:.3f} | - |")
     verdict = {}
     for c in components:

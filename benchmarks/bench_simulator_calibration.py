@@ -20,7 +20,13 @@ import dataclasses
 import numpy as np
 
 from quakesynth.gmm import get_gmm
-from quakesynth.simulate.calibration import FIT_IMS, FitGrid, cell_log_ims, residual_summary, residual_table
+from quakesynth.simulate.calibration import (
+    FIT_IMS,
+    FitGrid,
+    cell_log_ims,
+    residual_summary,
+    residual_table,
+)
 from quakesynth.simulate.stochastic import load_config
 
 

@@ -29,9 +29,9 @@ def data(tmp_path_factory):
     """Tiny inputs: a station store (3 stations x 8 records of 128 samples), a simulate-3d corpus
     (10 samples) and a broadband store (16 records of 4096 samples)."""
     from quakesynth.data.store import DatasetWriter
+    from test_generate_station import _synthetic_records
     from test_physics_broadband import synthetic_corpus
     from test_physics_run import write_corpus3d
-    from test_generate_station import _synthetic_records
 
     root = tmp_path_factory.mktemp("recipes")
     with DatasetWriter(root / "site", fs=50.0, components="ZNE", split_fractions=(0.75, 0.125, 0.125)) as w:

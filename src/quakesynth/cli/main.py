@@ -107,8 +107,6 @@ def threads_option(workers_param: str | None = None) -> Callable[[Callable[..., 
     return decorator
 
 
-
-
 def _error_line(e: BaseException) -> str:
     """One line for an exception: its message's first line, or the OS reason with the file."""
     if isinstance(e, OSError) and not str(e).startswith("cannot write") and e.strerror and e.filename:
