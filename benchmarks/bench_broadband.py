@@ -14,6 +14,7 @@ Usage::
 
     nice -n 19 python benchmarks/bench_broadband.py --out scratch/bb_eval                  # baseline only
     nice -n 19 python benchmarks/bench_broadband.py --model runs/broadband/model --out scratch/bb_eval
+    nice -n 19 python benchmarks/bench_broadband.py --model broadband --hf-level model scenario --scenarios benchmarks/peer_scenarios.csv
 
 Writes ``OUT/report.json`` and ``OUT/report.md``.
 """
@@ -92,6 +93,8 @@ def main() -> None:
     ap.add_argument("--out", default="scratch/bb_eval")
     ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hf-level", nargs="+", default=["model"], choices=["model", "scenario"],
+                    help="level(s) above fc of the refiner to judge, each as its own method")
     ap.add_argument("--scenarios", default=None,
                     help="CSV trace_name,magnitude,distance[,vs30,depth] filling the fixtures' missing scenarios "
                          "(e.g. NGA-West2 flatfile values for the PEER AT2 records)")
@@ -109,7 +112,10 @@ def main() -> None:
     methods = {"hybrid baseline": lambda low: hybrid_baseline(low, fc=args.fc, seed=0)}
     if args.model:
         br = BroadbandRefiner(args.model)
-        methods["refiner"] = lambda low: br.refine(low, fc=args.fc, num_steps=args.steps, seed=0)
+        for level in args.hf_level:
+            name = "refiner" if level == "model" else f"refiner (hf_level {level})"
+            methods[name] = (lambda lv: lambda low: br.refine(low, fc=args.fc, num_steps=args.steps, seed=0,
+                                                              hf_level=lv))(level)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "machine": f"{platform.node()} {platform.processor()} torch threads {args.threads}",
               "fc": args.fc, "model": args.model, "steps": args.steps, "sources": {}}

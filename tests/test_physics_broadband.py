@@ -167,6 +167,31 @@ def test_refine_keeps_the_input_below_fc_and_adds_high_frequencies(model_dir, re
     assert band_kept_error(out2.data, _low(records, 0.5).data, FS, 0.4).max() < 1e-4
 
 
+def test_scenario_hf_level_follows_the_scenario_not_the_input_amplitude(model_dir, records):
+    """hf_level="scenario": ten times the input raises the level above fc by 10^rho(f) (Baker &
+    Jayaram 2008: ~1 near fc, ~0.2 at 20 Hz), not ten times; the input is still kept below 0.8 fc."""
+    from quakesynth.gmm.correlation import baker_jayaram_2008
+    from quakesynth.physics.broadband import smoothed_log_fas, smoothing_centres
+
+    br = BroadbandRefiner(model_dir)
+    low = _low(records)
+    big = low.replace(data=low.data * 10)
+    a = br.refine(low, num_steps=3, seed=1, hf_level="scenario")
+    b = br.refine(big, num_steps=3, seed=1, hf_level="scenario")
+    assert band_kept_error(b.data, big.data, FS, 0.8).max() < 1e-4
+    assert a.processing(0)[-1]["hf_level"] == "scenario"
+    centres = smoothing_centres(FS, 1.0)
+    sel = (centres > 3) & (centres < 20)
+    rho = baker_jayaram_2008(1 / np.sqrt(0.4), 1 / centres[sel])
+    diff = (smoothed_log_fas(b.data, FS, centres) - smoothed_log_fas(a.data, FS, centres))[..., sel]
+    assert np.abs(diff - rho).max() < 0.15
+    m = [smoothed_log_fas(br.refine(x, num_steps=3, seed=1, hf_level="model").data, FS, centres)[..., sel]
+         for x in (low, big)]
+    assert (m[1] - m[0]).mean() > diff.mean() + 0.3  # the network's own level follows the input more
+    with pytest.raises(ValueError, match="hf_level"):
+        br.refine(low, num_steps=2, hf_level="input")
+
+
 @pytest.mark.parametrize("quantity", ["acceleration", "velocity"])
 def test_a_perfect_residual_gives_the_truth_above_fc_and_the_input_below(model_dir, corpus, quantity):
     """The window assembly, quantity conversions and keep mask with an oracle refiner that
@@ -193,7 +218,7 @@ def test_a_perfect_residual_gives_the_truth_above_fc_and_the_input_below(model_d
         return torch.as_tensor((a - y)[j:j + 2, :, s0:s0 + 256])
 
     br.refiner.residual_sample = oracle
-    out = br.refine(low, batch_size=2, num_steps=1).data.astype(np.float64)
+    out = br.refine(low, batch_size=2, num_steps=1, hf_level="model").data.astype(np.float64)
     assert band_kept_error(out, low.data, FS, 0.8).max() < 1e-5
     from scipy import fft
 

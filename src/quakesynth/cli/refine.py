@@ -61,14 +61,18 @@ def read_input(path: Path, fmt: str | None, input_unit: str | None = None):
               help="Scenario hypocentral distance, km (overrides the metadata).")
 @click.option("--vs30", type=click.FloatRange(min=0, min_open=True), default=None, help="Site Vs30, m/s.")
 @click.option("--depth", type=click.FloatRange(min=0), default=None, help="Hypocentral depth, km.")
+@click.option("--hf-level", type=click.Choice(["model", "scenario"]), default=None,
+              help="Where the level above fc comes from: the network's ('model', scales with the input) or the "
+                   "scenario's median spectrum plus the input's correlated deviation ('scenario') "
+                   "[default: the refiner's].")
 @click.option("--steps", type=click.IntRange(min=1, max=1000), default=18, help="Heun sampler steps.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed; record i, window w uses (seed, i, w).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Windows per refiner call.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @threads_option()
-def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, distance, vs30, depth, steps, seed,
-            batch_size, overwrite, progress) -> None:
+def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, distance, vs30, depth, hf_level,
+            steps, seed, batch_size, overwrite, progress) -> None:
     """Add realistic high frequencies to low-frequency records.
 
     A broadband refiner takes records trusted below a crossover fc (1 Hz by default; e.g. a
@@ -84,6 +88,7 @@ def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, 
       quakesynth refine lowfreq.mseed --magnitude 6.5 --distance 30 -o broadband.mseed
       quakesynth refine lowfreq.mseed --model runs/broadband/model --magnitude 6.5 --distance 30 -o broadband.mseed
       quakesynth refine dataset_lp --model runs/broadband/model --fc 0.5 -o broadband_ds --steps 32
+      quakesynth refine sim_lf.mseed --magnitude 6.7 --distance 20 --vs30 300 --hf-level scenario -o bb.mseed
       quakesynth refine sims_sac.sac --model refiner_model -o out.mseed
     """
     from quakesynth._atomic import check_writable
@@ -102,12 +107,12 @@ def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, 
 
         scenario = {"magnitude": magnitude, "distance": distance, "vs30": vs30, "depth": depth}
         out = BroadbandRefiner(path).refine(records, fc=fc, seed=seed, num_steps=steps, batch_size=batch_size,
-                                            scenario=scenario, progress=progress)
+                                            scenario=scenario, progress=progress, hf_level=hf_level)
     else:
         from quakesynth.physics.refine import refine_records
 
-        if fc is not None or any(v is not None for v in (magnitude, distance, vs30, depth)):
-            raise ValueError("--fc and the scenario options apply to broadband refiners only; this refiner "
+        if fc is not None or hf_level is not None or any(v is not None for v in (magnitude, distance, vs30, depth)):
+            raise ValueError("--fc, --hf-level and the scenario options apply to broadband refiners only; this refiner "
                              "takes the surrogate's records as they are")
         out = refine_records(records, path, num_steps=steps, seed=seed, batch_size=batch_size, progress=progress)
     write_records(out, output, format=fmt, overwrite=overwrite)

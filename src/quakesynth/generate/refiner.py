@@ -18,17 +18,26 @@ import numpy as np
 from quakesynth.physics.broadband import (
     _ORDER,
     BroadbandConfig,
+    anchor_high_frequencies,
     check_input,
     component_channels,
     convert_quantity,
     crossover_lowpass,
     keep_mask,
+    scenario_log_fas,
     scenario_table,
+    simulator_table,
+    smoothing_centres,
     spectral_filter,
     window_starts,
 )
 from quakesynth.records import QUANTITY_UNITS, Records
 from quakesynth.seeds import derive_seed32
+
+#: sources of the level above fc (:meth:`BroadbandRefiner.refine`)
+HF_LEVELS = ("model", "scenario")
+#: the default source
+HF_LEVEL = "scenario"
 
 
 def resolve_model(name_or_path) -> str:
@@ -88,11 +97,20 @@ class BroadbandRefiner:
         return np.where(np.isfinite(c), c, 0.0).astype(np.float32)
 
     def refine(self, records: Records, fc: float | None = None, seed: int = 0, seeds=None, num_steps: int = 18,
-               batch_size: int = 32, scenario: dict | None = None, progress: bool = False) -> Records:
+               batch_size: int = 32, scenario: dict | None = None, progress: bool = False,
+               hf_level: str | None = None) -> Records:
         """Broadband copy of low-frequency ``records`` at the model rate (see the module doc).
 
         ``seeds`` (N,) per-record seeds (default ``SeedSequence([seed, i])``); window w of record i
         uses ``SeedSequence([seeds[i], w])``, so a record's output does not depend on its batch. ``scenario`` values override the metadata.
+
+        ``hf_level``: where the level above ``fc`` comes from (default :data:`HF_LEVEL`).
+        ``"model"``: the network's, which scales with the input's amplitude; ``"scenario"``: the
+        stochastic simulator's median spectrum for the scenario plus the part of the input's
+        low-frequency deviation from it that correlates with each frequency (Baker & Jayaram
+        2008), the network giving the waveform
+        (:func:`quakesynth.physics.broadband.anchor_high_frequencies`; needs magnitude and
+        distance, and Vs30, depth and gap where known).
         """
         import torch
 
@@ -100,6 +118,9 @@ class BroadbandRefiner:
         from quakesynth.diffusion.sampler import StackedRandomGenerator
 
         cfg = self.cfg
+        hf_level = HF_LEVEL if hf_level is None else hf_level
+        if hf_level not in HF_LEVELS:
+            raise ValueError(f"hf_level must be one of {list(HF_LEVELS)}; got {hf_level!r}")
         fc = cfg.fc if fc is None else float(fc)
         if not cfg.fc_min <= fc <= cfg.fc_max:
             raise ValueError(f"fc = {fc:g} Hz is outside the crossovers this refiner was trained for "
@@ -149,12 +170,19 @@ class BroadbandRefiner:
             res[b, :, s0:s0 + cfg.window] = r.cpu().numpy()
             if j + batch_size >= N:
                 filled = s0 + cfg.window
-        x_hat = convert_quantity(y + res, cfg.fs, -order_q, fmin=0.5 * cfg.keep_fraction * fc, pad=False)
+        acc = y + res
+        if hf_level == "scenario":
+            centres = smoothing_centres(cfg.fs, fc)
+            log_sim = scenario_log_fas(simulator_table(records, scenario), cfg.fs, self.components, centres,
+                                       seeds=[derive_seed32(int(s), 1 << 20) for s in seeds])  # apart from windows
+            acc, _ = anchor_high_frequencies(acc, y, log_sim, centres, cfg.fs, fc, cfg.order, cfg.keep_fraction)
+        x_hat = convert_quantity(acc, cfg.fs, -order_q, fmin=0.5 * cfg.keep_fraction * fc, pad=False)
         # circular on the record's grid: below keep_fraction fc the DFT of out is the input's, exactly
         out = x + spectral_filter(x_hat - x, cfg.fs, lambda f: keep_mask(f, fc, cfg.keep_fraction), pad=False)
         result = rec.replace(data=out[:, channels].astype(np.float32), fs=cfg.fs)
         result.metadata["trace_sampling_rate_hz"] = cfg.fs
-        result.add_processing("refine_broadband", model=self.path, fc=fc, num_steps=int(num_steps), seed=int(seed))
+        result.add_processing("refine_broadband", model=self.path, fc=fc, num_steps=int(num_steps), seed=int(seed),
+                              hf_level=hf_level)
         return result
 
     def reproduce(self, records: Records, seeds: np.ndarray) -> Records:

@@ -248,6 +248,17 @@ def window_starts(T: int, window: int, hop: int) -> list[int]:
 BASELINE_DEFAULTS = {"vs30": 400.0, "depth": 10.0, "gap": 180.0}
 
 
+def simulator_table(records: Records, scenario: dict | None = None) -> np.ndarray:
+    """(N, 5) scenario of :data:`~quakesynth.scenario.SCENARIO_VARIABLES` for the stochastic
+    simulator: magnitude and distance required (``ValueError`` otherwise), missing Vs30, depth
+    and gap filled with :data:`BASELINE_DEFAULTS`, depth capped at the hypocentral distance."""
+    table = scenario_table(records, tuple(SCENARIO_VARIABLES), ("magnitude", "distance"), scenario)
+    for j, k in ((2, "vs30"), (3, "depth"), (4, "gap")):
+        table[:, j] = np.where(np.isfinite(table[:, j]), table[:, j], BASELINE_DEFAULTS[k])
+    table[:, 3] = np.minimum(table[:, 3], table[:, 1])  # the simulator needs depth <= distance
+    return table
+
+
 def _peak_time(x: np.ndarray, fs: float, smooth_s: float = 2.0) -> np.ndarray:
     """Sample of the peak of the smoothed energy summed over components, (N,) for x (N, C, T)."""
     from scipy.ndimage import uniform_filter1d
@@ -283,11 +294,7 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
         raise ValueError(f"records must be in SI units of acceleration, velocity or displacement; got "
                          f"{low.quantity} in {low.unit}")
     channels = component_channels(low.components, gen.components)
-    table = scenario_table(low, tuple(SCENARIO_VARIABLES), ("magnitude", "distance"),
-                           scenario)
-    for j, k in ((2, "vs30"), (3, "depth"), (4, "gap")):
-        table[:, j] = np.where(np.isfinite(table[:, j]), table[:, j], BASELINE_DEFAULTS[k])
-    table[:, 3] = np.minimum(table[:, 3], table[:, 1])  # the simulator needs depth <= distance
+    table = simulator_table(low, scenario)
     N, C, T = low.data.shape
     x = low.data.astype(np.float64)
     out = np.empty((N, C, T))
@@ -310,6 +317,116 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
     res = low.replace(data=out.astype(np.float32))
     res.add_processing("hybrid", fc=float(fc), order=int(order), seed=int(seed), high="stochastic")
     return res
+
+
+# --------------------------------------------------------------------------------------
+# the high-frequency level: anchored on the scenario (hf_level="scenario")
+# --------------------------------------------------------------------------------------
+def smoothing_centres(fs: float, fc: float, n: int = 96) -> np.ndarray:
+    """Log-spaced centre frequencies (Hz) from ``fc / 4`` to ``0.45 fs`` of the level anchoring."""
+    return np.geomspace(0.25 * fc, 0.45 * fs, n)
+
+
+def smoothed_log_fas(x, fs: float, centres) -> np.ndarray:
+    """``log10`` of the Konno-Ohmachi (b = 40) smoothed Fourier amplitude (m/s for m/s^2) of
+    ``x`` (..., T) at ``centres`` (Hz): (..., F); zero records give -300."""
+    from quakesynth.metrics.spectra import fourier_amplitude, konno_ohmachi_smooth
+
+    f, a = fourier_amplitude(np.asarray(x, np.float64), fs)
+    return np.log10(np.maximum(konno_ohmachi_smooth(a, f, np.asarray(centres, float)), 1e-300))
+
+
+def scenario_log_fas(table: np.ndarray, fs: float, components: str, centres, seeds,
+                     n_realisations: int = 4, generator=None) -> np.ndarray:
+    """The stochastic simulator's median spectrum for each scenario: (N, C, F) ``log10`` smoothed
+    FAS (m/s) of acceleration at ``centres`` (Hz), the mean over ``n_realisations`` records of
+    row i of ``table`` (N, 5) (:func:`simulator_table`) generated with seed ``seeds[i]`` (so a
+    row's spectrum does not depend on the others), resampled to ``fs`` Hz, components in the
+    order of ``components`` (a component the simulator lacks raises ``ValueError``)."""
+    import pandas as pd
+
+    from quakesynth.data.preprocess import resample
+    from quakesynth.generate.stochastic import StochasticGenerator
+
+    gen = generator or StochasticGenerator()
+    missing = set(components) - set(gen.components)
+    if missing:
+        raise ValueError(f"the simulator has no component(s) {''.join(sorted(missing))}")
+    if len(seeds) != len(table):
+        raise ValueError(f"need one seed per scenario ({len(table)}); got {len(seeds)}")
+    idx = [gen.components.index(c) for c in components]
+    out = np.empty((len(table), len(components), len(np.asarray(centres))))
+    for i, row in enumerate(np.asarray(table, np.float64)):
+        rows = pd.DataFrame([row], columns=list(SCENARIO_VARIABLES)).assign(n=int(n_realisations))
+        x = np.asarray(gen.generate_table(rows, seed=int(seeds[i]), allow_extrapolation=True).data,
+                       np.float64)[:, idx]
+        if not np.isclose(gen.fs, fs):
+            x = resample(x, gen.fs, fs)
+        out[i] = smoothed_log_fas(x, fs, centres).mean(axis=0)
+    return out
+
+
+def anchor_high_frequencies(out, low, log_sim, centres, fs: float, fc: float, order: int = 8,
+                            keep_fraction: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """Set the level above ``fc`` of broadband records from the scenario and the input.
+
+    The expected log spectrum of a record above ``fc`` given its scenario and its observed low
+    frequencies is the scenario's median plus the part of the input's deviation from it that
+    correlates with each frequency::
+
+        log10 A(f) = log10 S(f) + rho(f) delta,   delta = mean over [0.5 fc, keep fc] of
+                                                          log10 (Y(f) / (L(f) S(f)))
+
+    with ``S`` the scenario's median spectrum (``log_sim``), ``Y`` the low-passed input, ``L`` the
+    crossover low-pass and ``rho(f)`` the Baker & Jayaram (2008) correlation between the periods
+    ``1 / f`` and ``1 / f_ref`` (``f_ref`` the geometric centre of the band of ``delta``;
+    :func:`quakesynth.gmm.correlation.baker_jayaram_2008`). Each component of ``out`` is scaled
+    in the frequency domain by the smooth gain ``A / R`` (``R`` its own smoothed spectrum), which
+    keeps its waveform and fine spectral structure; the gain ramps in from 1 at ``keep fc`` to
+    full at ``fc`` (the keep mask), so the band below ``keep fc`` is untouched. Components whose
+    input is zero (missing) are returned unchanged.
+
+    Parameters
+    ----------
+    out : (N, C, T) broadband acceleration (m/s^2) at ``fs`` Hz.
+    low : (N, C, T) the low-passed input acceleration it was made from.
+    log_sim : (N, C, F) ``log10`` smoothed scenario FAS at ``centres`` (:func:`scenario_log_fas`).
+    centres : (F,) Hz, ascending, covering ``[0.5 fc, 0.45 fs]`` (:func:`smoothing_centres`).
+
+    Returns the adjusted ``out`` (float64, same shape) and ``delta`` (N,) in log10 units.
+    """
+    from scipy import fft
+
+    from quakesynth.gmm.correlation import baker_jayaram_2008
+
+    out = np.asarray(out, np.float64)
+    low = np.asarray(low, np.float64)
+    centres = np.asarray(centres, np.float64)
+    log_sim = np.asarray(log_sim, np.float64)
+    N, C, T = out.shape
+    if low.shape != out.shape or log_sim.shape != (N, C, len(centres)):
+        raise ValueError(f"need out and low (N, C, T) and log_sim (N, C, F = {len(centres)}); got "
+                         f"{out.shape}, {low.shape}, {log_sim.shape}")
+    ref = (centres >= 0.5 * fc) & (centres <= keep_fraction * fc)
+    if not ref.any() or centres[-1] <= fc:
+        raise ValueError("centres must cover [0.5 fc, keep_fraction fc] and reach above fc")
+    active = np.abs(low).max(axis=-1) > 0  # (N, C): components the input has
+    log_y = smoothed_log_fas(low, fs, centres)
+    log_l = np.log10(crossover_lowpass_response(centres, fc, order))
+    dev = (log_y - log_sim - log_l)[..., ref].mean(axis=-1)  # (N, C)
+    n_act = active.sum(axis=1)
+    delta = np.where(n_act > 0, (dev * active).sum(axis=1) / np.maximum(n_act, 1), 0.0)
+    f_ref = np.sqrt(0.5 * keep_fraction) * fc
+    rho = np.where(centres > f_ref, baker_jayaram_2008(1.0 / f_ref, 1.0 / centres), 1.0)
+    log_gain = log_sim + rho * delta[:, None, None] - smoothed_log_fas(out, fs, centres)  # (N, C, F)
+    f = fft.rfftfreq(T, 1.0 / fs)
+    lf, lc = np.log(np.maximum(f, centres[0])), np.log(centres)
+    ramp = keep_mask(f, fc, keep_fraction)
+    new = out.copy()
+    for i, c in zip(*np.nonzero(active)):
+        gain = 10.0 ** (ramp * np.interp(lf, lc, log_gain[i, c]))
+        new[i, c] = fft.irfft(fft.rfft(out[i, c]) * gain, n=T)
+    return new, delta
 
 
 # --------------------------------------------------------------------------------------
