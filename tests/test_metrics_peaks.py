@@ -136,3 +136,23 @@ def test_module_names_are_exact():
     """The public names are the exact combination names (no 'GMRotD50' alias of SRSS)."""
     for name in ("rotd50", "rotd100", "gmrotd50", "peak_srss", "geometric_mean"):
         assert callable(getattr(peaks, name))
+
+
+def test_cumulative_trapezoid_is_scipys_bitwise_without_importing_it():
+    """The integration rule equals scipy.integrate.cumulative_trapezoid(initial=0) exactly, and
+    importing quakesynth.metrics.peaks (the generation path) does not import scipy.integrate."""
+    import subprocess
+    import sys
+
+    from scipy.integrate import cumulative_trapezoid as ref
+
+    from quakesynth.metrics.peaks import cumulative_trapezoid
+
+    y = np.random.default_rng(3).standard_normal((2, 3, 1001))
+    for dx in (0.01, 0.005, 1.0):
+        np.testing.assert_array_equal(cumulative_trapezoid(y, dx), ref(y, dx=dx, axis=-1, initial=0.0))
+    np.testing.assert_array_equal(cumulative_trapezoid(np.ones(1), 0.1), [0.0])
+    code = ("import sys, numpy as np; from quakesynth.metrics.peaks import pgv; pgv(np.ones((1, 3, 200)), 100.0); "
+            "print('scipy.integrate' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

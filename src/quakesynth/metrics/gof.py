@@ -214,10 +214,10 @@ def anderson_score(p1, p2) -> np.ndarray:
 
 
 def _duration_score(y1: np.ndarray, y2: np.ndarray, dt: float) -> np.ndarray:
-    from scipy.integrate import cumulative_trapezoid
+    from quakesynth.metrics.peaks import cumulative_trapezoid
 
-    c1 = cumulative_trapezoid(y1 * y1, dx=dt, axis=-1, initial=0.0)
-    c2 = cumulative_trapezoid(y2 * y2, dx=dt, axis=-1, initial=0.0)
+    c1 = cumulative_trapezoid(y1 * y1, dt)
+    c2 = cumulative_trapezoid(y2 * y2, dt)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.abs(c1 / c1[..., -1:] - c2 / c2[..., -1:]).max(axis=-1)
     return np.clip(10.0 * (1.0 - d), 0.0, 10.0), c1[..., -1], c2[..., -1]

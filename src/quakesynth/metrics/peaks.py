@@ -57,6 +57,16 @@ def _highpass(y: np.ndarray, fs: float, f_hp: float, order: int) -> np.ndarray:
     return sosfiltfilt(sos, y, axis=-1, padtype="odd", padlen=min(y.shape[-1] - 1, 3 * int(fs / f_hp)))
 
 
+def cumulative_trapezoid(y: np.ndarray, dx: float) -> np.ndarray:
+    """Cumulative trapezoidal integral of ``y`` (..., T) with step ``dx`` along the last axis,
+    starting at 0 (same shape): the arithmetic of ``scipy.integrate.cumulative_trapezoid(y,
+    dx=dx, axis=-1, initial=0)``, bitwise, without importing ``scipy.integrate`` (0.5-1.6 s of
+    start-up on the generation path)."""
+    y = np.asarray(y)
+    res = np.cumsum(dx * (y[..., 1:] + y[..., :-1]) / 2.0, axis=-1)
+    return np.concatenate([np.zeros(res.shape[:-1] + (1,), dtype=res.dtype), res], axis=-1)
+
+
 def integrate(acc, fs: float, baseline: str = "polynomial", order: int = 2,
               f_hp: float = 0.05, filter_order: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Velocity and displacement of acceleration records, with baseline correction.
@@ -109,8 +119,6 @@ def integrate(acc, fs: float, baseline: str = "polynomial", order: int = 2,
     >>> bool(np.abs(disp - d).max() < 0.003)
     True
     """
-    from scipy.integrate import cumulative_trapezoid
-
     fs = check_fs(fs)
     a = as_signal(acc, "acc")
     if baseline not in BASELINES:
@@ -124,12 +132,12 @@ def integrate(acc, fs: float, baseline: str = "polynomial", order: int = 2,
         if not (0 < f_hp < fs / 2):
             raise ValueError(f"f_hp must be between 0 and the Nyquist frequency {fs / 2} Hz; got {f_hp!r}")
         a = _highpass(a, fs, f_hp, filter_order)
-    vel = cumulative_trapezoid(a, dx=dt, axis=-1, initial=0.0)
+    vel = cumulative_trapezoid(a, dt)
     if baseline == "polynomial":
         vel = _poly_detrend(vel, int(order))
     elif baseline == "highpass":
         vel = _highpass(vel, fs, f_hp, filter_order)
-    disp = cumulative_trapezoid(vel, dx=dt, axis=-1, initial=0.0)
+    disp = cumulative_trapezoid(vel, dt)
     if baseline == "polynomial":
         disp = _poly_detrend(disp, int(order))
     elif baseline == "highpass":
