@@ -303,10 +303,11 @@ def test_refine_cli_end_to_end_without_lightning(model_dir, records, tmp_path, c
     got = read_records(out)
     assert got.data.shape == low.data.shape
     assert band_kept_error(got.data, low.data, FS, 0.8).max() < 1e-3  # miniSEED float32 round trip
-    # a dataset store as input (scenario from its metadata)
+    # a dataset store as input (scenario from its metadata), the network's own level above fc
     ds = write_records(low, tmp_path / "low_ds")
     assert main(["refine", str(ds), "--model", str(model_dir), "-o", str(tmp_path / "o.npz"), "--steps", "1",
-                 "--no-progress"]) == 0
+                 "--hf-level", "model", "--no-progress"]) == 0
+    assert read_records(tmp_path / "o.npz").processing(0)[-1]["hf_level"] == "model"
     # a record without magnitude: a one-line error and exit 2, unless --magnitude gives it
     meta = low.metadata.copy()
     meta["source_magnitude"] = np.nan
