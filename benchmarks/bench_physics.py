@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--fno-preset", default="fno_cpu", help="configs/<name>.yaml of the surrogate")
     ap.add_argument("--refiner-preset", default="refiner_cpu", help="configs/<name>.yaml of the refiners")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--patches", type=int, nargs="+", default=[1, 2], choices=[1, 2],
+                    help="refiners to judge (1: per sensor, 2: joint 2 x 2)")
     ap.add_argument("--only-surrogate", action="store_true",
                     help="judge OUT/surrogate/model alone (no refiner is trained or judged)")
     args = ap.parse_args()
@@ -92,7 +94,7 @@ def main() -> None:
 
     # ---- refiners -------------------------------------------------------------------------
     refined = {}
-    for patch in () if args.only_surrogate else (1, 2):
+    for patch in () if args.only_surrogate else tuple(args.patches):
         rdir = out / f"refiner_p{patch}" / "model"
         t = time.time()
         if not rdir.exists():
@@ -162,9 +164,8 @@ def main() -> None:
         md.append(f"- {name}: " + "; ".join(" ".join(f"{v:.2f}" for v in comp) for comp in c)
                   + ("" if name == "truth" else f" (max |difference from truth| {gap:.2f}; target 0.15)"))
     timing = f"Timings: surrogate {report['surrogate_s_per_wavefield'] * 1e3:.1f} ms/wavefield"
-    if not args.only_surrogate:
-        timing += (f"; refiner patch 1 {report['refiner_p1_s_per_wavefield']:.2f} s/wavefield, patch 2 "
-                   f"{report['refiner_p2_s_per_wavefield']:.2f} s/wavefield")
+    for patch in () if args.only_surrogate else tuple(args.patches):
+        timing += f"; refiner patch {patch} {report[f'refiner_p{patch}_s_per_wavefield']:.2f} s/wavefield"
     md += ["", timing + f" (CPU, {args.threads} thread)."]
     (out / "report.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
