@@ -32,7 +32,11 @@ the amplitude of the high frequencies; the result is blended into the input with
     out = input + M(f) (y + r - input),   M(f) = 0 for f <= k fc, raised cosine to 1 at fc
 
 (``k = keep_fraction``, 0.8; ``M`` applied on the record's own DFT grid): the input is returned
-exactly below ``k fc`` and the generated record above ``fc``. Velocity and displacement inputs are refined as acceleration (spectral
+exactly below ``k fc`` and the generated record above ``fc``. By default (``hf_level="scenario"``)
+the level of the generated record above ``fc`` is first set to the scenario's conditional median
+(:func:`anchor_high_frequencies`): the stochastic simulator's median spectrum for the scenario
+plus the input's low-frequency deviation from it weighted by the Baker & Jayaram (2008)
+inter-period correlation; the network keeps the waveform. Velocity and displacement inputs are refined as acceleration (spectral
 differentiation) and converted back (spectral integration, safe since ``M = 0`` near 0 Hz).
 """
 
