@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from quakesynth.gmm.correlation import baker_jayaram_2008
+from quakesynth.metrics.spectra import smoothed_log_fas
 from quakesynth.physics.broadband import (
     anchor_high_frequencies,
     crossover_lowpass,
-    smoothed_log_fas,
     smoothing_centres,
 )
 

@@ -171,7 +171,8 @@ def test_scenario_hf_level_follows_the_scenario_not_the_input_amplitude(model_di
     """hf_level="scenario": ten times the input raises the level above fc by 10^rho(f) (Baker &
     Jayaram 2008: ~1 near fc, ~0.2 at 20 Hz), not ten times; the input is still kept below 0.8 fc."""
     from quakesynth.gmm.correlation import baker_jayaram_2008
-    from quakesynth.physics.broadband import smoothed_log_fas, smoothing_centres
+    from quakesynth.metrics.spectra import smoothed_log_fas
+    from quakesynth.physics.broadband import smoothing_centres
 
     br = BroadbandRefiner(model_dir)
     low = _low(records)

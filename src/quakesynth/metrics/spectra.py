@@ -167,6 +167,14 @@ def log_fourier_amplitude(x, fs: float, n_fft: int | None = None, eps: float = 1
     return freqs, log_spectrum(amp, eps, base)
 
 
+def smoothed_log_fas(x, fs: float, centres, b: float = 40.0) -> np.ndarray:
+    """``log10`` of the Konno-Ohmachi (bandwidth ``b``) smoothed Fourier amplitude of ``x``
+    (..., T) sampled at ``fs`` Hz, at ``centres`` (Hz): (..., F), in log10 of the unit of ``x``
+    times s (m/s for m/s^2); all-zero records give -300."""
+    f, a = fourier_amplitude(np.asarray(x, np.float64), fs)
+    return np.log10(np.maximum(konno_ohmachi_smooth(a, f, np.asarray(centres, float), b), 1e-300))
+
+
 def moving_average_envelope(x, kernel: int = 128, edges: str = "zero") -> np.ndarray:
     """The moving-average envelope of HighFEM: a centred running mean of ``|x|``.
 

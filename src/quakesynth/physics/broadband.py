@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quakesynth.metrics.spectra import smoothed_log_fas
 from quakesynth.records import QUANTITY_UNITS, Records
 from quakesynth.scenario import SCENARIO_VARIABLES
 
@@ -329,15 +330,6 @@ def hybrid_baseline(low: Records, fc: float = 1.0, order: int = 8, seed: int = 0
 def smoothing_centres(fs: float, fc: float, n: int = 96) -> np.ndarray:
     """Log-spaced centre frequencies (Hz) from ``fc / 4`` to ``0.45 fs`` of the level anchoring."""
     return np.geomspace(0.25 * fc, 0.45 * fs, n)
-
-
-def smoothed_log_fas(x, fs: float, centres) -> np.ndarray:
-    """``log10`` of the Konno-Ohmachi (b = 40) smoothed Fourier amplitude (m/s for m/s^2) of
-    ``x`` (..., T) at ``centres`` (Hz): (..., F); zero records give -300."""
-    from quakesynth.metrics.spectra import fourier_amplitude, konno_ohmachi_smooth
-
-    f, a = fourier_amplitude(np.asarray(x, np.float64), fs)
-    return np.log10(np.maximum(konno_ohmachi_smooth(a, f, np.asarray(centres, float)), 1e-300))
 
 
 def scenario_log_fas(table: np.ndarray, fs: float, components: str, centres, seeds,
