@@ -22,6 +22,7 @@ Writes ``OUT/report.json`` and ``OUT/report.md``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import tempfile
@@ -114,8 +115,7 @@ def main() -> None:
         br = BroadbandRefiner(args.model)
         for level in args.hf_level:
             name = "refiner" if level == "model" else f"refiner (hf_level {level})"
-            methods[name] = (lambda lv: lambda low: br.refine(low, fc=args.fc, num_steps=args.steps, seed=0,
-                                                              hf_level=lv))(level)
+            methods[name] = functools.partial(br.refine, fc=args.fc, num_steps=args.steps, seed=0, hf_level=level)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "machine": f"{platform.node()} {platform.processor()} torch threads {args.threads}",
               "fc": args.fc, "model": args.model, "steps": args.steps, "sources": {}}

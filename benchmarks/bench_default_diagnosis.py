@@ -253,7 +253,7 @@ def amplitude_grid(args: argparse.Namespace) -> dict:
 
 
 def pgv_spread(args: argparse.Namespace) -> dict:
-    from quakesynth.metrics.peaks import pgv
+    from quakesynth.metrics.peaks import pga, pgv
 
     gens = {"teacher": _teacher(), **{e: _load(e) for e in args.models}}
     rows = []
@@ -262,7 +262,7 @@ def pgv_spread(args: argparse.Namespace) -> dict:
             rec = gen.generate(magnitude=m, distance=r, vs30=400.0, depth=10.0, gap=120.0, n=args.n,
                                seed=args.seed + 5, allow_extrapolation=True)
             x = rec.data[:, 1:].astype(np.float64)  # the horizontals (ZNE)
-            la = np.log10(np.abs(x).max(-1)).mean(1)
+            la = np.log10(pga(x)).mean(1)
             lv = np.log10(pgv(x, rec.fs)).mean(1)
             rows.append({"magnitude": m, "distance": r, "source": name,
                          **{f"{k}_{q}": float(f(v)) for k, v in (("pga", la), ("pgv", lv), ("ratio", lv - la))

@@ -80,9 +80,9 @@ def command(input, model, output, fmt, input_format, input_unit, fc, magnitude, 
     distance from the metadata or the options; Vs30 and depth when known) and returns broadband
     records at 100 Hz: the input exactly below 0.8 fc, blended to the generated record at fc,
     the refiner's high frequencies above, at the level of the scenario's median spectrum plus
-    the input's correlated deviation from it (--hf-level scenario, the default). INPUT: any ObsPy-readable file (miniSEED, SAC, K-NET,
-    ...), a PEER AT2 file, or a dataset store. A refiner of surrogate pairs refines
-    window by window at its own rate.
+    the input's correlated deviation from it (--hf-level scenario, the default). INPUT: any
+    ObsPy-readable file (miniSEED, SAC, K-NET, ...), a PEER AT2 file, or a dataset store. A
+    refiner of surrogate pairs refines window by window at its own rate.
 
     \b
     Example (the first uses the shipped `broadband` refiner, docs/model_card_broadband.md):

@@ -36,8 +36,9 @@ exactly below ``k fc`` and the generated record above ``fc``. By default (``hf_l
 the level of the generated record above ``fc`` is first set to the scenario's conditional median
 (:func:`anchor_high_frequencies`): the stochastic simulator's median spectrum for the scenario
 plus the input's low-frequency deviation from it weighted by the Baker & Jayaram (2008)
-inter-period correlation; the network keeps the waveform. Velocity and displacement inputs are refined as acceleration (spectral
-differentiation) and converted back (spectral integration, safe since ``M = 0`` near 0 Hz).
+inter-period correlation; the network keeps the waveform. Velocity and displacement inputs are
+refined as acceleration (spectral differentiation) and converted back (spectral integration,
+safe since ``M = 0`` near 0 Hz).
 """
 
 from __future__ import annotations
