@@ -134,3 +134,55 @@ def test_positional_noise_embedding_and_1d():
     assert losses[-1] < 0.7 * losses[0]
     with pytest.raises(ValueError, match="noise_embedding"):
         UNetConfig(noise_embedding="sinus")
+
+
+def test_coordinate_channels_are_linear_ramps():
+    from quakesynth.models.unet import coordinate_channels
+
+    c = coordinate_channels(torch.zeros(3, 5, 4, 6))
+    assert c.shape == (3, 2, 4, 6)
+    torch.testing.assert_close(c[1, 0, :, 2], torch.linspace(-1, 1, 4))   # axis 0 varies along H only
+    torch.testing.assert_close(c[2, 1, 3], torch.linspace(-1, 1, 6))      # axis 1 along W only
+    assert torch.equal(c[:, 0], c[:, 0, :, :1].expand(-1, -1, 6))
+    assert coordinate_channels(torch.zeros(2, 1, 8)).shape == (2, 1, 8)
+
+
+def test_coords_place_features_away_from_the_borders():
+    """Without coordinates, a spatially constant input gives the same output at interior pixels
+    (zero padding tells position only near the borders); with them the interior differs."""
+    from dataclasses import replace
+
+    x, t, c = torch.ones(1, 4, 64, 64), torch.zeros(1), torch.zeros(1, 5)
+    for coords in (False, True):
+        net = UNet(replace(TINY, coords=coords)).eval()
+        _randomise(net)
+        with torch.no_grad():
+            out = net(x, t, c)[0, :, 24:40, 24:40]
+        spread = float((out - out[:, :1, :1]).abs().max())
+        assert (spread > 1e-3) if coords else (spread < 1e-5), (coords, spread)
+
+
+def test_warm_start_widens_the_input_and_keeps_the_function(tmp_path):
+    """--init of a coords U-Net from one without: the first convolution gets zero weights for
+    the new channels, so the network computes exactly what the old one did."""
+    import warnings
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from quakesynth.modeldir import save_model_dir
+    from quakesynth.train.run import warm_start
+
+    old = UNet(TINY).eval()
+    _randomise(old)
+    save_model_dir(tmp_path / "old", {"model": "highfem"}, {"edm": old.state_dict()})
+    new = UNet(replace(TINY, coords=True)).eval()
+    _randomise(new, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # nothing is left at its fresh initialisation
+        counts = warm_start(SimpleNamespace(net=new), "edm", tmp_path / "old")
+    assert counts["widened"] == 1 and counts["skipped"] == 0
+    x, t, c = torch.randn(2, 4, 16, 16), torch.randn(2), torch.randn(2, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(new(x, t, c), old(x, t, c), rtol=1e-5, atol=1e-6)
+        w = new.input_blocks[0][0].weight
+        assert w.shape[1] == 6 and torch.count_nonzero(w[:, 4:]) == 0

@@ -59,6 +59,7 @@ class UNetConfig:
     noise_embedding: str = "fourier"  # noise-label features: "fourier" (random, fixed) or "positional"
     fourier_scale: float = 0.02  # std of the random Fourier frequencies (per unit noise label)
     null_cond: str = "zero"  # conditioning embedding when dropped/absent: "zero" or "learned"
+    coords: bool = False  # append one coordinate channel per spatial axis (linear, -1 -> 1) to the input (published HighFEM: False)
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "model_channels", "num_res_blocks", "num_heads",
@@ -84,6 +85,11 @@ class UNetConfig:
     def downsampling(self) -> int:
         """Factor by which every spatial axis shrinks at the lowest level."""
         return 2 ** (len(self.channel_mult) - 1)
+
+    @property
+    def coord_channels(self) -> int:
+        """Coordinate channels appended to the input (``dims`` with ``coords``, else 0)."""
+        return self.dims if self.coords else 0
 
     @property
     def embed_dim(self) -> int:
@@ -115,7 +121,7 @@ class UNet(nn.Module):
                               if cfg.cond_features and cfg.null_cond == "learned" else None)
 
         ch = cfg.channel_mult[0] * mc
-        self.input_blocks = nn.ModuleList([EmbedSequential(conv_nd(cfg.dims, cfg.in_channels, ch,
+        self.input_blocks = nn.ModuleList([EmbedSequential(conv_nd(cfg.dims, cfg.in_channels + cfg.coord_channels, ch,
                                                                    cfg.kernel_size, padding=pad))])
         skip_chans = [ch]
         ds = 1
@@ -191,7 +197,7 @@ class UNet(nn.Module):
         noise_labels = noise_labels.expand(x.shape[0])
         emb = self.embedding(noise_labels, cond, drop_cond)
         hs = []
-        h = x
+        h = torch.cat([x, coordinate_channels(x)], dim=1) if self.cfg.coords else x
         for module in self.input_blocks:
             h = module(h, emb)
             hs.append(h)
@@ -199,3 +205,22 @@ class UNet(nn.Module):
         for module in self.output_blocks:
             h = module(torch.cat([h, hs.pop()], dim=1), emb)
         return self.out(h)
+
+
+def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
+    """Coordinates (B, dims, *S) of the grid of ``x`` (B, C, *S): channel ``i`` is a linear ramp
+    from -1 to 1 along spatial axis ``i``, constant along the others (CoordConv, Liu et al. 2018).
+
+    A convolutional network with zero padding learns absolute position only from the borders,
+    so features far from them (an S-wave onset in the middle of the window) are hard to place
+    at a conditioned time; with the coordinates, a bias that depends on the conditioning
+    (the embedding added in every residual block) can put a threshold at any position.
+    """
+    spatial = x.shape[2:]
+    ramps = []
+    for i, n in enumerate(spatial):
+        shape = [1] * len(spatial)
+        shape[i] = n
+        r = torch.linspace(-1.0, 1.0, n, dtype=x.dtype, device=x.device).reshape(shape)
+        ramps.append(r.expand(*spatial))
+    return torch.stack(ramps).unsqueeze(0).expand(x.shape[0], -1, *spatial)

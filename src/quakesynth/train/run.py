@@ -172,10 +172,22 @@ def train(kind: str, data: str | Path | None = None, out: str | Path = "", prese
     return model_dir
 
 
+def _widened_input(old: torch.Tensor, new: torch.Tensor) -> bool:
+    """Whether ``new`` is ``old`` with more input channels (axis 1) and every other axis equal."""
+    return (old.ndim == new.ndim >= 2 and new.shape[1] > old.shape[1]
+            and old.shape[:1] == new.shape[:1] and old.shape[2:] == new.shape[2:])
+
+
 def warm_start(module: Any, kind: str, init: str | Path) -> dict[str, int]:
     """Copy into the trained network of ``kind`` (the recipe's ``warm`` attribute of ``module``)
     every tensor of the model at ``init`` (model directory or run folder) whose name and shape
-    match; returns ``{"copied", "skipped", "total"}`` counts.
+    match; returns ``{"copied", "widened", "skipped", "total"}`` counts.
+
+    A weight whose input axis (axis 1) grew and whose other axes match (new input channels of
+    the first convolution, e.g. ``unet.coords``; new conditioning variables appended to the
+    conditioning MLP) is *widened*: the old weights fill its first input channels and the new
+    ones start at zero, so the warm-started network computes the same function as the old one
+    and training switches the new inputs on.
 
     Raises ``ValueError`` when ``init`` has no weights of this kind or no tensor matches.
     """
@@ -190,12 +202,17 @@ def warm_start(module: Any, kind: str, init: str | Path) -> dict[str, int]:
     src, net = states[key], getattr(module, attr)
     target = net.state_dict()
     match = {k: v for k, v in src.items() if k in target and tuple(v.shape) == tuple(target[k].shape)}
+    widened = {k: v for k, v in src.items() if k in target and k not in match and _widened_input(v, target[k])}
     if not match:
         raise ValueError(f"--init {str(init)!r}: no {key!r} tensor matches the {kind} being trained in name and shape")
     with torch.no_grad():
         for k, v in match.items():
             target[k].copy_(v)
-    counts = {"copied": len(match), "skipped": len(target) - len(match), "total": len(target)}
+        for k, v in widened.items():  # new inputs start switched off: the same function as before
+            target[k].zero_()
+            target[k][:, :v.shape[1]].copy_(v)
+    counts = {"copied": len(match), "widened": len(widened),
+              "skipped": len(target) - len(match) - len(widened), "total": len(target)}
     if counts["skipped"]:
         warnings.warn(f"--init {str(init)!r}: {counts['skipped']} of {counts['total']} {kind} tensors differ in "
                       f"name or shape and keep their fresh initialisation", stacklevel=2)
