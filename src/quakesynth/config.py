@@ -37,8 +37,22 @@ def from_dict(cls: type[T], d: dict | None) -> T:
             value = from_dict(t, value)
         elif _origin_is_tuple(t) and isinstance(value, list):
             value = tuple(value)
+        elif isinstance(value, str) and _is_float_field(t):
+            value = _float(value, f"{cls.__name__}.{name}")
         kw[name] = value
     return cls(**kw)
+
+
+def _is_float_field(t: Any) -> bool:
+    return t is float or float in typing.get_args(t)
+
+
+def _float(value: str, where: str) -> float:
+    """A number written as text (YAML 1.1 reads ``1e-4``, without a dot, as a string)."""
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{where} must be a number; got {value!r}") from None
 
 
 def _origin_is_tuple(t: Any) -> bool:

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The shipped `default` model's recipe (docs/model_card_default.md, "How to reproduce it") in one
+# script, for a machine with a GPU: both training corpora, the VAE and the EDM (warm-started from
+# the shipped weights), the export. Nothing is downloaded; the shipped model never depends on this
+# script (the CPU commands of the model card make the same model, only slower).
+#
+#   bash tools/train_default_gpu.sh                      # GPU, full recipe, into runs/gpu-default
+#   ACCEL=cpu EVENTS=6 STATIONS=4 VAE_STEPS=2 EDM_STEPS=2 bash tools/train_default_gpu.sh   # smoke test
+#
+# Settings (environment variables, with their defaults):
+#   PY=python3            the Python that has torch (on the lent GPU machine: its own python3)
+#   ACCEL=gpu             gpu | cpu (--accelerator of `quakesynth train`)
+#   WORK=runs/gpu-default working folder (corpora and runs; resumed where a run is already there)
+#   OUT=$WORK/export      where the exported model goes (on the device tool: $OUT, which comes back)
+#   EVENTS=2000 STATIONS=10  corpus size per preset (the shipped model: 2,000 x 10)
+#   WORKERS=$(nproc)      simulator worker processes (the corpus does not depend on it)
+#   VAE_STEPS=450 EDM_STEPS=4500 BATCH=32 LR=1e-4   the shipped recipe's last stage
+#   INIT=src/quakesynth/weights/default   warm start of the VAE and the EDM
+#   COORDS=true           the U-Net's coordinate channels (unet.coords; the shipped model has them)
+#
+# Python packages the GPU machine lacks (obspy, seisbench, pyrvt, platformdirs) travel as wheels
+# in .whl/ (see /work/.library/device/README.md); this script installs them first when .whl/ exists.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+ACCEL=${ACCEL:-gpu}
+WORK=${WORK:-runs/gpu-default}
+OUT=${OUT:-$WORK/export}
+EVENTS=${EVENTS:-2000}
+STATIONS=${STATIONS:-10}
+WORKERS=${WORKERS:-$(nproc)}
+VAE_STEPS=${VAE_STEPS:-450}
+EDM_STEPS=${EDM_STEPS:-4500}
+BATCH=${BATCH:-32}
+LR=${LR:-1e-4}
+INIT=${INIT:-src/quakesynth/weights/default}
+COORDS=${COORDS:-true}
+
+if [ -d .whl ] && ! "$PY" -c "import obspy, seisbench, pyrvt, platformdirs" 2>/dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
+QS() { "$PY" -m quakesynth "$@"; }
+say() { echo "$(date +%T) $*"; }
+mkdir -p "$WORK"
+
+design=(--set corpus.magnitude_distribution=uniform --set corpus.distance_distribution=log-uniform
+        --set corpus.offshore_margin_km=50)
+for preset in japan bssa14; do
+    corpus=$WORK/corpus-even-$preset
+    if [ ! -d "$corpus" ]; then
+        say "corpus $preset"
+        QS simulate --events "$EVENTS" --stations-per-event "$STATIONS" -o "$corpus" --seed 0 \
+            --preset "$preset" --workers "$WORKERS" "${design[@]}"
+    fi
+done
+
+run() {  # run KIND RUN_DIR ARGS...: a new run, or the resumed one when its checkpoint is there
+    local kind=$1 dir=$2; shift 2
+    if [ -f "$dir/model/config.json" ]; then say "$kind done: $dir"; return; fi
+    if [ -f "$dir/checkpoints/last.ckpt" ]; then
+        say "$kind resumed: $dir"; QS train "$kind" --resume -o "$dir" --accelerator "$ACCEL" --quiet
+    else
+        say "$kind: $dir"; QS train "$kind" -o "$dir" --accelerator "$ACCEL" --quiet "$@"
+    fi
+}
+run vae "$WORK/vae" --data "$WORK/corpus-even-japan" --preset default --init "$INIT" \
+    --set train.max_steps="$VAE_STEPS"
+run edm "$WORK/edm" --data "$WORK/corpus-even-bssa14" --preset default --vae "$WORK/vae/model" \
+    --init "$INIT" --set unet.coords="$COORDS" --set train.max_steps="$EDM_STEPS" \
+    --set train.batch_size="$BATCH" --set train.lr="$LR" --set train.warmup_steps=50
+"$PY" tools/make_default_model.py "$WORK/edm/model" "$OUT" --solver dpmpp2m --steps 10
+say "model written to $OUT"
