@@ -14,7 +14,9 @@ on the same scenarios, with fixed seeds, RotD50 of the two horizontals (5 % damp
 - ``timing``: S-P time of the median envelope at M 5.5, 30-150 km (target: within 1 s of the
   simulator's). The envelope is the 0.5-s RMS of the horizontal vector; the median over the
   waveforms is normalised to its peak; P is its first crossing of 5 % and S of 50 % of the peak
-  (one definition for both generators, so the difference is meaningful).
+  (one definition for both generators, so the difference is meaningful). ``--sp-n`` waveforms
+  per distance and generator (default ``--n``); each S-P time comes with its bootstrap sd
+  (records resampled), and the difference with the sd of both.
 - ``readme``: M 6.5 at 30 km, Vs30 400 m/s: model median PGA / BSSA14 (region Japan) median
   (target: within a factor 1.5, where the simulator is).
 
@@ -82,14 +84,25 @@ def cell(model, sim, n: int, seed: int, sim_n: int | None = None, **scenario: fl
     return out
 
 
-def median_envelope(rec, window_s: float = 0.5) -> np.ndarray:
-    """Median over records of the ``window_s`` RMS envelope of the horizontal vector, peak 1."""
+def envelopes(rec, window_s: float = 0.5) -> np.ndarray:
+    """The ``window_s`` RMS envelope of the horizontal vector of every record, (N, T)."""
     h = [rec.components.index(c) for c in rec.components if c != "Z"]
     e2 = (rec.data[:, h].astype(np.float64) ** 2).sum(1)
     w = max(1, int(round(window_s * rec.fs)))
-    env = np.sqrt(np.apply_along_axis(lambda x: np.convolve(x, np.ones(w) / w, mode="same"), 1, e2))
-    med = np.median(env, axis=0)
+    return np.sqrt(np.apply_along_axis(lambda x: np.convolve(x, np.ones(w) / w, mode="same"), 1, e2))
+
+
+def median_envelope(rec, window_s: float = 0.5, env: np.ndarray | None = None) -> np.ndarray:
+    """Median over records of the ``window_s`` RMS envelope of the horizontal vector, peak 1."""
+    med = np.median(envelopes(rec, window_s) if env is None else env, axis=0)
     return med / med.max()
+
+
+def sp_bootstrap_sd(env: np.ndarray, fs: float, draws: int = 200, seed: int = 0) -> float:
+    """Sampling sd (s) of the S-P time of the median envelope: records resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    return float(np.std([s_minus_p(median_envelope(None, env=env[rng.integers(0, len(env), len(env))]), fs)
+                         for _ in range(draws)]))
 
 
 def s_minus_p(env: np.ndarray, fs: float, p_level: float = 0.05, s_level: float = 0.5) -> float:
@@ -132,9 +145,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for r in args.sp_distances:
             row = {"distance": r}
             for name, gen in (("model", model), ("sim", sim)):
-                rec = draw(gen, args.n, args.seed + 7, magnitude=5.5, distance=r, **BASE)
-                row[f"{name}_sp_s"] = s_minus_p(median_envelope(rec), rec.fs)
+                rec = draw(gen, args.sp_n or args.n, args.seed + 7, magnitude=5.5, distance=r, **BASE)
+                env = envelopes(rec)
+                row[f"{name}_sp_s"] = s_minus_p(median_envelope(rec, env=env), rec.fs)
+                row[f"{name}_sp_sd_s"] = sp_bootstrap_sd(env, rec.fs)
             row["diff_s"] = row["model_sp_s"] - row["sim_sp_s"]
+            row["diff_sd_s"] = float(np.hypot(row["model_sp_sd_s"], row["sim_sp_sd_s"]))
             rows.append(row)
         res["timing"] = {"rows": rows, "max_abs_diff_s": float(max(abs(r["diff_s"]) for r in rows))}
     if "readme" in parts:
@@ -184,7 +200,8 @@ def report(res: dict[str, Any]) -> str:
     if "timing" in res:
         t = res["timing"]
         lines.append("- S-P of the median envelope (M 5.5): " + ", ".join(
-            f"{r['distance']:.0f} km {r['model_sp_s']:.1f} / {r['sim_sp_s']:.1f} s" for r in t["rows"])
+            f"{r['distance']:.0f} km {r['model_sp_s']:.1f} / {r['sim_sp_s']:.1f} s "
+            f"(diff {r['diff_s']:+.2f} +- {r.get('diff_sd_s', float('nan')):.2f})" for r in t["rows"])
             + f" (model / simulator; max |diff| {t['max_abs_diff_s']:.1f} s, target <= 1 s)")
     if "readme" in res:
         r = res["readme"]
@@ -208,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", choices=PARTS, help="measure only these parts")
     p.add_argument("--magnitudes", type=float, nargs="+", default=list(GRID_M))
     p.add_argument("--distances", type=float, nargs="+", default=list(GRID_R), help="hypocentral, km")
+    p.add_argument("--sp-n", type=int, default=None,
+                   help="waveforms per distance of the S-P part, each generator (default: --n)")
     p.add_argument("--sp-distances", type=float, nargs="+", default=[30.0, 60.0, 90.0, 120.0, 150.0])
     p.add_argument("--out", help="also write the results as JSON")
     args = p.parse_args(argv)
