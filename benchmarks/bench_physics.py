@@ -117,9 +117,9 @@ def main() -> None:
         refined[f"refined (patch {patch})"] = from_patches(r, patch, 3, S, S)
         cal = load_refiner(rdir)[1].get("noise_correlation")
         if cal:
-            from quakesynth.physics.joint import refine_wavefields
+            from quakesynth.physics.joint import describe_correlation, refine_wavefields
 
-            name = f"refined (patch {patch}, spatial noise {cal['length']:g}/{cal['power']:g})"
+            name = f"refined (patch {patch}, spatial noise {describe_correlation(cal)})"
             refined[name] = refine_wavefields(ref, y_test, seed=0, config={"noise_correlation": cal},
                                               num_steps=args.sampler_steps)
             report[f"refiner_p{patch}_spatial_s_per_wavefield"] = seconds_per_call(

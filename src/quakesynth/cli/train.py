@@ -95,8 +95,9 @@ def command(kind: str, data: str | None, out: str, preset: str | None, config_fi
     if model_dir is not None:
         if calibrate:
             from quakesynth.modeldir import read_config
+            from quakesynth.physics.joint import describe_correlation
 
             nc = read_config(model_dir)["noise_correlation"]
-            click.echo(f"noise correlation: length {nc['length']:g} spacings, power {nc['power']:g}, "
+            click.echo(f"noise correlation: {describe_correlation(nc)}, "
                        f"max |coherence error| {nc['max_abs_error']:.3f}", err=True)
         click.echo(f"model written to {model_dir}", err=True)

@@ -273,12 +273,14 @@ class Refiner(nn.Module):
                                         extra)
 
     @torch.no_grad()
-    def refine_field(self, y: torch.Tensor, seeds, length: float = 0.0, power: float = 1.0, num_steps: int = 18,
+    def refine_field(self, y: torch.Tensor, seeds, length: float | list[float] = 0.0,
+                     power: float | list[float] = 1.0, num_steps: int = 18,
                      S_churn: float = 0.0, sigma_min: float = 0.002, sigma_max: float = 80.0,
                      rho: float = 7.0) -> torch.Tensor:
         """Refined wavefields (N, C, S, S, T) for surrogate wavefields ``y`` (N, C, S, S, T), one
         seed per wavefield; the noise is correlated across sensors (:class:`SpatialNoise` with
-        ``length`` sensor spacings and ``power``; ``length = 0`` is independent noise). All
+        ``length`` sensor spacings and ``power``, each one number or one per component;
+        ``length = 0`` is independent noise). All
         sensors of a wavefield are refined in one sampler call, ``patch x patch`` blocks
         (``cfg.patch``) jointly; for ``patch > 1`` the noise is correlated between blocks and
         i.i.d. inside a block, as the joint network was trained."""
@@ -293,7 +295,10 @@ class Refiner(nn.Module):
         # noise is correlated between whole blocks (channel by channel, at the block grid's spacing
         # of k sensors), never between the sensors of one block, whose coupling the network learned.
         # For k = 1 this is the sensor-level field itself.
-        noise = SpatialNoise(seeds, (C * k * k, Sx // k, Sy // k, T), length=length / k, power=power,
+        # channels of a block are component-major (to_patches): k^2 channels per component
+        lengths = [v / k for v in per_channel(length, C, "length") for _ in range(k * k)]
+        powers = [v for v in per_channel(power, C, "power") for _ in range(k * k)]
+        noise = SpatialNoise(seeds, (C * k * k, Sx // k, Sy // k, T), length=lengths, power=powers,
                              device=y.device)
 
         def draw() -> torch.Tensor:  # (N (S/k)^2, C k^2, T), the layout of to_patches
@@ -325,28 +330,44 @@ def sensor_correlation(Sx: int, Sy: int, length: float, power: float = 1.0) -> n
     return np.exp(-((d / float(length)) ** float(power)))
 
 
+def per_channel(value, channels: int, name: str) -> list[float]:
+    """``value`` (one number, or one per channel) as a list of ``channels`` floats."""
+    v = [float(x) for x in np.atleast_1d(np.asarray(value, dtype=np.float64))]
+    if len(v) == 1:
+        return v * channels
+    if len(v) != channels:
+        raise ValueError(f"{name} needs 1 or {channels} values (one per channel); got {len(v)}")
+    return v
+
+
 class SpatialNoise:
     """Standard-normal noise of wavefields (N, C, Sx, Sy, T), independent in component and time,
     correlated across sensors by :func:`sensor_correlation`; one seed per wavefield.
+
+    ``length`` and ``power`` are one number for every channel or one per channel (C), so that each
+    component can have the spatial correlation of its own truth.
 
     Every call of :meth:`randn` draws the next noise of each wavefield's own generator, so a
     wavefield's samples depend on its seed only (not on the batch), as edm's
     ``StackedRandomGenerator``. Each sensor's marginal is exactly N(0, 1) (unit diagonal).
     """
 
-    def __init__(self, seeds, shape: tuple[int, int, int, int], length: float = 0.0, power: float = 1.0,
-                 device: str | torch.device = "cpu") -> None:
+    def __init__(self, seeds, shape: tuple[int, int, int, int], length: float | list[float] = 0.0,
+                 power: float | list[float] = 1.0, device: str | torch.device = "cpu") -> None:
         C, Sx, Sy, T = (int(v) for v in shape)
         self.shape, self.device = (C, Sx, Sy, T), torch.device(device)
-        R = sensor_correlation(Sx, Sy, length, power)
-        # eigen-factor (robust where a long correlation makes R near-singular): R = L L^T
-        w, V = np.linalg.eigh(R)
-        L = V * np.sqrt(np.clip(w, 0.0, None))[None, :]
-        self.L = torch.as_tensor(L, dtype=torch.float32, device=self.device)
+        params = list(zip(per_channel(length, C, "length"), per_channel(power, C, "power")))
+        factors: dict[tuple[float, float], torch.Tensor] = {}
+        for lp in dict.fromkeys(params):
+            # eigen-factor (robust where a long correlation makes R near-singular): R = L L^T
+            w, V = np.linalg.eigh(sensor_correlation(Sx, Sy, *lp))
+            factors[lp] = torch.as_tensor(V * np.sqrt(np.clip(w, 0.0, None))[None, :], dtype=torch.float32,
+                                          device=self.device)
+        self.L = torch.stack([factors[lp] for lp in params])  # (C, S, S): one factor per channel
         self.generators = [torch.Generator(self.device).manual_seed(int(s) % (1 << 32)) for s in seeds]
 
     def randn(self) -> torch.Tensor:
         """Next noise (N, C, Sx, Sy, T), float32."""
         C, Sx, Sy, T = self.shape
         z = torch.stack([torch.randn((C, Sx * Sy, T), generator=g, device=self.device) for g in self.generators])
-        return torch.einsum("ij,ncjt->ncit", self.L, z).reshape(len(self.generators), C, Sx, Sy, T)
+        return torch.einsum("cij,ncjt->ncit", self.L, z).reshape(len(self.generators), C, Sx, Sy, T)

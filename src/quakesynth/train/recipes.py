@@ -561,7 +561,8 @@ def calibrate_model(model_dir, sur, data: dict, idx, band: tuple[float, float], 
 
 def calibrate_refiner(model_dir: Path, inputs: Inputs, cfg: RefinerRunConfig, wavefields: int = 8) -> dict:
     """``--calibrate``: the joint refiner's spatial noise correlation fitted on the first
-    ``wavefields`` dev wavefields of the corpus (:func:`calibrate_model`)."""
+    ``wavefields`` dev wavefields of the corpus (:func:`calibrate_model`), per component where
+    that fits the truth's coherence better."""
     import json
 
     from quakesynth.physics.models import Surrogate
@@ -569,7 +570,7 @@ def calibrate_refiner(model_dir: Path, inputs: Inputs, cfg: RefinerRunConfig, wa
     corpus, sp = _corpus3d(inputs)
     fmax = float(json.loads((Path(inputs.data) / "config.json").read_text())["wave3d"]["fmax"])
     return calibrate_model(model_dir, Surrogate(inputs.surrogate), corpus, sp["dev"][:wavefields],
-                           coherence_band(float(corpus["fs"]), fmax), int(cfg.num_steps))
+                           coherence_band(float(corpus["fs"]), fmax), int(cfg.num_steps), per_component=True)
 
 
 # -- site-specific: timesnet, site-cvae -----------------------------------------------------------
