@@ -63,7 +63,11 @@ def test_surrogate_then_calibrated_joint_refiner(corpus3d, tmp_path, capsys):
     ref, cfg = load_refiner(r / "model")
     assert ref.cfg.patch == 2 and cfg["surrogate"] == str(s) and cfg["num_steps"] == 8
     cal = cfg["noise_correlation"]
-    assert cal["length"] >= 0 and 0 < cal["power"] <= 2 and len(cal["target"]) == 3 and len(cal["target"][0]) == 4
+    # one correlation, or one per component where that fitted the dev coherence better
+    length, power = np.atleast_1d(cal["length"]), np.atleast_1d(cal["power"])
+    assert len(length) in (1, 3) and (length >= 0).all() and ((power > 0) & (power <= 2)).all()
+    assert len(cal["target"]) == 3 and len(cal["target"][0]) == 4
+    assert min(g["max_abs_error"] for g in cal["grid"]) == pytest.approx(cal["max_abs_error"])
     assert "noise correlation: length" in capsys.readouterr().err
 
 

@@ -552,7 +552,7 @@ def calibrate_model(model_dir, sur, data: dict, idx, band: tuple[float, float], 
     cfg, sd = load_model_dir(model_dir, map_location="cpu")
     for k in ("format", "format_version", "quakesynth_version", "weights"):
         cfg.pop(k, None)
-    cfg["noise_correlation"] = {**{k: result[k] for k in ("length", "power", "max_abs_error")},
+    cfg["noise_correlation"] = {**{k: result[k] for k in ("length", "power", "max_abs_error", "grid")},
                                 "band_hz": list(band), "target": target.tolist(), "wavefields": len(idx)}
     save_model_dir(model_dir, cfg, {k: {n: torch.as_tensor(t) for n, t in v.items()} for k, v in sd.items()},
                    overwrite=True)
