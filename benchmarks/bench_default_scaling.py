@@ -92,16 +92,16 @@ def envelopes(rec, window_s: float = 0.5) -> np.ndarray:
     return np.sqrt(np.apply_along_axis(lambda x: np.convolve(x, np.ones(w) / w, mode="same"), 1, e2))
 
 
-def median_envelope(rec, window_s: float = 0.5, env: np.ndarray | None = None) -> np.ndarray:
-    """Median over records of the ``window_s`` RMS envelope of the horizontal vector, peak 1."""
-    med = np.median(envelopes(rec, window_s) if env is None else env, axis=0)
+def median_envelope(env: np.ndarray) -> np.ndarray:
+    """Median over records of envelopes (N, T) (:func:`envelopes`), normalised to peak 1."""
+    med = np.median(env, axis=0)
     return med / med.max()
 
 
 def sp_bootstrap_sd(env: np.ndarray, fs: float, draws: int = 200, seed: int = 0) -> float:
     """Sampling sd (s) of the S-P time of the median envelope: records resampled with replacement."""
     rng = np.random.default_rng(seed)
-    return float(np.std([s_minus_p(median_envelope(None, env=env[rng.integers(0, len(env), len(env))]), fs)
+    return float(np.std([s_minus_p(median_envelope(env[rng.integers(0, len(env), len(env))]), fs)
                          for _ in range(draws)]))
 
 
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, gen in (("model", model), ("sim", sim)):
                 rec = draw(gen, args.sp_n or args.n, args.seed + 7, magnitude=5.5, distance=r, **BASE)
                 env = envelopes(rec)
-                row[f"{name}_sp_s"] = s_minus_p(median_envelope(rec, env=env), rec.fs)
+                row[f"{name}_sp_s"] = s_minus_p(median_envelope(env), rec.fs)
                 row[f"{name}_sp_sd_s"] = sp_bootstrap_sd(env, rec.fs)
             row["diff_s"] = row["model_sp_s"] - row["sim_sp_s"]
             row["diff_sd_s"] = float(np.hypot(row["model_sp_sd_s"], row["sim_sp_sd_s"]))

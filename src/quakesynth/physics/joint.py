@@ -100,25 +100,24 @@ def calibrate_noise_correlation(refine: Callable[[float | list[float], float | l
     target = np.asarray(target, dtype=np.float64)
     grid = []
     best = None
+
+    def score(length, power) -> None:  # refine with one candidate, record it, keep the best
+        nonlocal best
+        coh = np.asarray(coherence(refine(length, power)), dtype=np.float64)
+        if coh.shape != target.shape:
+            raise ValueError(f"coherence shape {coh.shape} differs from target {target.shape}")
+        per = np.abs(coh - target).max(axis=1)
+        grid.append({"length": length, "power": power, "max_abs_error": float(per.max()),
+                     "component_errors": per.tolist()})
+        if best is None or per.max() < best["max_abs_error"] - 1e-12:
+            best = {"length": length, "power": power, "max_abs_error": float(per.max()), "coherence": coh.tolist()}
+
     for length in lengths:
         for power in (powers if length > 0 else powers[:1]):
-            coh = np.asarray(coherence(refine(float(length), float(power))), dtype=np.float64)
-            if coh.shape != target.shape:
-                raise ValueError(f"coherence shape {coh.shape} differs from target {target.shape}")
-            err = float(np.abs(coh - target).max())
-            grid.append({"length": float(length), "power": float(power), "max_abs_error": err,
-                         "component_errors": np.abs(coh - target).max(axis=1).tolist()})
-            if best is None or err < best["max_abs_error"] - 1e-12:
-                best = {"length": float(length), "power": float(power), "max_abs_error": err,
-                        "coherence": coh.tolist()}
+            score(float(length), float(power))
     if per_component and len(target) > 1:
         picks = [min(grid, key=lambda g, c=c: g["component_errors"][c]) for c in range(len(target))]
         length_c, power_c = [g["length"] for g in picks], [g["power"] for g in picks]
-        if len({(a, b) for a, b in zip(length_c, power_c)}) > 1:
-            coh = np.asarray(coherence(refine(length_c, power_c)), dtype=np.float64)
-            err = float(np.abs(coh - target).max())
-            grid.append({"length": length_c, "power": power_c, "max_abs_error": err,
-                         "component_errors": np.abs(coh - target).max(axis=1).tolist()})
-            if err < best["max_abs_error"] - 1e-12:
-                best = {"length": length_c, "power": power_c, "max_abs_error": err, "coherence": coh.tolist()}
+        if len(set(zip(length_c, power_c))) > 1:
+            score(length_c, power_c)
     return {**best, "grid": grid}
