@@ -28,6 +28,9 @@ RotD50 PGA of the two horizontals throughout; "simulator" is ``load_model("stoch
 ``classifier`` the evaluation classifier ``--classifier`` on ``--n`` test-split records of
                ``--data`` and on each ``--models`` entry's waveforms for the same conditions:
                accuracy, and the accuracy of the magnitude bin and of the distance bin alone.
+               ``recon:gl[@PATH]`` and ``recon:vae[@PATH]`` entries put the test records themselves
+               through the model's phase retrieval (and VAE round trip), true peaks restored:
+               the accuracy the latent design allows before any diffusion.
 
 Example (one thread, a training running beside it)::
 
@@ -292,9 +295,42 @@ def classifier(args: argparse.Namespace) -> dict:
 
     out = {"n": int(ok.sum()), "data": score(clf.embed_predict(sub)[1])}
     for e in args.models:
+        kind, _, base = e.partition(":") if e.startswith("recon:") else ("", "", e)
+        if kind:  # the test records themselves through the model's parts: the ceiling of the design
+            stage, _, path = base.partition("@")
+            out[e] = score(clf.embed_predict(_reconstruct(_load(path or "default"), sub, stage, args.seed))[1])
+            continue
         gen = _load(e)
         out[e] = score(clf.embed_predict(gen.generate_table(md, seed=args.seed + 1, allow_extrapolation=True))[1])
     return out
+
+
+def _reconstruct(gen, rec, stage: str, seed: int):
+    """``rec`` (Records) through the model's own parts, the true peaks put back per component:
+    ``gl`` log-spectrogram -> Griffin-Lim; ``vae`` log-spectrogram -> VAE encode (posterior mean)
+    -> decode -> Griffin-Lim. A model with ``amplitude.mode: peak`` sees peak-normalised shapes,
+    as in training."""
+    import torch
+
+    from quakesynth.models.amplitude import normalise_peaks, rescale_peaks
+    from quakesynth.train.data import waveforms
+
+    if stage not in ("gl", "vae"):
+        raise SystemExit(f"recon stage must be gl or vae; got {stage!r}")
+    comps = gen.components
+    x = waveforms(rec, gen.spectrogram.n_samples, gen.spectrogram.fs, comps)
+    amp = gen.config.get("amplitude") or {"mode": "none"}
+    shape, logp = normalise_peaks(x, float(amp["reference"])) if amp["mode"] == "peak" else (x, None)
+    seeds = [seed + 7 + i for i in range(len(x))]
+    with torch.inference_mode():
+        spec = gen.rep.forward(torch.from_numpy(np.ascontiguousarray(shape)))
+        if stage == "vae":
+            spec = gen.decode(gen.vae.encode(spec)[0])
+        wave = gen.invert(spec, seeds)
+    if logp is None:
+        logp = np.log10(np.maximum(np.abs(x).max(-1), 1e-12))
+    wave = rescale_peaks(wave, torch.from_numpy(logp)).numpy()
+    return rec.select_components(comps).replace(data=gen.fit_length(wave)[..., :rec.n_samples])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,3 +173,42 @@ def test_bad_input_is_one_line_error(tiny_runs, tmp_path, capsys):
     assert "unknown key" in capsys.readouterr().err
     assert main(["train", "vae", "--data", str(tmp_path / "missing"), "--preset", "tiny",
                  "--out", str(tmp_path / "w")]) == 2
+
+
+def test_decoder_only_finetune_keeps_the_latent_space(tiny_runs, tmp_path):
+    """``vae_train.part=decoder`` trains the decoder on the frozen encoder's posterior means:
+    the encoder is bit-identical to the init's (so a denoiser trained on its latents stays
+    valid), the decoder moves, and tools/make_default_model.py --decoder swaps it into the
+    generator, refusing a VAE whose encoder differs."""
+    from test_models_amplitude import _make_default_model_tool
+
+    import quakesynth
+    from quakesynth.modeldir import load_model_dir
+
+    data, runs = tiny_runs
+    out = tmp_path / "dec"
+    assert main(["train", "vae", "--data", str(data), "--preset", "tiny", "--out", str(out), "--quiet",
+                 "--init", str(runs["vae"]), "--set", "vae_train.part=decoder", "--set", "train.max_steps=6",
+                 "--set", "train.lr=0.003"]) == 0
+    old, new = load_model_dir(runs["vae"] / "model")[1]["vae"], load_model_dir(out / "model")[1]["vae"]
+    enc = [k for k in old if k.startswith("encoder.")]
+    dec = [k for k in old if k.startswith("decoder.")]
+    assert enc and dec and all(torch.equal(old[k], new[k]) for k in enc)
+    assert not all(torch.equal(old[k], new[k]) for k in dec)
+    curve = pd.read_csv(out / "logs" / "metrics.csv")
+    assert "train/kl" not in curve or curve["train/kl"].isna().all()  # the loss is the reconstruction alone
+
+    tool = _make_default_model_tool()
+    target = tmp_path / "default"
+    assert tool.main([str(runs["edm"] / "model"), str(target), "--steps", "3", "--decoder", str(out / "model")]) == 0
+    config, states = load_model_dir(target)
+    assert all(torch.equal(states["vae"][k], new[k]) for k in enc + dec)
+    assert config["provenance"]["vae_decoder"] == str(out / "model")
+    wave = quakesynth.load_model(target).generate(magnitude=5.5, distance=40.0, vs30=400.0, depth=10.0,
+                                                  gap=100.0, n=1, seed=0).data
+    assert np.isfinite(wave).all()
+    other = tmp_path / "other"  # a VAE trained in full has another encoder: refused
+    assert main(["train", "vae", "--data", str(data), "--preset", "tiny", "--out", str(other), "--quiet",
+                 "--init", str(runs["vae"]), "--set", "train.max_steps=3", "--set", "train.lr=0.003"]) == 0
+    with pytest.raises(SystemExit, match="different encoder"):
+        tool.main([str(runs["edm"] / "model"), str(tmp_path / "x"), "--decoder", str(other / "model")])

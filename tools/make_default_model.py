@@ -7,6 +7,10 @@ sampler chosen with ``benchmarks/bench_highfem.py fd-check`` (docs/model_card_de
 
     python tools/make_default_model.py runs/edm-default/model src/quakesynth/weights/default \
         --solver dpmpp2m --steps 10 --description "..."
+
+``--decoder RUN/model`` takes the VAE decoder of a decoder-only fine-tune (``quakesynth train vae
+--set vae_train.part=decoder``); its encoder must equal the model's, so the latent space the
+denoiser learned is unchanged.
 """
 
 from __future__ import annotations
@@ -34,11 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amplitude-steps", type=int, default=None, help="AdamW steps of that refit (default 2000)")
     p.add_argument("--amplitude-shape", choices=("none", "pgv"), default="none",
                    help="condition the refitted amplitude model on the shape's log10(PGV / PGA) (default none)")
+    p.add_argument("--decoder", metavar="VAE_MODEL",
+                   help="take the VAE decoder of this model directory (a decoder-only fine-tune of the same encoder)")
     args = p.parse_args(argv)
     config, states = load_model_dir(args.source)
     states = {k: v for k, v in states.items() if k in ("vae", "edm", "amplitude")}
     if config.get("model") != "highfem":
         raise SystemExit(f"{args.source!r} is not a HighFEM generator (model={config.get('model')!r})")
+    if args.decoder:
+        states["vae"] = swap_decoder(states["vae"], load_model_dir(args.decoder)[1]["vae"])
+        config.setdefault("provenance", {})["vae_decoder"] = str(args.decoder)
     for key in ("format", "format_version", "quakesynth_version", "weights"):
         config.pop(key, None)
     config["name"] = "default"
@@ -61,6 +70,22 @@ def main(argv: list[str] | None = None) -> int:
     save_model_dir(args.target, config, states, overwrite=True)
     print(f"wrote {args.target} ({args.solver}, {args.steps} steps)")
     return 0
+
+
+def swap_decoder(vae: dict, other: dict) -> dict:
+    """The VAE state ``vae`` with the ``decoder.*`` tensors of ``other``; SystemExit unless the
+    two share every encoder tensor exactly (the latent space must not move under the denoiser)."""
+    import torch
+
+    enc = sorted(k for k in vae if k.startswith("encoder."))
+    if sorted(k for k in other if k.startswith("encoder.")) != enc or not enc:
+        raise SystemExit("the decoder's VAE has a different encoder layout")
+    if not all(torch.equal(vae[k], other[k]) for k in enc):
+        raise SystemExit("the decoder's VAE has a different encoder: fine-tune it with vae_train.part=decoder from this model")
+    dec = [k for k in vae if k.startswith("decoder.")]
+    if sorted(dec) != sorted(k for k in other if k.startswith("decoder.")):
+        raise SystemExit("the decoder's VAE has a different decoder layout")
+    return {**vae, **{k: other[k].clone() for k in dec}}
 
 
 if __name__ == "__main__":

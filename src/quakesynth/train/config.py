@@ -90,11 +90,23 @@ HIGHFEM_KINDS = ("vae", "edm", "classifier")
 
 
 @dataclass(frozen=True)
+class VAEPartConfig:
+    """Which part of the VAE a run trains."""
+
+    part: str = "all"  # "all" (encoder and decoder: loss = MSE + KL) or "decoder" (the encoder frozen; loss = MSE of decoding its posterior means, as the generator decodes; the latent space a denoiser learned stays valid)
+
+    def __post_init__(self) -> None:
+        if self.part not in ("all", "decoder"):
+            raise ValueError(f"vae_train.part must be 'all' or 'decoder'; got {self.part!r}")
+
+
+@dataclass(frozen=True)
 class VAERunConfig:
     """Run configuration of ``quakesynth train vae``."""
 
     spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)  # representation
     vae: VAEConfig = field(default_factory=VAEConfig)  # autoencoder architecture and KL weight
+    vae_train: VAEPartConfig = field(default_factory=VAEPartConfig)  # all of the VAE, or only its decoder
     amplitude: AmplitudeConfig = field(default_factory=AmplitudeConfig)  # mode "peak": learn peak-normalised shapes (the edm inherits mode and reference)
     data: DataConfig = field(default_factory=DataConfig)  # records used
     train: TrainConfig = field(default_factory=TrainConfig)  # optimisation

@@ -109,21 +109,31 @@ class TrainModule(pl.LightningModule):
 
 # -- HighFEM -----------------------------------------------------------------------------------
 class VAEModule(TrainModule):
-    """VAE on log-spectrograms: loss = MSE + kl_weight * KL (:meth:`VAE.loss`)."""
+    """VAE on log-spectrograms: loss = MSE + kl_weight * KL (:meth:`VAE.loss`); with
+    ``part="decoder"`` the encoder is frozen and the loss is the MSE of decoding its posterior
+    means (what a latent denoiser trained on those means produces at generation)."""
 
-    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig) -> None:
+    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: str = "all") -> None:
         from quakesynth.models.vae import VAE
         from quakesynth.repr.spectrogram import LogSpectrogram
 
         super().__init__(train)
         self.rep = LogSpectrogram(spectrogram)
         self.vae = VAE(vae)
+        self.part = part
+        if part == "decoder":
+            self.vae.encoder.requires_grad_(False)
 
     def ema_target(self) -> nn.Module:
         return self.vae
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = self.rep.forward(batch["wave"].float())
+        if self.part == "decoder":
+            with torch.no_grad():
+                mean = self.vae.encode(x)[0]
+            recon = torch.mean((self.vae.decode(mean) - x) ** 2)
+            return recon, {"recon": recon.detach()}
         loss, parts = self.vae.loss(x)
         return loss, {"recon": parts["recon"], "kl": parts["kl"]}
 
