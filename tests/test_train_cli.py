@@ -180,10 +180,9 @@ def test_decoder_only_finetune_keeps_the_latent_space(tiny_runs, tmp_path):
     the encoder is bit-identical to the init's (so a denoiser trained on its latents stays
     valid), the decoder moves, and tools/make_default_model.py --decoder swaps it into the
     generator, refusing a VAE whose encoder differs."""
-    from test_models_amplitude import _make_default_model_tool
-
     import quakesynth
     from quakesynth.modeldir import load_model_dir
+    from test_models_amplitude import _make_default_model_tool
 
     data, runs = tiny_runs
     out = tmp_path / "dec"
