@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The shipped `default` model's recipe (docs/model_card_default.md, "How to reproduce it") in one
 # script, for a machine with a GPU: both training corpora, the VAE and the EDM (warm-started from
-# the shipped weights), the export. Nothing is downloaded; the shipped model never depends on this
+# the shipped weights), the VAE decoder polished on the frozen encoder's latents, the export. Nothing is downloaded; the shipped model never depends on this
 # script (the CPU commands of the model card make the same model, only slower).
 #
 #   bash tools/train_default_gpu.sh                      # GPU, full recipe, into runs/gpu-default
-#   ACCEL=cpu EVENTS=6 STATIONS=4 VAE_STEPS=2 EDM_STEPS=2 bash tools/train_default_gpu.sh   # smoke test
+#   ACCEL=cpu EVENTS=6 STATIONS=4 VAE_STEPS=2 EDM_STEPS=2 DEC_STEPS=2 bash tools/train_default_gpu.sh   # smoke test
 #
 # Settings (environment variables, with their defaults):
 #   PY=python3            the Python that has torch (on the lent GPU machine: its own python3)
@@ -17,6 +17,7 @@
 #   VAE_STEPS=450 EDM_STEPS=4500 BATCH=32 LR=1e-4   the shipped recipe's last stage
 #   INIT=src/quakesynth/weights/default   warm start of the VAE and the EDM
 #   COORDS=true           the U-Net's coordinate channels (unet.coords; the shipped model has them)
+#   DEC_STEPS=2400 DEC_LR=4e-4   decoder-only fine-tune after the EDM (vae_train.part=decoder; 0 skips it)
 #
 # Python packages the GPU machine lacks (obspy, seisbench, pyrvt, platformdirs) travel as wheels
 # in .whl/ (see /work/.library/device/README.md); this script installs them first when .whl/ exists.
@@ -35,6 +36,8 @@ BATCH=${BATCH:-32}
 LR=${LR:-1e-4}
 INIT=${INIT:-src/quakesynth/weights/default}
 COORDS=${COORDS:-true}
+DEC_STEPS=${DEC_STEPS:-2400}
+DEC_LR=${DEC_LR:-4e-4}
 
 if [ -d .whl ] && ! "$PY" -c "import obspy, seisbench, pyrvt, platformdirs" 2>/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -70,5 +73,12 @@ run vae "$WORK/vae" --data "$WORK/corpus-even-japan" --preset default --init "$I
 run edm "$WORK/edm" --data "$WORK/corpus-even-bssa14" --preset default --vae "$WORK/vae/model" \
     --init "$INIT" --set unet.coords="$COORDS" --set train.max_steps="$EDM_STEPS" \
     --set train.batch_size="$BATCH" --set train.lr="$LR" --set train.warmup_steps=50
-"$PY" tools/make_default_model.py "$WORK/edm/model" "$OUT" --solver dpmpp2m --steps 10
+decoder=()
+if [ "$DEC_STEPS" -gt 0 ]; then  # the encoder stays frozen: the EDM's latent space does not move
+    run vae "$WORK/vae-dec" --data "$WORK/corpus-even-bssa14" --preset default --init "$WORK/vae/model" \
+        --set vae_train.part=decoder --set train.max_steps="$DEC_STEPS" --set train.lr="$DEC_LR" \
+        --set train.warmup_steps=50
+    decoder=(--decoder "$WORK/vae-dec/model")
+fi
+"$PY" tools/make_default_model.py "$WORK/edm/model" "$OUT" --solver dpmpp2m --steps 10 "${decoder[@]}"
 say "model written to $OUT"
