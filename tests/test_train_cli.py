@@ -211,3 +211,18 @@ def test_decoder_only_finetune_keeps_the_latent_space(tiny_runs, tmp_path):
                  "--init", str(runs["vae"]), "--set", "train.max_steps=3", "--set", "train.lr=0.003"]) == 0
     with pytest.raises(SystemExit, match="different encoder"):
         tool.main([str(runs["edm"] / "model"), str(tmp_path / "x"), "--decoder", str(other / "model")])
+
+
+def test_decoder_only_module_keeps_the_encoder_frozen_and_in_eval_mode():
+    from quakesynth.models.vae import VAEConfig
+    from quakesynth.repr.spectrogram import SpectrogramConfig
+    from quakesynth.train.config import TrainConfig, VAEPartConfig
+    from quakesynth.train.modules import VAEModule
+
+    m = VAEModule(SpectrogramConfig(), VAEConfig(), TrainConfig(), part="decoder").train()
+    assert not m.vae.encoder.training and m.vae.decoder.training
+    assert not any(p.requires_grad for p in m.vae.encoder.parameters())
+    assert all(p.requires_grad for p in m.vae.decoder.parameters())
+    assert VAEModule(SpectrogramConfig(), VAEConfig(), TrainConfig()).train().vae.encoder.training
+    with pytest.raises(ValueError, match="vae_train.part"):
+        VAEPartConfig(part="encoder")

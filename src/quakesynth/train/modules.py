@@ -127,6 +127,12 @@ class VAEModule(TrainModule):
     def ema_target(self) -> nn.Module:
         return self.vae
 
+    def train(self, mode: bool = True) -> VAEModule:
+        super().train(mode)
+        if self.part == "decoder":  # the frozen encoder always gives its inference-time means
+            self.vae.encoder.eval()
+        return self
+
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = self.rep.forward(batch["wave"].float())
         if self.part == "decoder":
