@@ -295,9 +295,8 @@ def classifier(args: argparse.Namespace) -> dict:
 
     out = {"n": int(ok.sum()), "data": score(clf.embed_predict(sub)[1])}
     for e in args.models:
-        kind, _, base = e.partition(":") if e.startswith("recon:") else ("", "", e)
-        if kind:  # the test records themselves through the model's parts: the ceiling of the design
-            stage, _, path = base.partition("@")
+        if e.startswith("recon:"):  # the test records themselves through the model's parts: the design's ceiling
+            stage, _, path = e.removeprefix("recon:").partition("@")
             out[e] = score(clf.embed_predict(_reconstruct(_load(path or "default"), sub, stage, args.seed))[1])
             continue
         gen = _load(e)
@@ -312,7 +311,7 @@ def _reconstruct(gen, rec, stage: str, seed: int):
     as in training."""
     import torch
 
-    from quakesynth.models.amplitude import normalise_peaks, rescale_peaks
+    from quakesynth.models.amplitude import log_peaks, normalise_peaks, rescale_peaks
     from quakesynth.train.data import waveforms
 
     if stage not in ("gl", "vae"):
@@ -320,16 +319,14 @@ def _reconstruct(gen, rec, stage: str, seed: int):
     comps = gen.components
     x = waveforms(rec, gen.spectrogram.n_samples, gen.spectrogram.fs, comps)
     amp = gen.config.get("amplitude") or {"mode": "none"}
-    shape, logp = normalise_peaks(x, float(amp["reference"])) if amp["mode"] == "peak" else (x, None)
+    shape = normalise_peaks(x, float(amp["reference"]))[0] if amp["mode"] == "peak" else x
     seeds = [seed + 7 + i for i in range(len(x))]
     with torch.inference_mode():
         spec = gen.rep.forward(torch.from_numpy(np.ascontiguousarray(shape)))
         if stage == "vae":
             spec = gen.decode(gen.vae.encode(spec)[0])
         wave = gen.invert(spec, seeds)
-    if logp is None:
-        logp = np.log10(np.maximum(np.abs(x).max(-1), 1e-12))
-    wave = rescale_peaks(wave, torch.from_numpy(logp)).numpy()
+    wave = rescale_peaks(wave, torch.from_numpy(log_peaks(x))).numpy()
     return rec.select_components(comps).replace(data=gen.fit_length(wave)[..., :rec.n_samples])
 
 
