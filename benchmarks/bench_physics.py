@@ -28,6 +28,25 @@ import numpy as np
 import torch
 
 
+def trained_steps(model_dir: Path) -> int | None:
+    """Optimiser steps behind a model directory: its ``train.max_steps`` plus those of its warm-start
+    chain (``init`` in each run folder's ``config.yaml``); None where a model of the chain is missing."""
+    import yaml
+
+    total, seen, model = 0, set(), Path(model_dir).resolve()
+    while True:
+        if model in seen or not (model / "config.json").exists():
+            return None
+        seen.add(model)
+        total += int(json.loads((model / "config.json").read_text())["train"]["max_steps"])
+        run_cfg = model.parent / "config.yaml"
+        init = yaml.safe_load(run_cfg.read_text()).get("init") if run_cfg.exists() else None
+        if not init:
+            return total
+        init = (Path(init) if Path(init).is_absolute() else Path.cwd() / init).resolve()
+        model = init if (init / "config.json").exists() else init / "model"
+
+
 def _fmt_table(rows: dict[str, dict[str, dict[str, float]]], bands) -> str:
     cols = ["rmae", "rrmse", "EG", "PG"] + [f"bias_{j}" for j in range(len(bands))]
     names = ["rMAE", "rRMSE", "EG", "PG"] + [f"bias {a:g}-{b:g} Hz" for a, b in bands]
@@ -150,11 +169,19 @@ def main() -> None:
            for name, u in {"truth": x_test, "surrogate": y_test, **refined}.items()}
     report["coherence_band_hz"] = band
     report["coherence"] = coh
+    steps = {name: trained_steps(out / name / "model")
+             for name in ("surrogate", *(f"refiner_p{p}" for p in (() if args.only_surrogate else args.patches)))}
+    report["trained_steps"] = steps
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+
+    def said(n):
+        return "unknown" if n is None else f"{n}"
 
     md = [f"## Physics-guided generation ({report['date']}, {report['machine']})", "",
           f"Presets {args.fno_preset}, {args.refiner_preset}. Corpus: {N} simulate-3d samples ({args.corpus}), split {report['split']}; surrogate "
-          f"{args.surrogate_steps} steps, refiners {args.refiner_steps} steps, sampler {args.sampler_steps} "
+          f"{said(steps['surrogate'])} steps, "
+          + "".join(f"{k.replace('_p', ' patch ')} {said(v)} steps, " for k, v in steps.items() if k != "surrogate")
+          + f"sampler {args.sampler_steps} "
           f"Heun steps; {len(test)} test wavefields x {x_test.shape[2]}^2 sensors.", "",
           _fmt_table(rows, bands), "", "Smallest-amplitude quarter of the test wavefields:", "",
           _fmt_table(rows_small, bands), "",

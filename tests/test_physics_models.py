@@ -12,6 +12,7 @@ from quakesynth.models.fno import (
     MIFNOConfig,
     SpectralConv1dAxis,
     relative_loss,
+    trace_relative_loss,
 )
 from quakesynth.models.refiner import (
     Refiner,
@@ -123,6 +124,27 @@ def test_relative_loss():
     assert float(relative_loss(t * 0.5, t, p=2)) == pytest.approx(0.5)
     # scale invariant: tiny-amplitude samples weigh as much as large ones
     assert float(relative_loss(t * 1e-9 * 1.1, t * 1e-9, p=1)) == pytest.approx(0.1, rel=1e-4)
+
+
+def test_trace_relative_loss_is_the_mean_rrmse_of_the_evaluation():
+    from quakesynth.metrics.gof import rrmse
+
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(2, 3, 4, 4, 32, generator=g) * torch.logspace(-3, 0, 4)[None, None, :, None, None]
+    p = t + 0.3 * torch.randn(t.shape, generator=g) * t.std(dim=-1, keepdim=True)
+    want = float(np.mean(rrmse(p.numpy().astype(np.float64), t.numpy().astype(np.float64))))
+    assert float(trace_relative_loss(p, t, floor=0.0)) == pytest.approx(want, rel=1e-5)
+    # unlike the per-sample loss, a weak trace weighs as much as a strong one
+    q = t.clone()
+    q[:, :, 0] *= 2  # the weakest rows (1e-3) doubled: 1 per trace, nothing in energy
+    assert float(trace_relative_loss(q, t, floor=0.0)) == pytest.approx(0.25, rel=1e-5)
+    assert float(relative_loss(q, t, p=2)) < 0.01
+    # the floor bounds a (near-)nodal trace's weight
+    z = t.clone()
+    z[0, 0, 0, 0] = 0
+    assert np.isfinite(float(trace_relative_loss(p, z)))
+    with pytest.raises(ValueError, match="floor"):
+        trace_relative_loss(p, t, floor=-1)
 
 
 @pytest.mark.slow

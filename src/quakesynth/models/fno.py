@@ -31,7 +31,8 @@ Factorised Fourier layer (F-FNO, Tran et al. 2023): ``K x = sum_d IFFT_d(W_d . F
 Implemented with ``torch.fft``: ``neuraloperator``'s ``SpectralConv`` does a full d-D
 convolution (weights modes^d), and importing any ``neuralop`` module imports ``wandb`` (10 s).
 
-Losses (:func:`relative_loss`): relative L1 / L2 errors per sample as in MIFNO.
+Losses (:func:`relative_loss`): relative L1 / L2 errors per sample as in MIFNO;
+:func:`trace_relative_loss`: the relative L2 error per trace, the evaluation's rRMSE.
 """
 
 from __future__ import annotations
@@ -175,3 +176,22 @@ def relative_loss(pred: torch.Tensor, target: torch.Tensor, p: int = 1, eps: flo
     d = (pred - target).flatten(1)
     t = target.flatten(1)
     return (d.norm(p=p, dim=1) / (t.norm(p=p, dim=1) + eps)).mean()
+
+
+def trace_relative_loss(pred: torch.Tensor, target: torch.Tensor, floor: float = 0.01, eps: float = 1e-12
+                        ) -> torch.Tensor:
+    """Mean over traces of ``||pred - target||_2 / (||target||_2 + floor m)`` (norms over time, the
+    last axis; ``m`` the mean trace norm of the sample, over all but the first and last axes).
+
+    The per-trace relative RMSE of the evaluation (:func:`quakesynth.metrics.gof.rrmse`, averaged over
+    sensors and components) as a loss: :func:`relative_loss` weighs each trace by its energy, so the
+    weak traces far from the source barely count there. ``floor`` keeps a near-nodal trace from
+    dominating; with ``floor = 0`` this is exactly the mean rRMSE.
+    """
+    if pred.shape != target.shape or pred.ndim < 3:
+        raise ValueError(f"pred and target must share a shape (B, ..., T); got {tuple(pred.shape)}, {tuple(target.shape)}")
+    if floor < 0:
+        raise ValueError(f"floor must be >= 0; got {floor}")
+    tn = target.norm(dim=-1)  # (B, ...)
+    m = tn.flatten(1).mean(dim=1).reshape(-1, *([1] * (tn.ndim - 1)))
+    return ((pred - target).norm(dim=-1) / (tn + floor * m + eps)).mean()

@@ -146,11 +146,15 @@ class SurrogateLoss:
     prediction in relative L1 against 0.22 in relative L2). With ``w_l1 = 1`` the early training
     sat at relative errors of 1 (zero prediction) where L2 alone learns (see
     ``tests/test_physics_models.py``). MIFNO trains with L1; add it (``w_l1 > 0``) to fine-tune a
-    surrogate that already fits.
+    surrogate that already fits. ``w_trace`` adds the relative L2 error per trace
+    (:func:`quakesynth.models.fno.trace_relative_loss`, the evaluation's rRMSE), which weighs the
+    weak traces far from the source as much as the strong ones.
     """
 
     w_l1: float = 0.0  # weight of the relative L1 error
     w_l2: float = 1.0  # weight of the relative L2 error
+    w_trace: float = 0.0  # weight of the per-trace relative L2 error
+    trace_floor: float = 0.01  # its floor, a fraction of the sample's mean trace norm
 
 
 @dataclass(frozen=True)

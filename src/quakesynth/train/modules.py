@@ -212,7 +212,7 @@ class ClassifierModule(TrainModule):
 
 # -- physics-guided models ---------------------------------------------------------------------
 class MIFNOModule(TrainModule):
-    """MIFNO surrogate; loss ``w_l1 * rel_L1 + w_l2 * rel_L2`` (:class:`SurrogateLoss`).
+    """MIFNO surrogate; loss ``w_l1 * rel_L1 + w_l2 * rel_L2 + w_trace * rel_trace`` (:class:`SurrogateLoss`).
 
     Batches ``geology`` (B, X, Y, Z), ``position`` (B, 3), ``moment`` (B, 6), ``u`` (B, 3, S, S, T),
     normalised (:mod:`quakesynth.physics.data`)."""
@@ -228,12 +228,15 @@ class MIFNOModule(TrainModule):
         return self.net
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        from quakesynth.models.fno import relative_loss
+        from quakesynth.models.fno import relative_loss, trace_relative_loss
 
         pred = self.net(batch["geology"].float(), batch["position"].float(), batch["moment"].float())
-        l1 = relative_loss(pred, batch["u"].float(), p=1)
-        l2 = relative_loss(pred, batch["u"].float(), p=2)
-        return self.loss_cfg.w_l1 * l1 + self.loss_cfg.w_l2 * l2, {"rel_l1": l1, "rel_l2": l2}
+        u = batch["u"].float()
+        l1 = relative_loss(pred, u, p=1)
+        l2 = relative_loss(pred, u, p=2)
+        lt = trace_relative_loss(pred, u, self.loss_cfg.trace_floor)
+        c = self.loss_cfg
+        return c.w_l1 * l1 + c.w_l2 * l2 + c.w_trace * lt, {"rel_l1": l1, "rel_l2": l2, "rel_trace": lt}
 
 
 class RefinerModule(TrainModule):
