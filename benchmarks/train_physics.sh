@@ -10,15 +10,17 @@
 #   corpus3d              1,000 3-D simulations (devito; pip install -e '.[operator]')  16-60 min
 #   corpus                20,000-record stochastic corpus (quakesynth simulate)         ~2-5 min
 #   surrogate             MIFNO fno_cpu, 2,000 steps x 1.40 s                            ~47 min
-#   surrogate_long        the judged surrogate of session 9: warm restarts from             ~80 min
-#                         `surrogate`, 3,000 + 8,000 steps at 2.3 it/s (one thread)
+#   surrogate_long        the judged surrogate of session 9: warm restarts from          ~110 min
+#                         `surrogate`, 3,000 + 8,000 steps, then 4,000 with the per-trace
+#                         loss term (loss.w_trace=1), at 2.3 it/s (one thread)
 #   refiner               refiner on paper pairs, per sensor, 3,000 steps x 0.30 s,     ~15 min + 4 min pairs
 #                         + spatial-noise calibration (22 x 2 wavefields x 18 s)        + ~14 min
 #   refiner_long          the judged refiner of session 9 on `surrogate_long`: warm     ~50 min
-#                         restarts from `refiner`, 6,000 + 12,000 + 8,000 + 8,000 steps
-#                         at 9-10 it/s; 3,000 steps leave the high band 2-4x too strong
+#                         restarts from `refiner`, 6,000 + 12,000 + 8,000 + 8,000 + 8,000
+#                         steps at 9-10 it/s; 3,000 steps leave the high band 2-4x too strong
 #                         (session 9 itself began from 1,500 surrogate steps and ran the refiner's
-#                         first three stages on the 4,500-step surrogate: physics_training.md)
+#                         first stages on the surrogates of the time, and reused session 8's
+#                         calibrated noise correlation: physics_training.md)
 #   joint                 joint 2 x 2 refiner, 3,000 steps x 0.28 s, + noise calibration ~14 min + ~8 min
 #   bench3d               test-split tables, coherence, timings (no training)           ~30 min
 #   broadband             broadband refiner_broadband_cpu, 3,000 steps x 0.98 s          ~50 min + 3 min data
@@ -46,16 +48,16 @@ case "${1:-}" in
       -o "$RUNS/refiner_p1" "${RES[@]}" ;;
   surrogate_long)
     prev="$RUNS/surrogate/model"
-    for stage in "3000 0.005 surrogate_long1" "8000 0.003 surrogate_long"; do
-      read -r steps lr out <<< "$stage"
+    for stage in "3000 0.005 0 surrogate_long1" "8000 0.003 0 surrogate_long2" "4000 0.002 1 surrogate_long"; do
+      read -r steps lr w_trace out <<< "$stage"
       $RUN surrogate --corpus "$CORPUS3D" --preset fno_cpu --init "$prev" --set train.max_steps="$steps" \
-        --set train.lr="$lr" -o "$RUNS/$out" "${RES[@]}"
+        --set train.lr="$lr" --set loss.w_trace="$w_trace" -o "$RUNS/$out" "${RES[@]}"
       prev="$RUNS/$out/model"
     done ;;
   refiner_long)
     prev="$RUNS/refiner_p1/model"
     for stage in "6000 0.0005 refiner_long1" "12000 0.0004 refiner_long2" "8000 0.0003 refiner_long3" \
-                 "8000 0.0003 refiner_long"; do
+                 "8000 0.0003 refiner_long4" "8000 0.0003 refiner_long"; do
       read -r steps lr out <<< "$stage"
       $RUN refiner --corpus "$CORPUS3D" --surrogate "$RUNS/surrogate_long/model" --preset refiner_cpu --patch 1 \
         --init "$prev" --set train.max_steps="$steps" --set train.lr="$lr" -o "$RUNS/$out" "${RES[@]}"
@@ -74,5 +76,5 @@ case "${1:-}" in
     nice -n 19 python benchmarks/bench_broadband.py --model "$RUNS/broadband/model" --steps 18 \
       --out "$RUNS/broadband_eval" ;;
   *)
-    sed -n '2,28p' "$0"; exit 2 ;;
+    sed -n '2,27p' "$0"; exit 2 ;;
 esac
