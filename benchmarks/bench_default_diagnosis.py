@@ -30,7 +30,8 @@ RotD50 PGA of the two horizontals throughout; "simulator" is ``load_model("stoch
                accuracy, and the accuracy of the magnitude bin and of the distance bin alone.
                ``recon:gl[@PATH]`` and ``recon:vae[@PATH]`` entries put the test records themselves
                through the model's phase retrieval (and VAE round trip), true peaks restored:
-               the accuracy the latent design allows before any diffusion.
+               the accuracy the latent design allows before any diffusion. Any entry may end in
+               ``+speckle`` / ``-speckle`` (the decoded spectrogram's speckle on / off).
 
 Example (one thread, a training running beside it)::
 
@@ -79,7 +80,7 @@ def roundtrip(args: argparse.Namespace) -> dict:
         seeds = list(range(len(x)))
         with torch.inference_mode():
             spec = gen.rep.forward(torch.from_numpy(np.ascontiguousarray(x)))
-            gl = gen.invert(spec, seeds).numpy()
+            gl = gen.invert(spec, seeds, speckle=False).numpy()
             z = gen.vae.encode(spec)[0]
             vae = gen.invert(gen.decode(z), seeds).numpy()
         p0, p1, p2 = rotd50_pga(x), rotd50_pga(gl), rotd50_pga(vae)
@@ -227,11 +228,18 @@ def _teacher():
 
 
 def _load(entry: str):
-    """A model from ``PATH`` or ``PATH@w`` (classifier-free guidance w)."""
+    """A model from ``PATH``, ``PATH@w`` (classifier-free guidance w), and either with a
+    ``+speckle`` or ``-speckle`` suffix (the decoded spectrogram's speckle forced on or off)."""
     import quakesynth
 
+    kwargs = {}
+    for flag, value in (("+speckle", True), ("-speckle", False)):
+        if entry.endswith(flag):
+            entry, kwargs["speckle"] = entry.removesuffix(flag), value
     base, _, w = entry.partition("@")
-    return quakesynth.load_model(base, guidance=float(w)) if w else quakesynth.load_model(base)
+    if w:
+        kwargs["guidance"] = float(w)
+    return quakesynth.load_model(base, **kwargs)
 
 
 def amplitude_grid(args: argparse.Namespace) -> dict:
@@ -325,7 +333,7 @@ def _reconstruct(gen, rec, stage: str, seed: int):
         spec = gen.rep.forward(torch.from_numpy(np.ascontiguousarray(shape)))
         if stage == "vae":
             spec = gen.decode(gen.vae.encode(spec)[0])
-        wave = gen.invert(spec, seeds)
+        wave = gen.invert(spec, seeds, speckle=None if stage == "vae" else False)
     wave = rescale_peaks(wave, torch.from_numpy(log_peaks(x))).numpy()
     return rec.select_components(comps).replace(data=gen.fit_length(wave)[..., :rec.n_samples])
 

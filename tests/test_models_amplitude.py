@@ -257,8 +257,8 @@ def test_train_cli_init_starts_from_the_given_weights(amp_runs, tmp_path):
 
 
 def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs, tmp_path):
-    """tools/make_default_model.py: vae + EMA edm + amplitude weights (edm_raw dropped), sampler
-    and classifier-free guidance scale stored; the generator uses them (the tiny run trained
+    """tools/make_default_model.py: vae + EMA edm + amplitude weights (edm_raw dropped), sampler,
+    classifier-free guidance scale and speckle stored; the generator uses them (the tiny run trained
     with cond_dropout 0.1, so the null conditioning is learned)."""
 
     import quakesynth
@@ -279,6 +279,11 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
     assert np.isfinite(a).all() and not np.allclose(a, b)
     # the amplitude path makes the peaks identical: guidance changes the shape only
     np.testing.assert_allclose(log_peaks(a), log_peaks(b), atol=1e-4)
+    assert "phase_retrieval" not in config and not guided.speckle  # kept unless asked for
+    speckled = tmp_path / "speckled"
+    assert mod.main([str(edm / "model"), str(speckled), "--steps", "4", "--speckle", "on"]) == 0
+    assert load_model_dir(speckled)[0]["phase_retrieval"] == {"speckle": True}
+    assert quakesynth.load_model(speckled).speckle and not quakesynth.load_model(speckled, speckle=False).speckle
 
 
 def test_refit_amplitude_replaces_the_amplitude_model(amp_runs, tmp_path):

@@ -8,6 +8,9 @@ sampler chosen with ``benchmarks/bench_highfem.py fd-check`` (docs/model_card_de
     python tools/make_default_model.py runs/edm-default/model src/quakesynth/weights/default \
         --solver dpmpp2m --steps 10 --description "..."
 
+``--speckle on`` makes the model put the STFT speckle back on its decoded log-spectrograms
+before Griffin-Lim (``phase_retrieval.speckle``; :meth:`LogSpectrogram.add_speckle`).
+
 ``--decoder RUN/model`` takes the VAE decoder of a decoder-only fine-tune (``quakesynth train vae
 --set vae_train.part=decoder``); its encoder must equal the model's, so the latent space the
 denoiser learned is unchanged.
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="condition the refitted amplitude model on the shape's log10(PGV / PGA) (default none)")
     p.add_argument("--decoder", metavar="VAE_MODEL",
                    help="take the VAE decoder of this model directory (a decoder-only fine-tune of the same encoder)")
+    p.add_argument("--speckle", choices=("on", "off"), default=None,
+                   help="put the STFT speckle back on decoded spectrograms (phase_retrieval.speckle; default: keep)")
     args = p.parse_args(argv)
     config, states = load_model_dir(args.source)
     states = {k: v for k, v in states.items() if k in ("vae", "edm", "amplitude")}
@@ -55,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     config["sampler"] = {**config.get("sampler", {}), "solver": args.solver, "num_steps": args.steps}
     if args.guidance is not None:
         config["sampler"]["guidance"] = args.guidance
+    if args.speckle is not None:
+        config["phase_retrieval"] = {**config.get("phase_retrieval", {}), "speckle": args.speckle == "on"}
     if args.amplitude_shape != "none" and not args.amplitude_data:
         p.error("--amplitude-shape needs --amplitude-data (the store to refit the amplitude model on)")
     if args.amplitude_data:

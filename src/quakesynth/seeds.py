@@ -12,13 +12,15 @@ Two widths are in use and both are kept, because changing either would change st
 
 :func:`amplitude_seed` is the HighFEM amplitude draw's seed: a key (``0xA3``) appended to the
 waveform seed, folded modulo ``2**63`` rather than shifted (kept for the stored models' bits).
+:func:`speckle_seed` is the seed of the speckle a HighFEM model with ``phase_retrieval.speckle``
+puts on its decoded log-spectrogram (:func:`derive_seed` with the key ``0x5C``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["amplitude_seed", "derive_seed", "derive_seed32", "keyed_rng"]
+__all__ = ["amplitude_seed", "derive_seed", "derive_seed32", "keyed_rng", "speckle_seed"]
 
 
 def derive_seed(seed: int, *keys: int) -> int:
@@ -63,3 +65,17 @@ def amplitude_seed(seed: int) -> int:
     """
     state = np.random.SeedSequence([int(seed) % 2**63, AMPLITUDE_KEY]).generate_state(1, np.uint64)
     return int(state[0] % np.uint64(2**63))
+
+
+#: The key that separates a waveform's speckle (:meth:`LogSpectrogram.add_speckle`) from its other draws.
+SPECKLE_KEY = 0x5C
+
+
+def speckle_seed(seed: int) -> int:
+    """The seed (``0 <= s < 2**63``) of a waveform's spectrogram speckle, from its waveform seed:
+    independent of its latent noise, amplitude draw and Griffin-Lim.
+
+    >>> speckle_seed(5) == speckle_seed(5) != speckle_seed(6)
+    True
+    """
+    return derive_seed(seed, SPECKLE_KEY)

@@ -8,7 +8,9 @@ weights with ``quakesynth import-tqdne``):
 2. draw the initial latent noise from each waveform's own seed (:class:`StackedRandomGenerator`),
    so a waveform never depends on the batch it is generated in;
 3. run the Heun sampler (:func:`edm_sampler`; steps, ``S_churn`` and guidance configurable);
-4. decode the latents to log-spectrograms with the VAE decoder;
+4. decode the latents to log-spectrograms with the VAE decoder; a model with
+   ``phase_retrieval.speckle`` puts back the STFT speckle that the decoder's conditional mean
+   smooths away (:meth:`LogSpectrogram.add_speckle`, seeded per waveform);
 5. invert the representation (undo the [-1, 1] log scaling -> |STFT| in m/s^2, then batched
    fast Griffin-Lim seeded per waveform) to acceleration in m/s^2;
 6. pad with zeros or crop to the model's ``n_samples``.
@@ -30,6 +32,7 @@ import torch
 
 from quakesynth.generate.base import Generator
 from quakesynth.models.amplitude import rescale_peaks, shape_features
+from quakesynth.seeds import speckle_seed
 from quakesynth.signal import fit_length
 
 #: Where the package's default model lives (a model directory).
@@ -49,6 +52,9 @@ class HighFEMGenerator(Generator):
     num_steps, S_churn, S_min, S_max, S_noise, guidance, solver : override the model's sampler
         settings (``solver``: ``"heun"`` or ``"dpmpp2m"``, see :mod:`quakesynth.diffusion.sampler`).
     gl_iters, gl_method, gl_momentum : Griffin-Lim iterations, ``"fgla"`` or ``"gla"``, momentum.
+    speckle : put the speckle of a Gaussian process's STFT on the decoded log-spectrograms
+        before Griffin-Lim (default: the model's ``phase_retrieval.speckle``, False if absent,
+        as for the paper's models).
     precision : ``"float32"``; ``"bfloat16"`` / ``"float16"`` run the networks under autocast.
     channels_last : use the channels-last memory format for the convolutions.
     compile : ``torch.compile`` the denoiser and decoder (first call compiles).
@@ -66,7 +72,8 @@ class HighFEMGenerator(Generator):
                  weights: str = "edm", num_steps: int | None = None, S_churn: float | None = None,
                  S_min: float | None = None, S_max: float | None = None, S_noise: float | None = None,
                  guidance: float | None = None, solver: str | None = None, gl_iters: int = 128, gl_method: str = "fgla",
-                 gl_momentum: float = 0.99, precision: str = "float32", channels_last: bool = False,
+                 gl_momentum: float = 0.99, speckle: bool | None = None, precision: str = "float32",
+                 channels_last: bool = False,
                  compile: bool = False, name: str | None = None, net_chunk: int | None = None,
                  decode_chunk: int | None = None) -> None:
         import dataclasses
@@ -118,6 +125,8 @@ class HighFEMGenerator(Generator):
         self.name = name or str(config.get("name", "highfem"))
         self.description = str(config.get("description", "HighFEM latent diffusion on log-spectrograms"))
         self.gl_iters, self.gl_method, self.gl_momentum = int(gl_iters), gl_method, float(gl_momentum)
+        section = config.get("phase_retrieval") or {}
+        self.speckle = bool(section.get("speckle", False) if speckle is None else speckle)
         self.precision, self.channels_last = precision, bool(channels_last)
 
         self.rep = LogSpectrogram(self.spectrogram)
@@ -221,9 +230,14 @@ class HighFEMGenerator(Generator):
             return self._decode(z.to(self.device, torch.float32)).float().contiguous()
 
     @torch.inference_mode()
-    def invert(self, spec: torch.Tensor, seeds: np.ndarray | list[int]) -> torch.Tensor:
-        """Acceleration (B, C, n_samples of the representation), m/s^2, by Griffin-Lim seeded per
-        waveform (the inverse of the representation's log scaling is part of it)."""
+    def invert(self, spec: torch.Tensor, seeds: np.ndarray | list[int], speckle: bool | None = None) -> torch.Tensor:
+        """Acceleration (B, C, n_samples of the representation), m/s^2, from decoded
+        representations (B, C, F, T): the speckle put back when ``speckle`` (default
+        :attr:`speckle`; pass False for the spectrogram of a real record, which has its own) is
+        set, seeded per waveform by :func:`quakesynth.seeds.speckle_seed`; then Griffin-Lim
+        seeded per waveform (the inverse of the representation's log scaling is part of it)."""
+        if self.speckle if speckle is None else speckle:
+            spec = self.rep.add_speckle(spec, [speckle_seed(int(s)) for s in seeds])
         return self.rep.inverse(spec, n_iter=self.gl_iters, method=self.gl_method, momentum=self.gl_momentum,
                                 seed=[int(s) for s in seeds])
 
@@ -247,7 +261,7 @@ class HighFEMGenerator(Generator):
     def info(self) -> dict[str, Any]:
         out = super().info()
         out.update({"sampler": {k: getattr(self.sampler, k) for k in ("solver", "num_steps", "S_churn", "guidance")},
-                    "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method},
+                    "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method, "speckle": self.speckle},
                     "provenance": self.config.get("provenance", {})})
         return out
 
