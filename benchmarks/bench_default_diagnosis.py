@@ -228,7 +228,8 @@ def _teacher():
 
 
 def _load(entry: str):
-    """A model from ``PATH``, ``PATH@w`` (classifier-free guidance w), and either with a
+    """A model from ``PATH``, ``PATH@w`` (classifier-free guidance w), ``PATH@w:lo:hi`` (guidance
+    at noise levels lo < sigma <= hi only), and any of them with a
     ``+speckle`` or ``-speckle`` suffix (the decoded spectrogram's speckle forced on or off)."""
     import quakesynth
 
@@ -237,8 +238,11 @@ def _load(entry: str):
         if entry.endswith(flag):
             entry, kwargs["speckle"] = entry.removesuffix(flag), value
     base, _, w = entry.partition("@")
-    if w:
+    if w:  # w or w:lo:hi (guidance only at noise levels lo < sigma <= hi)
+        w, *interval = w.split(":")
         kwargs["guidance"] = float(w)
+        if interval:
+            kwargs["guidance_sigma_min"], kwargs["guidance_sigma_max"] = map(float, interval)
     return quakesynth.load_model(base, **kwargs)
 
 

@@ -135,6 +135,34 @@ def test_guidance_scales_the_conditional_mean():
         edm_sampler(GaussianDenoiser(), latents, None, guidance=2.0)
 
 
+@pytest.mark.parametrize("solver", ["heun", "dpmpp2m"])
+def test_guidance_interval_guides_only_inside_it(solver):
+    """Guidance limited to lo < sigma <= hi: an interval that holds every level is plain guidance,
+    one that holds none is no guidance (bit for bit), a middle one moves the mean part of the way
+    (mu < mean < w mu) and costs one extra evaluation per guided level only."""
+    n, w, steps = 2000, 2.0, 12
+    latents = torch.randn(n, 1, 2, 2, generator=torch.Generator().manual_seed(3))
+    cond = torch.full((n, 1), 0.8)
+    sigmas = karras_sigmas(steps)
+
+    def run(interval):
+        net = GaussianDenoiser()
+        out = edm_sampler(net, latents, cond, sigmas=sigmas, guidance=w, solver=solver, guidance_interval=interval)
+        assert net.calls == num_evaluations(steps, w, solver, sigmas, interval)
+        return out
+
+    full = edm_sampler(GaussianDenoiser(), latents, cond, sigmas=sigmas, guidance=w, solver=solver)
+    plain = edm_sampler(GaussianDenoiser(), latents, cond, sigmas=sigmas, solver=solver)
+    assert torch.equal(run((0.0, math.inf)), full)
+    assert torch.equal(run((100.0, 200.0)), plain)
+    mid = run((0.05, 1.0))
+    assert 0.8 + 0.05 < float(mid.mean()) < w * 0.8 - 0.05
+    assert num_evaluations(steps, w, solver) > num_evaluations(steps, w, solver, sigmas, (0.05, 1.0)) > \
+        num_evaluations(steps, 1.0, solver)
+    with pytest.raises(ValueError, match="guidance interval"):
+        SamplerConfig(guidance_sigma_min=2.0, guidance_sigma_max=1.0)
+
+
 def test_per_sample_seeds_do_not_depend_on_the_batch():
     """Initial noise and churn noise drawn per seed: a sample is the same alone or in a batch."""
     def run(seeds):

@@ -49,8 +49,10 @@ class HighFEMGenerator(Generator):
     states : state dicts: ``"vae"`` and the denoiser weights (``"edm"``; see ``weights``).
     weights : key of the denoiser weights to use (``"edm"``; ``"edm_raw"`` for the
         non-averaged weights of a quakesynth-trained model).
-    num_steps, S_churn, S_min, S_max, S_noise, guidance, solver : override the model's sampler
-        settings (``solver``: ``"heun"`` or ``"dpmpp2m"``, see :mod:`quakesynth.diffusion.sampler`).
+    num_steps, S_churn, S_min, S_max, S_noise, guidance, solver, guidance_sigma_min,
+    guidance_sigma_max : override the model's sampler settings (``solver``: ``"heun"`` or
+        ``"dpmpp2m"``; guidance only at noise levels in ``(guidance_sigma_min,
+        guidance_sigma_max]``); see :mod:`quakesynth.diffusion.sampler`.
     gl_iters, gl_method, gl_momentum : Griffin-Lim iterations, ``"fgla"`` or ``"gla"``, momentum.
     speckle : put the speckle of a Gaussian process's STFT on the decoded log-spectrograms
         before Griffin-Lim (default: the model's ``phase_retrieval.speckle``, False if absent,
@@ -71,7 +73,8 @@ class HighFEMGenerator(Generator):
     def __init__(self, config: Mapping[str, Any], states: Mapping[str, Mapping[str, torch.Tensor]],
                  weights: str = "edm", num_steps: int | None = None, S_churn: float | None = None,
                  S_min: float | None = None, S_max: float | None = None, S_noise: float | None = None,
-                 guidance: float | None = None, solver: str | None = None, gl_iters: int = 128, gl_method: str = "fgla",
+                 guidance: float | None = None, solver: str | None = None, guidance_sigma_min: float | None = None,
+                 guidance_sigma_max: float | None = None, gl_iters: int = 128, gl_method: str = "fgla",
                  gl_momentum: float = 0.99, speckle: bool | None = None, precision: str = "float32",
                  channels_last: bool = False,
                  compile: bool = False, name: str | None = None, net_chunk: int | None = None,
@@ -105,7 +108,9 @@ class HighFEMGenerator(Generator):
         self.edm_config = from_dict(EDMConfig, config["edm"])
         sampler = from_dict(SamplerConfig, config.get("sampler") or {})
         changes = {k: v for k, v in dict(num_steps=num_steps, S_churn=S_churn, S_min=S_min, S_max=S_max,
-                                          S_noise=S_noise, guidance=guidance, solver=solver).items()
+                                          S_noise=S_noise, guidance=guidance, solver=solver,
+                                          guidance_sigma_min=guidance_sigma_min,
+                                          guidance_sigma_max=guidance_sigma_max).items()
                    if v is not None}
         self.sampler = dataclasses.replace(sampler, **changes)
         self.sigma_dtype = {"float32": torch.float32, "float64": torch.float64}[
@@ -219,6 +224,7 @@ class HighFEMGenerator(Generator):
         with self._autocast():
             return edm_sampler(self._denoise, latents, c, sigmas=sigmas, S_churn=s.S_churn, S_min=s.S_min,
                                S_max=s.S_max, S_noise=s.S_noise, guidance=s.guidance,
+                               guidance_interval=(s.guidance_sigma_min, s.guidance_sigma_max),
                                randn_like=rnd.randn_like, solver=s.solver).to(torch.float32)
 
     @torch.inference_mode()
@@ -260,7 +266,8 @@ class HighFEMGenerator(Generator):
 
     def info(self) -> dict[str, Any]:
         out = super().info()
-        out.update({"sampler": {k: getattr(self.sampler, k) for k in ("solver", "num_steps", "S_churn", "guidance")},
+        out.update({"sampler": {k: getattr(self.sampler, k) for k in ("solver", "num_steps", "S_churn", "guidance",
+                                                                      "guidance_sigma_min", "guidance_sigma_max")},
                     "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method, "speckle": self.speckle},
                     "provenance": self.config.get("provenance", {})})
         return out

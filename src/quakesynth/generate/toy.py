@@ -76,7 +76,7 @@ def benchmark(preset: str = "paper", batch_size: int = 1, num_steps: int = 25, d
     ``unet_gflop`` (one denoiser evaluation of one waveform), ``decoder_gflop``, the number of
     denoiser evaluations and the settings.
     """
-    from quakesynth.diffusion.sampler import num_evaluations
+    from quakesynth.diffusion.sampler import karras_sigmas, num_evaluations
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -89,7 +89,9 @@ def benchmark(preset: str = "paper", batch_size: int = 1, num_steps: int = 25, d
     z1 = torch.randn(1, *gen.latent_shape, device=gen.device)
     unet_flops = count_flops(lambda x: gen.net(x, torch.ones(1, device=gen.device), c[:1]), z1)
     dec_flops = count_flops(gen.vae.decode, z1)
-    nfe = num_evaluations(gen.sampler.num_steps, gen.sampler.guidance, gen.sampler.solver)
+    sm = gen.sampler
+    sigmas = karras_sigmas(sm.num_steps, gen.edm_config.sigma_min, gen.edm_config.sigma_max, gen.edm_config.rho)
+    nfe = num_evaluations(sm.num_steps, sm.guidance, sm.solver, sigmas, (sm.guidance_sigma_min, sm.guidance_sigma_max))
 
     def sync() -> None:
         if gen.device.type == "cuda":
