@@ -281,8 +281,11 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
     np.testing.assert_allclose(log_peaks(a), log_peaks(b), atol=1e-4)
     assert "phase_retrieval" not in config and not guided.speckle  # kept unless asked for
     speckled = tmp_path / "speckled"
-    assert mod.main([str(edm / "model"), str(speckled), "--steps", "4", "--speckle", "on"]) == 0
+    assert mod.main([str(edm / "model"), str(speckled), "--steps", "4", "--speckle", "on",
+                     "--guidance", "2", "--guidance-interval", "0.3", "5"]) == 0
     assert load_model_dir(speckled)[0]["phase_retrieval"] == {"speckle": True}
+    sampler = quakesynth.load_model(speckled).sampler
+    assert (sampler.guidance, sampler.guidance_sigma_min, sampler.guidance_sigma_max) == (2.0, 0.3, 5.0)
     assert quakesynth.load_model(speckled).speckle and not quakesynth.load_model(speckled, speckle=False).speckle
 
 

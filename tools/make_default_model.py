@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="condition the refitted amplitude model on the shape's log10(PGV / PGA) (default none)")
     p.add_argument("--decoder", metavar="VAE_MODEL",
                    help="take the VAE decoder of this model directory (a decoder-only fine-tune of the same encoder)")
+    p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="guide only at noise levels LO < sigma <= HI (default: keep)")
     p.add_argument("--speckle", choices=("on", "off"), default=None,
                    help="put the STFT speckle back on decoded spectrograms (phase_retrieval.speckle; default: keep)")
     args = p.parse_args(argv)
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     config["sampler"] = {**config.get("sampler", {}), "solver": args.solver, "num_steps": args.steps}
     if args.guidance is not None:
         config["sampler"]["guidance"] = args.guidance
+    if args.guidance_interval is not None:
+        config["sampler"]["guidance_sigma_min"], config["sampler"]["guidance_sigma_max"] = args.guidance_interval
     if args.speckle is not None:
         config["phase_retrieval"] = {**config.get("phase_retrieval", {}), "speckle": args.speckle == "on"}
     if args.amplitude_shape != "none" and not args.amplitude_data:
