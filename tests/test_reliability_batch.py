@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from quakesynth.generate.highfem import HighFEMGenerator
 from quakesynth.generate.toy import random_model
@@ -59,3 +60,25 @@ def test_two_workers_equal_one_process(tiny_gen, one_thread, tmp_path):
     generate_to_file(tiny_gen, TABLE, tmp_path / "one.npz", seed=4, batch_size=3)
     generate_parallel(tiny_gen, TABLE, tmp_path / "two.npz", workers=2, seed=4, batch_size=2, threads=1)
     np.testing.assert_array_equal(read_records(tmp_path / "one.npz").data, read_records(tmp_path / "two.npz").data)
+
+
+def test_row_linear_is_position_invariant_and_a_linear():
+    """RowLinear: the state dict of nn.Linear, its values to rounding, and a row's output that
+    does not depend on the row's position or on its neighbours (bitwise)."""
+    from quakesynth.models.layers import RowLinear
+
+    torch.manual_seed(0)
+    lin = nn.Linear(17, 32)
+    row = RowLinear(17, 32)
+    row.load_state_dict(lin.state_dict())
+    assert list(row.state_dict()) == ["weight", "bias"]
+    x = torch.randn(6, 17)
+    with torch.inference_mode():
+        torch.testing.assert_close(row(x), lin(x))
+        ref = row(x[2:3])
+        for b in range(1, 7):
+            for pos in range(b):
+                batch = torch.randn(b, 17)
+                batch[pos] = x[2]
+                assert torch.equal(row(batch)[pos], ref[0]), f"row at position {pos} of {b}"
+        assert row(torch.randn(2, 3, 17)).shape == (2, 3, 32)  # other ranks: plain nn.Linear

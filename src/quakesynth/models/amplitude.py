@@ -52,6 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from quakesynth.models.layers import RowLinear
 from quakesynth.seeds import amplitude_seed
 
 AMPLITUDE_MODES = ("none", "peak")
@@ -186,9 +187,9 @@ class AmplitudeModel(nn.Module):
         dims = [self.cond_features + self.shape_features] + [int(hidden)] * int(layers)
         mods: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            mods += [nn.Linear(a, b), nn.SiLU()]
+            mods += [RowLinear(a, b), nn.SiLU()]
         self.body = nn.Sequential(*mods)
-        self.head = nn.Linear(dims[-1], k + 1)  # mean (K) and the log scale s(c) of the covariance
+        self.head = RowLinear(dims[-1], k + 1)  # mean (K) and the log scale s(c) of the covariance
         rows, cols = torch.tril_indices(k, k, offset=-1)
         self.register_buffer("tril_rows", rows, persistent=False)
         self.register_buffer("tril_cols", cols, persistent=False)

@@ -25,6 +25,26 @@ def conv_nd(dims: int, *args, **kwargs) -> nn.Module:
     raise ValueError(f"dims must be 1 or 2; got {dims}")
 
 
+class RowLinear(nn.Linear):
+    """``nn.Linear`` (same parameters, same state-dict keys) on (B, in) inputs whose row ``b`` of
+    the (B, out) output is bitwise the same whatever row of whatever batch it sits in.
+
+    A plain GEMM with few rows is not: on some CPUs (AMD EPYC, torch 2.13, one thread) a row
+    rounds differently at position 0 than at position 1 of a 3-row batch. Here every row is its
+    own 1-row product of one batched multiply, so the sampler's per-waveform results do not
+    depend on where a waveform lands in a network chunk. Inputs of other ranks fall back to
+    ``nn.Linear``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2:
+            return super().forward(x)
+        w = self.weight.t().unsqueeze(0).expand(len(x), -1, -1)
+        if self.bias is None:
+            return torch.bmm(x.unsqueeze(1), w).squeeze(1)
+        return torch.baddbmm(self.bias.expand(len(x), 1, -1), x.unsqueeze(1), w).squeeze(1)
+
+
 def zero_module(module: nn.Module) -> nn.Module:
     """Zero the parameters of ``module`` (residual branches start as the identity)."""
     for p in module.parameters():
@@ -112,7 +132,7 @@ class ResBlock(nn.Module):
             nn.SiLU(),
             conv_nd(dims, channels, out_channels, kernel_size, padding=kernel_size // 2),
         )
-        self.emb_layers = (nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, out_channels))
+        self.emb_layers = (nn.Sequential(nn.SiLU(), RowLinear(emb_channels, out_channels))
                            if emb_channels else None)
         self.out_layers = nn.Sequential(
             normalization(out_channels, num_groups),

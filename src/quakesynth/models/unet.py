@@ -33,6 +33,7 @@ from quakesynth.models.layers import (
     FourierFeatures,
     PositionalEmbedding,
     ResBlock,
+    RowLinear,
     Upsample,
     conv_nd,
     normalization,
@@ -114,8 +115,8 @@ class UNet(nn.Module):
 
         self.time_embed = (FourierFeatures(mc, cfg.fourier_scale) if cfg.noise_embedding == "fourier"
                            else PositionalEmbedding(mc))
-        self.time_mlp = nn.Sequential(nn.Linear(mc, emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.cond_mlp = (nn.Sequential(nn.Linear(cfg.cond_features, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.time_mlp = nn.Sequential(RowLinear(mc, emb), nn.SiLU(), RowLinear(emb, emb))
+        self.cond_mlp = (nn.Sequential(RowLinear(cfg.cond_features, emb), nn.SiLU(), RowLinear(emb, emb))
                          if cfg.cond_features else None)
         self.null_cond_emb = (nn.Parameter(torch.zeros(emb))
                               if cfg.cond_features and cfg.null_cond == "learned" else None)
