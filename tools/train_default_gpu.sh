@@ -18,6 +18,12 @@
 #   INIT=src/quakesynth/weights/default   warm start of the VAE and the EDM
 #   COORDS=true           the U-Net's coordinate channels (unet.coords; the shipped model has them)
 #   DEC_STEPS=2400 DEC_LR=4e-4   decoder-only fine-tune after the EDM (vae_train.part=decoder; 0 skips it)
+#   VAE_SETS=""           extra KEY=VALUE config overrides of both VAE runs, space-separated, e.g.
+#                         VAE_SETS="vae.latent_channels=16" for the wider latent that issue 18's
+#                         classifier gap calls for (RESULTS, issue 18, session 11). --init copies the
+#                         weights whose name and shape match, so the VAE and the EDM keep everything
+#                         of the shipped model but the layers at the latent; give VAE_STEPS and
+#                         EDM_STEPS of a fresh training then (the EDM learns a new latent space).
 #
 # Python packages the GPU machine lacks (obspy, seisbench, pyrvt, platformdirs) travel as wheels
 # in .whl/ (see /work/.library/device/README.md); this script installs them first when .whl/ exists.
@@ -38,6 +44,8 @@ INIT=${INIT:-src/quakesynth/weights/default}
 COORDS=${COORDS:-true}
 DEC_STEPS=${DEC_STEPS:-2400}
 DEC_LR=${DEC_LR:-4e-4}
+vae_sets=()
+for kv in ${VAE_SETS:-}; do vae_sets+=(--set "$kv"); done
 
 if [ -d .whl ] && ! "$PY" -c "import obspy, seisbench, pyrvt, platformdirs" 2>/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -69,7 +77,7 @@ run() {  # run KIND RUN_DIR ARGS...: a new run, or the resumed one when its chec
     fi
 }
 run vae "$WORK/vae" --data "$WORK/corpus-even-japan" --preset default --init "$INIT" \
-    --set train.max_steps="$VAE_STEPS"
+    --set train.max_steps="$VAE_STEPS" "${vae_sets[@]}"
 run edm "$WORK/edm" --data "$WORK/corpus-even-bssa14" --preset default --vae "$WORK/vae/model" \
     --init "$INIT" --set unet.coords="$COORDS" --set train.max_steps="$EDM_STEPS" \
     --set train.batch_size="$BATCH" --set train.lr="$LR" --set train.warmup_steps=50
@@ -77,7 +85,7 @@ decoder=()
 if [ "$DEC_STEPS" -gt 0 ]; then  # the encoder stays frozen: the EDM's latent space does not move
     run vae "$WORK/vae-dec" --data "$WORK/corpus-even-bssa14" --preset default --init "$WORK/vae/model" \
         --set vae_train.part=decoder --set train.max_steps="$DEC_STEPS" --set train.lr="$DEC_LR" \
-        --set train.warmup_steps=50
+        --set train.warmup_steps=50 "${vae_sets[@]}"
     decoder=(--decoder "$WORK/vae-dec/model")
 fi
 "$PY" tools/make_default_model.py "$WORK/edm/model" "$OUT" --solver dpmpp2m --steps 10 "${decoder[@]}"
