@@ -158,7 +158,9 @@ class HighFEMGenerator(Generator):
         ``cpu_default`` on CPUs, :attr:`default_batch_size` on GPUs); the last group is padded
         with copies of its last waveform, whose outputs are dropped; ``None`` arguments pass
         through. Every waveform thus goes through kernels of the same shapes, whatever the batch
-        it arrives in, so results are bitwise independent of the batch size on one device."""
+        it arrives in; with the networks' position-invariant linear layers
+        (:class:`~quakesynth.models.layers.RowLinear`) its results are bitwise independent of the
+        batch size and of its position in a chunk on one device."""
         k = given if given is not None else (cpu_default if self.device.type == "cpu" else self.default_batch_size)
         n, out = len(tensors[0]), []
         for i in range(0, n, k):
