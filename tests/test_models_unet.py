@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -186,3 +187,74 @@ def test_warm_start_widens_the_input_and_keeps_the_function(tmp_path):
         torch.testing.assert_close(new(x, t, c), old(x, t, c), rtol=1e-5, atol=1e-6)
         w = new.input_blocks[0][0].weight
         assert w.shape[1] == 6 and torch.count_nonzero(w[:, 4:]) == 0
+
+
+ARRIVAL = (0.0, 1.8, 0.3, 5.0, 0.12, 40.0)  # log10 R = 1.8 + 0.3 c0; t_S = 5 s + 0.12 s/km R; 40-s window
+
+
+def test_arrival_channel_is_zero_at_the_expected_s_onset():
+    """Analytic case: R = 10^(1.8 + 0.3 c) km, t_S = 5 + 0.12 R s; the channel changes sign
+    between the two time cells around t_S, is constant along frequency, is linear in time with
+    slope 2 / window, and is zero for absent or dropped conditioning."""
+    from quakesynth.models.unet import arrival_channel
+
+    x = torch.zeros(3, 4, 8, 32)
+    c = torch.tensor([[0.0, 9.0], [1.0, -3.0], [-1.0, 0.5]])
+    ch = arrival_channel(x, c, ARRIVAL)
+    assert ch.shape == (3, 1, 8, 32)
+    assert torch.equal(ch, ch[:, :, :1].expand_as(ch))            # the same at every frequency
+    cell = 40.0 / 32
+    t = (torch.arange(32) + 0.5) * cell
+    for b, cb in enumerate(c[:, 0].tolist()):
+        t_s = 5.0 + 0.12 * 10 ** (1.8 + 0.3 * cb)
+        torch.testing.assert_close(ch[b, 0, 0], 2 * (t - t_s) / 40.0, rtol=0, atol=1e-5)
+        k = int(np.searchsorted(t.numpy(), t_s))                   # first cell centre after t_S
+        assert ch[b, 0, 0, k - 1] < 0 <= ch[b, 0, 0, k]
+    assert torch.count_nonzero(arrival_channel(x, None, ARRIVAL)) == 0
+    dropped = arrival_channel(x, c, ARRIVAL, torch.tensor([False, True, False]))
+    assert torch.count_nonzero(dropped[1]) == 0 and torch.equal(dropped[0], ch[0])
+
+
+def test_arrival_unet_uses_the_distance_and_warm_starts_from_a_coords_unet(tmp_path):
+    """A U-Net with the arrival channel warm-started from a coords U-Net computes the old function
+    (zero weights for the new channel); once that weight is non-zero its output depends on the
+    distance entry through the channel also with the conditioning embedding dropped."""
+    import warnings
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from quakesynth.modeldir import save_model_dir
+    from quakesynth.train.run import warm_start
+
+    old = UNet(replace(TINY, coords=True)).eval()
+    _randomise(old)
+    save_model_dir(tmp_path / "old", {"model": "highfem"}, {"edm": old.state_dict()})
+    new = UNet(replace(TINY, coords=True, arrival=ARRIVAL)).eval()
+    _randomise(new, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        counts = warm_start(SimpleNamespace(net=new), "edm", tmp_path / "old")
+    assert counts["widened"] == 1
+    x, t, c = torch.randn(2, 4, 16, 16), torch.randn(2), torch.randn(2, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(new(x, t, c), old(x, t, c), rtol=1e-5, atol=1e-6)
+        w = new.input_blocks[0][0].weight
+        assert w.shape[1] == 4 + 2 + 1 and torch.count_nonzero(w[:, 6:]) == 0
+        w[:, 6:] = 0.5
+        drop = torch.tensor([True, True])
+        c2 = c.clone()
+        c2[:, 0] += 1.0                                              # farther: S later
+        assert not torch.allclose(new(x, t, c), new(x, t, c2))
+        # dropped conditioning: the embedding and the channel are both null, distance has no effect
+        torch.testing.assert_close(new(x, t, c, drop), new(x, t, c2, drop))
+
+
+def test_arrival_config_is_checked():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="arrival"):
+        replace(TINY, arrival=(0.0, 1.0))
+    with pytest.raises(ValueError, match="conditioning index"):
+        replace(TINY, arrival=(7.0, *ARRIVAL[1:]))
+    with pytest.raises(ValueError, match="window"):
+        replace(TINY, arrival=(*ARRIVAL[:5], 0.0))

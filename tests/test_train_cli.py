@@ -226,3 +226,43 @@ def test_decoder_only_module_keeps_the_encoder_frozen_and_in_eval_mode():
     assert VAEModule(SpectrogramConfig(), VAEConfig(), TrainConfig()).train().vae.encoder.training
     with pytest.raises(ValueError, match="vae_train.part"):
         VAEPartConfig(part="encoder")
+
+
+def test_s_arrival_channel_is_fitted_to_the_picks_and_generates(tmp_path, capsys):
+    """``latent.s_arrival``: ``unet.arrival`` holds the least-squares line of the training split's
+    S picks against hypocentral distance (exact here: the picks lie on t_S = 1 s + 0.04 s/km R)
+    and the inverse of the log10 distance normalisation; the model generates; a dataset without
+    picks is refused in one line."""
+    import quakesynth
+    from quakesynth.data.store import DatasetWriter
+    from quakesynth.train.data import read_split
+
+    src = make_tiny_dataset(tmp_path / "plain")
+    parts = [read_split(src, s) for s in ("train", "dev", "test")]
+    data = tmp_path / "picked"
+    with DatasetWriter(data, fs=100.0, components="ZNE", split_fractions=(0.6, 0.2, 0.2)) as w:
+        for part in parts:
+            md = part.metadata.reset_index(drop=True).copy()
+            md["trace_s_arrival_sample"] = (1.0 + 0.04 * md["path_hyp_distance_km"]) * 100.0
+            w.add(Records(part.data, fs=100.0, components="ZNE", metadata=md))
+    vae, edm = tmp_path / "vae", tmp_path / "edm"
+    assert main(["train", "vae", "--data", str(data), "--preset", "tiny", "--out", str(vae), "--quiet",
+                 "--set", "train.max_steps=3"]) == 0
+    assert main(["train", "edm", "--data", str(data), "--preset", "tiny", "--vae", str(vae), "--out", str(edm),
+                 "--quiet", "--set", "train.max_steps=3", "--set", "latent.s_arrival=true"]) == 0
+    config = json.loads((edm / "model" / "config.json").read_text())
+    index, shift, scale, t0, slowness, window = config["unet"]["arrival"]
+    cond = config["conditioning"]
+    assert index == 0 and cond["variables"][0] == "distance"
+    assert (shift, scale) == (cond["shift"][0], cond["scale"][0])
+    assert t0 == pytest.approx(1.0, abs=1e-6) and slowness == pytest.approx(0.04, abs=1e-8)
+    assert window == pytest.approx(config["spectrogram"]["n_samples"] / config["spectrogram"]["fs"])
+    wave = quakesynth.load_model(edm / "model").generate(magnitude=5.5, distance=40.0, vs30=400.0, depth=10.0,
+                                                         gap=100.0, n=1, seed=0).data
+    assert np.isfinite(wave).all()
+    capsys.readouterr()
+    assert main(["train", "edm", "--data", str(src), "--preset", "tiny", "--vae", str(vae), "--out",
+                 str(tmp_path / "nopicks"), "--quiet", "--set", "train.max_steps=3",
+                 "--set", "latent.s_arrival=true"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trace_s_arrival_sample" in err[0]

@@ -61,6 +61,7 @@ class UNetConfig:
     fourier_scale: float = 0.02  # std of the random Fourier frequencies (per unit noise label)
     null_cond: str = "zero"  # conditioning embedding when dropped/absent: "zero" or "learned"
     coords: bool = False  # append one coordinate channel per spatial axis (linear, -1 -> 1) to the input (published HighFEM: False)
+    arrival: tuple[float, ...] = ()  # S-arrival time channel: (cond index, shift, scale, t0 s, slowness s/km, window s); () = none; see arrival_channel
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "model_channels", "num_res_blocks", "num_heads",
@@ -81,6 +82,15 @@ class UNetConfig:
             raise ValueError(f"UNetConfig.null_cond must be 'zero' or 'learned'; got {self.null_cond!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"UNetConfig.dropout must be in [0, 1); got {self.dropout}")
+        if self.arrival:
+            if len(self.arrival) != 6:
+                raise ValueError("UNetConfig.arrival must be () or (cond index, shift, scale, t0 s, slowness s/km, "
+                                 f"window s); got {self.arrival}")
+            if not 0 <= int(self.arrival[0]) < self.cond_features or self.arrival[0] != int(self.arrival[0]):
+                raise ValueError(f"UNetConfig.arrival's conditioning index {self.arrival[0]} is not an entry of the "
+                                 f"{self.cond_features} conditioning features")
+            if not self.arrival[5] > 0:
+                raise ValueError(f"UNetConfig.arrival's window must be > 0 s; got {self.arrival[5]}")
 
     @property
     def downsampling(self) -> int:
@@ -89,8 +99,9 @@ class UNetConfig:
 
     @property
     def coord_channels(self) -> int:
-        """Coordinate channels appended to the input (``dims`` with ``coords``, else 0)."""
-        return self.dims if self.coords else 0
+        """Channels appended to the input: ``dims`` coordinates with ``coords``, then one
+        S-arrival channel with ``arrival``."""
+        return (self.dims if self.coords else 0) + (1 if self.arrival else 0)
 
     @property
     def embed_dim(self) -> int:
@@ -199,6 +210,8 @@ class UNet(nn.Module):
         emb = self.embedding(noise_labels, cond, drop_cond)
         hs = []
         h = torch.cat([x, coordinate_channels(x)], dim=1) if self.cfg.coords else x
+        if self.cfg.arrival:
+            h = torch.cat([h, arrival_channel(x, cond, self.cfg.arrival, drop_cond)], dim=1)
         for module in self.input_blocks:
             h = module(h, emb)
             hs.append(h)
@@ -225,3 +238,35 @@ def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
         r = torch.linspace(-1.0, 1.0, n, dtype=x.dtype, device=x.device).reshape(shape)
         ramps.append(r.expand(*spatial))
     return torch.stack(ramps).unsqueeze(0).expand(x.shape[0], -1, *spatial)
+
+
+def arrival_channel(x: torch.Tensor, cond: torch.Tensor | None, arrival: tuple[float, ...],
+                    drop_cond: torch.Tensor | None = None) -> torch.Tensor:
+    """The expected S arrival as an input channel (B, 1, *S) for ``x`` (B, C, *S).
+
+    ``arrival = (index, shift, scale, t0, slowness, window)``: the hypocentral distance is
+    ``R = 10 ** (shift + scale * cond[:, index])`` km (the inverse of a log10 z-scored
+    conditioning entry), the S wave arrives at ``t_S = t0 + slowness * R`` seconds after the
+    window's start, and the channel is ``2 (t - t_S) / window`` at the centre time ``t`` of each
+    cell of the last (time) axis, constant along the others: zero at the expected S onset.
+
+    The CoordConv ramps (:func:`coordinate_channels`) let the network place a feature at a
+    conditioned time only by learning that threshold from the conditioning embedding; a
+    record's S-P time is a known function of its distance, so here the threshold is given
+    (the arrival frame of a 200-km record sits 18 s into a 32-cell latent of 1.27 s cells).
+    The channel is zero where the conditioning is absent (``cond`` None) or dropped
+    (``drop_cond`` True), like the conditioning embedding, so classifier-free guidance's
+    unconditional branch sees no distance.
+    """
+    index, shift, scale, t0, slowness, window = (float(a) for a in arrival)
+    b, spatial = x.shape[0], x.shape[2:]
+    if cond is None:
+        return x.new_zeros((b, 1, *spatial))
+    r_km = torch.pow(10.0, shift + scale * cond[:, int(index)].to(torch.float32))
+    n = spatial[-1]
+    t = (torch.arange(n, dtype=torch.float32, device=x.device) + 0.5) * (window / n)
+    ch = 2.0 * (t.unsqueeze(0) - (t0 + slowness * r_km).unsqueeze(1)) / window  # (B, n)
+    if drop_cond is not None:
+        ch = torch.where(drop_cond.reshape(-1, 1).to(torch.bool), torch.zeros_like(ch), ch)
+    shape = (b, 1) + (1,) * (len(spatial) - 1) + (n,)
+    return ch.reshape(shape).expand(b, 1, *spatial).to(x.dtype)

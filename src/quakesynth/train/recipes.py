@@ -299,6 +299,8 @@ def prepare_edm(cfg: EDMRunConfig, inputs: Inputs) -> Plan:
 
     unet = dataclasses.replace(cfg.unet, in_channels=lat_shape[0], out_channels=lat_shape[0],
                                cond_features=len(ccfg.variables), dims=vae_cfg.dims)
+    if cfg.latent.s_arrival:
+        unet = dataclasses.replace(unet, arrival=fit_s_arrival(tr, cond_tr_phys, cnorm, spec.n_samples / spec.fs))
 
     # Latents (posterior means) of the frozen VAE; EDM's sigma_data = their standard deviation.
     encode = _encoder(spec, vae_cfg, vae_state)
@@ -335,6 +337,38 @@ def prepare_edm(cfg: EDMRunConfig, inputs: Inputs) -> Plan:
     stage = Stage(lambda prev: EDMModule(spec, vae_cfg, vae_state, unet, edm, cfg.latent, cfg.train),
                   cfg.train, arrays, val)
     return Plan(cfg, [stage], export)
+
+
+def fit_s_arrival(records: Any, cond_phys: np.ndarray, cnorm: Any, window_s: float) -> tuple[float, ...]:
+    """``UNetConfig.arrival`` (index, shift, scale, t0 s, slowness s/km, window s) of a training
+    split: the least-squares line ``t_S = t0 + slowness R`` of its S picks (metadata
+    ``trace_s_arrival_sample``, seconds after the trace start) against the hypocentral
+    distance ``R`` (km, the ``distance`` conditioning variable, which must be log10-transformed),
+    and that variable's normalisation, which the U-Net inverts
+    (:func:`quakesynth.models.unet.arrival_channel`).
+
+    Raises ValueError without a log10 ``distance`` variable or with fewer than 10 records that
+    have both a pick and a distance.
+    """
+    import pandas as pd
+
+    spec = cnorm.to_dict()
+    if "distance" not in spec["variables"]:
+        raise ValueError("latent.s_arrival needs 'distance' among the conditioning variables")
+    i = list(spec["variables"]).index("distance")
+    if spec["transforms"][i] != "log10":
+        raise ValueError("latent.s_arrival needs the distance conditioning log10-transformed (conditioning.log10)")
+    md = records.metadata
+    if "trace_s_arrival_sample" not in md:
+        raise ValueError("latent.s_arrival needs S picks (metadata trace_s_arrival_sample) in the training split")
+    t_s = pd.to_numeric(md["trace_s_arrival_sample"], errors="coerce").to_numpy(np.float64) / float(records.fs)
+    r = np.asarray(cond_phys[:, i], np.float64)
+    ok = np.isfinite(t_s) & np.isfinite(r) & (r > 0)
+    if ok.sum() < 10:
+        raise ValueError(f"latent.s_arrival needs at least 10 training records with an S pick (metadata "
+                         f"trace_s_arrival_sample) and a distance; {int(ok.sum())} have both")
+    slowness, t0 = np.polyfit(r[ok], t_s[ok], 1)
+    return (float(i), float(spec["shift"][i]), float(spec["scale"][i]), float(t0), float(slowness), float(window_s))
 
 
 def refit_amplitude(config: dict, data: str | Path, amp: Any = None, seed: int = 0,
