@@ -32,6 +32,12 @@ RotD50 PGA of the two horizontals throughout; "simulator" is ``load_model("stoch
                through the model's phase retrieval (and VAE round trip), true peaks restored:
                the accuracy the latent design allows before any diffusion. Any entry may end in
                ``+speckle`` / ``-speckle`` (the decoded spectrogram's speckle on / off).
+``s-onset``    the S onset of ``--n`` test-split records of ``--data`` and of each ``--models``
+               entry's waveforms for the same conditions, picked alike (the first time after
+               P + 1 s at which the 0.5-s mean horizontal energy reaches 30 % of its maximum),
+               minus the record's catalogue S pick: median and interquartile range per 25-km
+               bin of hypocentral distance (the classifier's bins). The data's row is the
+               picker's own error; a generator should match it, not zero.
 
 Example (one thread, a training running beside it)::
 
@@ -43,6 +49,8 @@ Example (one thread, a training running beside it)::
     OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py pgv-spread --n 48 --models default
     OMP_NUM_THREADS=1 python benchmarks/bench_default_diagnosis.py classifier --n 300 --models default \
         --data runs/corpus-even-bssa14 --classifier runs/classifier-default-2/model
+    OMP_NUM_THREADS=2 python benchmarks/bench_default_diagnosis.py s-onset --n 300 --models default \
+        --data runs/corpus-even-bssa14
 """
 
 from __future__ import annotations
@@ -287,13 +295,11 @@ def pgv_spread(args: argparse.Namespace) -> dict:
 
 def classifier(args: argparse.Namespace) -> dict:
     from quakesynth.evaluate.classifier import ClassifierAdapter
-    from quakesynth.train.data import read_split
 
     if not (args.data and args.classifier):
         raise SystemExit("classifier needs --data STORE and --classifier MODEL_DIR")
     clf = ClassifierAdapter.load(args.classifier)
-    rec = read_split(args.data, "test")
-    sub = rec[np.sort(np.random.default_rng(args.seed).choice(len(rec), min(args.n, len(rec)), replace=False))]
+    sub = _test_subset(args.data, args.n, args.seed)
     md = sub.metadata.reset_index(drop=True)
     y = clf.labels(md)
     ok, nd = y >= 0, len(clf.dist_bins) - 1
@@ -313,6 +319,49 @@ def classifier(args: argparse.Namespace) -> dict:
             continue
         gen = _load(e)
         out[e] = score(clf.embed_predict(gen.generate_table(md, seed=args.seed + 1, allow_extrapolation=True))[1])
+    return out
+
+
+def _test_subset(data: str, n: int, seed: int):
+    """``n`` records of the test split of ``data``, drawn without replacement with ``seed``, in store order."""
+    from quakesynth.train.data import read_split
+
+    rec = read_split(data, "test")
+    return rec[np.sort(np.random.default_rng(seed).choice(len(rec), min(n, len(rec)), replace=False))]
+
+
+def s_onset_times(x: np.ndarray, fs: float, p_time: float, frac: float = 0.3) -> np.ndarray:
+    """S onset (N,) in s after the trace start of ``x`` (N, 3, T) ZNE: the first time after
+    ``p_time + 1`` s at which the 0.5-s running mean of the horizontal energy reaches ``frac``
+    of its maximum over the trace."""
+    from scipy.ndimage import uniform_filter1d
+
+    e = uniform_filter1d((x[:, 1:].astype(np.float64) ** 2).sum(1), max(1, int(round(0.5 * fs))), axis=-1)
+    e /= np.maximum(e.max(-1, keepdims=True), 1e-300)
+    i0 = int(round((p_time + 1.0) * fs))
+    return (i0 + np.argmax(e[:, i0:] >= frac, axis=-1)) / fs
+
+
+def s_onset(args: argparse.Namespace) -> dict:
+    if not args.data:
+        raise SystemExit("s-onset needs --data STORE (with trace_p/s_arrival_sample picks)")
+    sub = _test_subset(args.data, args.n, args.seed)
+    md = sub.metadata.reset_index(drop=True)
+    t_s = md["trace_s_arrival_sample"].to_numpy(np.float64) / sub.fs
+    p_time = float(np.nanmedian(md["trace_p_arrival_sample"].to_numpy(np.float64))) / sub.fs
+    r = md["path_hyp_distance_km"].to_numpy(np.float64)
+    edges = [0.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0]
+    sets = {"data": sub.select_components("ZNE").data}
+    for e in args.models:
+        sets[e] = _load(e).generate_table(md, seed=args.seed + 1, allow_extrapolation=True).select_components("ZNE").data
+    out = {"n": len(md), "p_time_s": p_time, "bins_km": edges, "rows": []}
+    for name, x in sets.items():
+        err = s_onset_times(x, sub.fs, p_time) - t_s
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            m = (r >= lo) & (r < hi) & np.isfinite(err)
+            q25, q50, q75 = np.percentile(err[m], [25, 50, 75]) if m.any() else (np.nan,) * 3
+            out["rows"].append({"source": name, "distance_km": [lo, hi], "n": int(m.sum()),
+                                "median_error_s": float(q50), "iqr_s": float(q75 - q25)})
     return out
 
 
@@ -345,21 +394,21 @@ def _reconstruct(gen, rec, stage: str, seed: int):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("part", choices=["roundtrip", "conditioning", "teacher", "amplitude", "amplitude-grid",
-                                    "pgv-spread", "classifier"])
+                                    "pgv-spread", "classifier", "s-onset"])
     p.add_argument("--model", default="default")
     p.add_argument("--n", type=int, default=8, help="waveforms per scenario")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--guidance", type=float, nargs="+", default=[1.0])
     p.add_argument("--events", type=int, default=60, help="teacher, amplitude: events of the mini corpus (5 records each)")
-    p.add_argument("--models", nargs="+", default=["default"], help="pgv-spread, classifier: PATH or PATH@guidance")
-    p.add_argument("--data", help="classifier: dataset store (its test split)")
+    p.add_argument("--models", nargs="+", default=["default"], help="pgv-spread, classifier, s-onset: PATH or PATH@guidance")
+    p.add_argument("--data", help="classifier, s-onset: dataset store (its test split)")
     p.add_argument("--classifier", help="classifier: the evaluation classifier's model folder")
     p.add_argument("--out", help="write JSON here")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     res = {"roundtrip": roundtrip, "conditioning": conditioning, "teacher": teacher,
            "amplitude": amplitude, "amplitude-grid": amplitude_grid, "pgv-spread": pgv_spread,
-           "classifier": classifier}[args.part](args)
+           "classifier": classifier, "s-onset": s_onset}[args.part](args)
     res["seconds"] = time.perf_counter() - t0
     text = json.dumps(res, indent=1, default=float)
     print(text)
