@@ -194,8 +194,8 @@ ARRIVAL = (0.0, 1.8, 0.3, 5.0, 0.12, 40.0)  # log10 R = 1.8 + 0.3 c0; t_S = 5 s 
 
 def test_arrival_channel_is_zero_at_the_expected_s_onset():
     """Analytic case: R = 10^(1.8 + 0.3 c) km, t_S = 5 + 0.12 R s; the channel changes sign
-    between the two time cells around t_S, is constant along frequency, is linear in time with
-    slope 2 / window, and is zero for absent or dropped conditioning."""
+    between the two time cells around t_S, is constant along frequency, is (t - t_S) / cell
+    clipped to +-2, and is zero for absent or dropped conditioning."""
     from quakesynth.models.unet import arrival_channel
 
     x = torch.zeros(3, 4, 8, 32)
@@ -207,7 +207,8 @@ def test_arrival_channel_is_zero_at_the_expected_s_onset():
     t = (torch.arange(32) + 0.5) * cell
     for b, cb in enumerate(c[:, 0].tolist()):
         t_s = 5.0 + 0.12 * 10 ** (1.8 + 0.3 * cb)
-        torch.testing.assert_close(ch[b, 0, 0], 2 * (t - t_s) / 40.0, rtol=0, atol=1e-5)
+        torch.testing.assert_close(ch[b, 0, 0], ((t - t_s) / cell).clamp(-2, 2), rtol=0, atol=1e-5)
+        assert ch[b, 0, 0, 0] == -2 and ch[b, 0, 0, -1] == 2
         k = int(np.searchsorted(t.numpy(), t_s))                   # first cell centre after t_S
         assert ch[b, 0, 0, k - 1] < 0 <= ch[b, 0, 0, k]
     assert torch.count_nonzero(arrival_channel(x, None, ARRIVAL)) == 0

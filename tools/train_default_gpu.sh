@@ -17,6 +17,7 @@
 #   VAE_STEPS=450 EDM_STEPS=4500 BATCH=32 LR=1e-4   the shipped recipe's last stage
 #   INIT=src/quakesynth/weights/default   warm start of the VAE and the EDM
 #   COORDS=true           the U-Net's coordinate channels (unet.coords; the shipped model has them)
+#   ARRIVAL=false         the U-Net's expected-S-arrival channel (latent.s_arrival; measured in session 12, not in the shipped model)
 #   DEC_STEPS=2400 DEC_LR=4e-4   decoder-only fine-tune after the EDM (vae_train.part=decoder; 0 skips it)
 #   VAE_SETS=""           extra KEY=VALUE config overrides of both VAE runs, space-separated, e.g.
 #                         VAE_SETS="vae.latent_channels=16" for the wider latent that issue 18's
@@ -42,6 +43,7 @@ BATCH=${BATCH:-32}
 LR=${LR:-1e-4}
 INIT=${INIT:-src/quakesynth/weights/default}
 COORDS=${COORDS:-true}
+ARRIVAL=${ARRIVAL:-false}
 DEC_STEPS=${DEC_STEPS:-2400}
 DEC_LR=${DEC_LR:-4e-4}
 vae_sets=()
@@ -79,7 +81,7 @@ run() {  # run KIND RUN_DIR ARGS...: a new run, or the resumed one when its chec
 run vae "$WORK/vae" --data "$WORK/corpus-even-japan" --preset default --init "$INIT" \
     --set train.max_steps="$VAE_STEPS" "${vae_sets[@]}"
 run edm "$WORK/edm" --data "$WORK/corpus-even-bssa14" --preset default --vae "$WORK/vae/model" \
-    --init "$INIT" --set unet.coords="$COORDS" --set train.max_steps="$EDM_STEPS" \
+    --init "$INIT" --set unet.coords="$COORDS" --set latent.s_arrival="$ARRIVAL" --set train.max_steps="$EDM_STEPS" \
     --set train.batch_size="$BATCH" --set train.lr="$LR" --set train.warmup_steps=50
 decoder=()
 if [ "$DEC_STEPS" -gt 0 ]; then  # the encoder stays frozen: the EDM's latent space does not move

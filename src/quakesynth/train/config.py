@@ -80,7 +80,7 @@ class LatentConfig:
     auto_sigma_data: bool = True  # set edm.sigma_data to the std of the training latents (the resolved value is saved)
     cond_dropout: float = 0.1  # probability of dropping a sample's conditioning (classifier-free guidance); 0 disables
     encode_batch_size: int = 64  # records per encoder call when caching latents
-    s_arrival: bool = False  # give the U-Net the expected S arrival as an input channel (unet.arrival), fitted to the training split's S picks against hypocentral distance
+    s_arrival: bool = False  # give the U-Net the expected S arrival as an input channel (unet.arrival), fitted to the training split's S picks against hypocentral distance (no measured gain on the default model: RESULTS, issue 18, session 12)
 
 
 #: Every trainable kind (``quakesynth train KIND``).
