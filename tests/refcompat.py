@@ -35,3 +35,15 @@ def install_shims() -> None:
         sys.modules.setdefault("IPython", ip)
         sys.modules.setdefault("IPython.display", disp)
 
+
+
+def load_script(relpath: str):
+    """A repository script (``benchmarks/...py``, ``tools/...py``; not part of the package) as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+
+from refcompat import load_script
 
 
 def _bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_default_diagnosis.py"
-    spec = importlib.util.spec_from_file_location("bench_default_diagnosis", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/bench_default_diagnosis.py")
 
 
 def test_s_onset_picker_finds_a_step_in_horizontal_energy_and_ignores_the_p_wave():

@@ -144,14 +144,9 @@ def test_shape_aware_amplitude_model_learns_the_joint_spread_of_pga_and_pgv(rng)
 
 def _make_default_model_tool():
     """tools/make_default_model.py as a module (it is a script, not part of the package)."""
-    import importlib.util
-    from pathlib import Path
+    from refcompat import load_script
 
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_default_model.py"
-    spec = importlib.util.spec_from_file_location("make_default_model", tool)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/make_default_model.py")
 
 
 # -- end to end: tiny vae + edm with the amplitude path ---------------------------------------
