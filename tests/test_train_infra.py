@@ -86,6 +86,45 @@ def test_cosine_schedule_with_warmup():
     assert cosine_factor(10, 100, warmup_steps=10) == pytest.approx(1.0)
     assert cosine_factor(55, 100, warmup_steps=10, floor=0.2) == pytest.approx(0.6)
     assert cosine_factor(500, 100, floor=0.2) == pytest.approx(0.2)
+    # a wall-clock budget: the cosine follows whichever of steps and time is further along
+    assert cosine_factor(10, 100, elapsed=0.5) == pytest.approx(0.5)
+    assert cosine_factor(60, 100, elapsed=0.1) == cosine_factor(60, 100)
+    assert cosine_factor(10, 100, elapsed=3.0) == pytest.approx(0.0)
+    assert cosine_factor(5, 100, warmup_steps=10, elapsed=0.9) == pytest.approx(0.6)  # warm-up by steps
+
+
+class SlowStep(pl.Callback):
+    """Every optimiser step takes at least ``seconds`` of wall clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, *args) -> None:
+        import time
+
+        time.sleep(self.seconds)
+
+
+def test_time_budget_stops_the_run_anneals_and_leaves_a_checkpoint(tmp_path):
+    # 0.01 minute = 0.6 s at >= 0.05 s per step: far fewer than the 10,000 steps asked for
+    cfg = TrainConfig(max_steps=10_000, max_minutes=0.01, batch_size=8, lr=1e-2, checkpoint_every=1000,
+                      log_every=1)
+    torch.manual_seed(0)
+    module = Regression(cfg)
+    x, y = _data()
+    dm = StepDataModule(ArrayDataset(x=x, y=y), None, 8, cfg.seed, cfg.max_steps)
+    trainer, ema = fit(module, dm, tmp_path / "run", cfg, progress=False, extra_callbacks=[SlowStep(0.05)])
+    steps = trainer.global_step
+    assert 3 <= steps < 30
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == steps  # saved at the stop, not only every checkpoint_every steps
+    rows = (tmp_path / "run" / "logs" / "metrics.csv").read_text().splitlines()
+    li = rows[0].split(",").index("train/lr")
+    lrs = [float(r.split(",")[li]) for r in rows[1:] if r.split(",")[li]]
+    # by steps alone the rate would still be ~1e-2; the time budget took it most of the way down
+    assert lrs[0] > 0.9e-2 and lrs[-1] < 0.5e-2
+    with pytest.raises(ValueError, match="max_minutes"):
+        TrainConfig(max_minutes=-1.0)
 
 
 def test_ema_update_rule():

@@ -105,8 +105,16 @@ class PeriodicCheckpoint(Checkpoint):
         if step % self.every == 0 or step >= (trainer.max_steps or 0) > 0:
             self.save(trainer)
 
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A run stopped early (``train.max_minutes``) still leaves a checkpoint of its last step."""
+        if trainer.global_step > 0 and self._saved_step != trainer.global_step:
+            self.save(trainer)
+
+    _saved_step: int = -1
+
     def save(self, trainer: pl.Trainer) -> None:
         step = trainer.global_step
+        self._saved_step = step
         trainer.save_checkpoint(self.last, weights_only=False)
         if self.keep > 0:
             trainer.save_checkpoint(self.dirpath / f"step-{step:08d}.ckpt", weights_only=False)

@@ -10,6 +10,7 @@ classifier architecture); an optional YAML file; ``section.key=value`` overrides
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ class TrainConfig:
     """Optimisation and bookkeeping of one training run."""
 
     max_steps: int = 1000  # optimiser steps in the whole run (the cosine schedule spans them)
+    max_minutes: float = 0.0  # wall-clock budget of this (re)start in minutes; 0: none. Training stops at
+    # whichever of max_steps and max_minutes comes first, and the cosine schedule follows whichever is
+    # further along (a time budget for a lent accelerator whose speed is not known beforehand)
     batch_size: int = 32  # records per optimiser step on each device (global batch = batch_size x devices)
     lr: float = 1e-4  # peak learning rate of Adam
     lr_min: float = 0.0  # learning rate at the end of the cosine schedule
@@ -66,6 +70,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1); got {self.ema_decay}")
+        if not (self.max_minutes >= 0.0 and math.isfinite(self.max_minutes)):
+            raise ValueError(f"max_minutes must be finite and >= 0; got {self.max_minutes}")
         if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
             raise ValueError(f"need 0 <= lr_min <= lr and lr > 0; got lr={self.lr}, lr_min={self.lr_min}")
         if str(self.precision) not in PRECISIONS:

@@ -26,6 +26,7 @@ Batches are dicts of tensors:
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import lightning.pytorch as pl
@@ -39,16 +40,23 @@ from quakesynth.train.config import LatentConfig, SurrogateLoss, TrainConfig
 step_seed = derive_seed  # a training step's 63-bit seed from (seed, step, rank...): quakesynth.seeds
 
 
-def cosine_factor(step: int, max_steps: int, warmup_steps: int = 0, floor: float = 0.0) -> float:
+def cosine_factor(step: int, max_steps: int, warmup_steps: int = 0, floor: float = 0.0,
+                  elapsed: float = 0.0) -> float:
     """Learning-rate multiplier: linear warm-up, then half a cosine from 1 down to ``floor``.
+
+    ``elapsed``: the fraction of a wall-clock budget already spent (``TrainConfig.max_minutes``);
+    after the warm-up the cosine follows whichever of the step and time fractions is larger.
 
     >>> cosine_factor(0, 100), cosine_factor(50, 100), cosine_factor(100, 100)
     (1.0, 0.5, 0.0)
+    >>> cosine_factor(10, 100, elapsed=0.5)
+    0.5
     """
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     span = max(max_steps - warmup_steps, 1)
     t = min(max(step - warmup_steps, 0), span) / span
+    t = min(max(t, float(elapsed)), 1.0)
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
@@ -69,6 +77,17 @@ class TrainModule(pl.LightningModule):
         raise NotImplementedError
 
     # -- Lightning hooks -------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        self._t_start = time.monotonic()
+
+    def budget_spent(self) -> float:
+        """Fraction of ``train.max_minutes`` spent since this (re)start of training (0 without a budget)."""
+        minutes = self.train_cfg.max_minutes
+        t0 = getattr(self, "_t_start", None)
+        if minutes <= 0 or t0 is None:
+            return 0.0
+        return (time.monotonic() - t0) / (60.0 * minutes)
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         torch.manual_seed(step_seed(self.train_cfg.seed, self.global_step, self.global_rank))
 
@@ -102,7 +121,7 @@ class TrainModule(pl.LightningModule):
             opt = torch.optim.Adam(params, lr=cfg.lr, betas=betas)
         floor = cfg.lr_min / cfg.lr
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: cosine_factor(s, cfg.max_steps, cfg.warmup_steps, floor))
+            opt, lambda s: cosine_factor(s, cfg.max_steps, cfg.warmup_steps, floor, self.budget_spent()))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 

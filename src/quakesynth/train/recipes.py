@@ -70,6 +70,7 @@ class Inputs:
     surrogate: Path | None = None  # refiner: the trained surrogate
     limit: int | None = None  # first N simulations (surrogate, refiner), training records (broadband), records per station (timesnet, site-cvae)
     progress: bool = True  # progress bars while preparing data
+    device: str = "cpu"  # where data preparation runs (the EDM's latent encoding): "cpu" or "cuda"
 
 
 @dataclass
@@ -234,18 +235,20 @@ def _reorder(w: np.ndarray, have: str, want: str) -> np.ndarray:
     return w[:, [have.index(c) for c in want]]
 
 
-def _encoder(spec: Any, vae_cfg: Any, vae_state: dict[str, torch.Tensor]):
-    """waveforms (B, C, T) -> VAE posterior means, with a frozen VAE in eval mode."""
+def _encoder(spec: Any, vae_cfg: Any, vae_state: dict[str, torch.Tensor], device: str = "cpu"):
+    """waveforms (B, C, T) -> VAE posterior means (on the CPU), with a frozen VAE in eval mode
+    run on ``device``."""
     from quakesynth.models.vae import VAE
     from quakesynth.repr.spectrogram import LogSpectrogram
 
     rep, vae = LogSpectrogram(spec), VAE(vae_cfg)
     vae.load_state_dict(vae_state)
     vae.requires_grad_(False).eval()
+    vae = vae.to(device)  # the spectrogram follows its input's device
 
     @torch.no_grad()
     def encode(w: torch.Tensor) -> torch.Tensor:
-        return vae.encode(rep.forward(w.float()))[0]
+        return vae.encode(rep.forward(w.float().to(device)))[0].cpu()
 
     return encode
 
@@ -303,7 +306,7 @@ def prepare_edm(cfg: EDMRunConfig, inputs: Inputs) -> Plan:
         unet = dataclasses.replace(unet, arrival=fit_s_arrival(tr, cond_tr_phys, cnorm, spec.n_samples / spec.fs))
 
     # Latents (posterior means) of the frozen VAE; EDM's sigma_data = their standard deviation.
-    encode = _encoder(spec, vae_cfg, vae_state)
+    encode = _encoder(spec, vae_cfg, vae_state, inputs.device)
     bs = cfg.latent.encode_batch_size
     z_tr = _encode_all(encode, w_tr, bs, inputs.progress, "encode train") if cfg.latent.cache else None
     z_va = _encode_all(encode, w_va, bs, False, "") if cfg.latent.cache and w_va is not None else None

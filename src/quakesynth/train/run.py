@@ -151,7 +151,8 @@ def train(kind: str, data: str | Path | None = None, out: str | Path = "", prese
                 "overrides": list(overrides), "init": str(init) if init else None,
                 "quakesynth_version": _version()}
     inputs = Inputs(data=Path(data) if data else None, vae=Path(vae) if vae else None,
-                    surrogate=Path(surrogate) if surrogate else None, limit=limit, progress=progress)
+                    surrogate=Path(surrogate) if surrogate else None, limit=limit, progress=progress,
+                    device="cuda" if accelerator in ("gpu", "cuda") and torch.cuda.is_available() else "cpu")
     for name in recipe.needs:
         if getattr(inputs, name) is None:
             what = {"data": "a dataset", "vae": "the trained VAE", "surrogate": "the trained surrogate"}[name]
