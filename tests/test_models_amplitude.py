@@ -266,6 +266,15 @@ def test_make_default_model_keeps_the_amplitude_path_and_sets_guidance(amp_runs,
     config, states = load_model_dir(out)
     assert sorted(states) == ["amplitude", "edm", "vae"] and config["name"] == "default"
     assert config["sampler"]["guidance"] == 2.5 and config["sampler"]["num_steps"] == 4
+    # the description states the model's own latent shape and U-Net size, not a fixed text
+    from quakesynth.config import from_dict
+    from quakesynth.models.vae import VAEConfig
+
+    vae_cfg = from_dict(VAEConfig, config["vae"])
+    shape = vae_cfg.latent_shape((vae_cfg.in_channels, *TINY_SPEC.shape))
+    assert f"VAE {'x'.join(map(str, shape))} latent" in config["description"]
+    n_unet = sum(v.numel() for v in states["edm"].values() if v.is_floating_point())
+    assert f"U-Net {n_unet / 1e6:.1f} M parameters" in config["description"]
     guided = quakesynth.load_model(out)
     assert guided.info()["sampler"]["guidance"] == 2.5
     plain = quakesynth.load_model(out, guidance=1.0)

@@ -9,7 +9,6 @@ ingestion path."""
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from pathlib import Path
 
@@ -18,8 +17,6 @@ import pandas as pd
 import pytest
 
 from quakesynth.records import Records
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- fixtures: synthetic station archives --------------------------------------------------------
@@ -293,10 +290,9 @@ def test_single_station_keeps_every_other_metric():
 
 # -- 5. no known f0: the benchmark runs on a store without stations.csv -----------------------
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_sitegen", ROOT / "benchmarks" / "bench_sitegen.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from refcompat import load_script
+
+    return load_script("benchmarks/bench_sitegen.py")
 
 
 @pytest.fixture(scope="module")

@@ -22,10 +22,23 @@ import argparse
 
 from quakesynth.modeldir import load_model_dir, save_model_dir
 
-DESCRIPTION = ("HighFEM default (VAE 8x32x32 latent + EDM U-Net 1.1 M parameters) with the explicit "
+DESCRIPTION = ("HighFEM default (VAE {latent} latent + EDM U-Net {unet_m:.1f} M parameters) with the explicit "
                "amplitude path (peak-normalised shapes + a conditional Gaussian of the three log10 "
-               "peaks given the scenario and each shape's PGV / PGA), fine-tuned on the 20,000-record training-design stochastic-method corpus "
-               "(uniform magnitudes, log-uniform distances); see docs/model_card_default.md")
+               "peaks given the scenario and each shape's PGV / PGA), trained on training-design "
+               "stochastic-method corpora (uniform magnitudes, log-uniform distances); see docs/model_card_default.md")
+
+
+def describe(template: str, config: dict, states: dict) -> str:
+    """``template`` with ``{latent}`` (C x H x W of the VAE latent) and ``{unet_m}`` (millions of
+    U-Net parameters) filled in from the model itself."""
+    from quakesynth.config import from_dict
+    from quakesynth.models.vae import VAEConfig
+    from quakesynth.repr.spectrogram import SpectrogramConfig
+
+    vae = from_dict(VAEConfig, config["vae"])
+    latent = "x".join(str(n) for n in vae.latent_shape((vae.in_channels, *from_dict(SpectrogramConfig, config["spectrogram"]).shape)))
+    unet_m = sum(v.numel() for v in states["edm"].values() if v.is_floating_point()) / 1e6
+    return template.replace("{latent}", latent).replace("{unet_m:.1f}", f"{unet_m:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("format", "format_version", "quakesynth_version", "weights"):
         config.pop(key, None)
     config["name"] = "default"
-    config["description"] = args.description
+    config["description"] = describe(args.description, config, states)
     config["sampler"] = {**config.get("sampler", {}), "solver": args.solver, "num_steps": args.steps}
     if args.guidance is not None:
         config["sampler"]["guidance"] = args.guidance
