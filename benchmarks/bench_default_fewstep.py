@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heun-sets", type=int, default=3)
     ap.add_argument("--fast-sets", type=int, default=2)
     ap.add_argument("--fast-steps", type=int, default=None, help="default: the model's")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="draws the test conditions")
+    ap.add_argument("--first-set", type=int, default=0,
+                    help="noise seeds start at 1000 + K (Heun) and 2000 + K (fast): more sets on the same conditions")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
@@ -83,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {"conditions": len(idx), "model": args.model, "data": args.data,
               "fast": {"solver": fast.sampler.solver, "num_steps": fast.sampler.num_steps}, "sets": []}
     components = real.components
-    plan = [("heun25", heun, 1000 + k) for k in range(args.heun_sets)]
-    plan += [(f"{fast.sampler.solver}{fast.sampler.num_steps}", fast, 2000 + k) for k in range(args.fast_sets)]
+    k0 = args.first_set
+    plan = [("heun25", heun, 1000 + k0 + k) for k in range(args.heun_sets)]
+    plan += [(f"{fast.sampler.solver}{fast.sampler.num_steps}", fast, 2000 + k0 + k) for k in range(args.fast_sets)]
     for name, gen, seed in plan:
         t0 = time.perf_counter()
         rec = gen.generate_table(table, seed=seed, progress=True)
