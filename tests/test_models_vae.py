@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from quakesynth.config import from_dict, load_preset
-from quakesynth.models.vae import VAE, VAEConfig
+from quakesynth.models.vae import VAE, VAEConfig, gradient_loss
 
 TINY = VAEConfig(model_channels=8, channel_mult=(1, 2), num_res_blocks=1, num_groups=4, latent_channels=4,
                  dropout=0.0)
@@ -78,6 +78,34 @@ def test_kl_and_loss_definitions():
     assert torch.allclose(total, parts["recon"] + TINY.kl_weight * vae.kl_divergence(m, s).mean())
 
 
+def test_gradient_loss_punishes_a_smoothed_envelope_and_can_ignore_speckle():
+    """The contrast term: zero for a perfect reconstruction and for a constant offset (only
+    differences count); a time-smoothed onset pays, while its plain MSE is small; with pooling,
+    pixel-scale speckle that averages out costs nothing."""
+    t = torch.arange(32.0)
+    onset = (t >= 12).float() * torch.exp(-(t - 12).clamp(min=0) / 8)  # a sharp S onset and its coda
+    x = onset.expand(1, 1, 8, 32).clone()
+    assert float(gradient_loss(x, x)) == 0.0
+    assert float(gradient_loss(x + 0.3, x)) == pytest.approx(0.0, abs=1e-12)
+    kernel = torch.ones(1, 1, 1, 5) / 5
+    smooth = torch.nn.functional.conv2d(x, kernel, padding=(0, 2))
+    assert float(gradient_loss(smooth, x)) > 0.5 * float(((smooth - x) ** 2).mean())
+    # a 2 x 2 checkerboard: large differences, zero mean over every 2 x 2 cell
+    checker = 0.1 * (-1.0) ** (torch.arange(8)[:, None] + torch.arange(32)[None, :]).float()
+    speckled = x + checker
+    assert float(gradient_loss(speckled, x)) > 0.01
+    assert float(gradient_loss(speckled, x, pool=2)) == pytest.approx(0.0, abs=1e-12)
+    # in the VAE's loss, with its weight, and in one dimension too
+    vae = VAE(TINY)
+    xb, noise = torch.randn(2, 3, 16, 16), torch.randn(2, 4, 8, 8)
+    plain, _ = vae.loss(xb, noise)
+    total, parts = vae.loss(xb, noise, grad_weight=2.0, grad_pool=2)
+    recon = vae(xb, noise)[0]
+    assert torch.allclose(parts["grad"], gradient_loss(recon, xb, 2))
+    assert torch.allclose(total, plain + 2.0 * parts["grad"])
+    assert float(gradient_loss(onset[None, None], torch.zeros(1, 1, 32))) > 0
+
+
 def test_loss_falls_in_a_few_steps():
     torch.manual_seed(0)
     vae = VAE(TINY)
@@ -122,3 +150,26 @@ def test_one_dimensional_variant(tmp_path):
     other.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
     with torch.no_grad():
         assert torch.equal(other(x, noise)[0], vae(x, noise)[0])
+
+
+def test_vae_module_adds_the_contrast_term_in_both_parts():
+    pytest.importorskip("lightning.pytorch")
+    from quakesynth.repr.spectrogram import SpectrogramConfig
+    from quakesynth.train.config import TrainConfig, VAEPartConfig
+    from quakesynth.train.modules import VAEModule
+
+    spec = SpectrogramConfig(n_fft=64, hop=16, n_samples=1008)
+    wave = {"wave": torch.randn(2, 3, 1008)}
+    for part in ("all", "decoder"):
+        torch.manual_seed(0)
+        plain = VAEModule(spec, TINY, TrainConfig(), part)
+        torch.manual_seed(0)
+        with_grad = VAEModule(spec, TINY, TrainConfig(), part, grad_weight=3.0, grad_pool=2)
+        torch.manual_seed(1)
+        base, logs0 = plain.compute_loss(wave)
+        torch.manual_seed(1)
+        total, logs = with_grad.compute_loss(wave)
+        assert "grad" not in logs0 and float(logs["grad"]) > 0
+        assert torch.allclose(total, base + 3.0 * logs["grad"], rtol=1e-5), part
+    with pytest.raises(ValueError, match="grad_pool"):
+        VAEPartConfig(grad_pool=0)

@@ -101,10 +101,14 @@ class VAEPartConfig:
     """Which part of the VAE a run trains."""
 
     part: str = "all"  # "all" (encoder and decoder: loss = MSE + KL) or "decoder" (the encoder frozen; loss = MSE of decoding its posterior means, as the generator decodes; the latent space a denoiser learned stays valid)
+    grad_weight: float = 0.0  # weight of a contrast term added to the loss: the MSE of the spectrogram's finite differences (models.vae.gradient_loss); 0: off
+    grad_pool: int = 1  # average pooling before those differences (> 1 ignores the STFT speckle)
 
     def __post_init__(self) -> None:
         if self.part not in ("all", "decoder"):
             raise ValueError(f"vae_train.part must be 'all' or 'decoder'; got {self.part!r}")
+        if not (self.grad_weight >= 0 and math.isfinite(self.grad_weight)) or self.grad_pool < 1:
+            raise ValueError(f"vae_train needs grad_weight >= 0 and grad_pool >= 1; got {self.grad_weight}, {self.grad_pool}")
 
 
 @dataclass(frozen=True)

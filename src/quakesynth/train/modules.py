@@ -130,9 +130,11 @@ class TrainModule(pl.LightningModule):
 class VAEModule(TrainModule):
     """VAE on log-spectrograms: loss = MSE + kl_weight * KL (:meth:`VAE.loss`); with
     ``part="decoder"`` the encoder is frozen and the loss is the MSE of decoding its posterior
-    means (what a latent denoiser trained on those means produces at generation)."""
+    means (what a latent denoiser trained on those means produces at generation). Either adds
+    ``grad_weight`` times the contrast term :func:`quakesynth.models.vae.gradient_loss`."""
 
-    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: str = "all") -> None:
+    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: str = "all",
+                 grad_weight: float = 0.0, grad_pool: int = 1) -> None:
         from quakesynth.models.vae import VAE
         from quakesynth.repr.spectrogram import LogSpectrogram
 
@@ -140,6 +142,7 @@ class VAEModule(TrainModule):
         self.rep = LogSpectrogram(spectrogram)
         self.vae = VAE(vae)
         self.part = part
+        self.grad_weight, self.grad_pool = float(grad_weight), int(grad_pool)
         if part == "decoder":
             self.vae.encoder.requires_grad_(False)
 
@@ -155,12 +158,18 @@ class VAEModule(TrainModule):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = self.rep.forward(batch["wave"].float())
         if self.part == "decoder":
+            from quakesynth.models.vae import gradient_loss
+
             with torch.no_grad():
                 mean = self.vae.encode(x)[0]
-            recon = torch.mean((self.vae.decode(mean) - x) ** 2)
-            return recon, {"recon": recon.detach()}
-        loss, parts = self.vae.loss(x)
-        return loss, {"recon": parts["recon"], "kl": parts["kl"]}
+            decoded = self.vae.decode(mean)
+            recon = torch.mean((decoded - x) ** 2)
+            if self.grad_weight <= 0:
+                return recon, {"recon": recon.detach()}
+            g = gradient_loss(decoded, x, self.grad_pool)
+            return recon + self.grad_weight * g, {"recon": recon.detach(), "grad": g.detach()}
+        loss, parts = self.vae.loss(x, grad_weight=self.grad_weight, grad_pool=self.grad_pool)
+        return loss, {k: v for k, v in parts.items() if k != "loss"}
 
 
 class EDMModule(TrainModule):
