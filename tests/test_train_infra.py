@@ -106,23 +106,24 @@ class SlowStep(pl.Callback):
 
 
 def test_time_budget_stops_the_run_anneals_and_leaves_a_checkpoint(tmp_path):
-    # 0.01 minute = 0.6 s at >= 0.05 s per step: far fewer than the 10,000 steps asked for
-    cfg = TrainConfig(max_steps=10_000, max_minutes=0.01, batch_size=8, lr=1e-2, checkpoint_every=1000,
+    # 0.02 minute = 1.2 s at >= 0.1 s per step: far fewer than the 10,000 steps asked for
+    cfg = TrainConfig(max_steps=10_000, max_minutes=0.02, batch_size=8, lr=1e-2, checkpoint_every=1000,
                       log_every=1)
     torch.manual_seed(0)
     module = Regression(cfg)
     x, y = _data()
     dm = StepDataModule(ArrayDataset(x=x, y=y), None, 8, cfg.seed, cfg.max_steps)
-    trainer, ema = fit(module, dm, tmp_path / "run", cfg, progress=False, extra_callbacks=[SlowStep(0.05)])
+    trainer, ema = fit(module, dm, tmp_path / "run", cfg, progress=False, extra_callbacks=[SlowStep(0.1)])
     steps = trainer.global_step
-    assert 3 <= steps < 30
+    assert 2 <= steps <= 13
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == steps  # saved at the stop, not only every checkpoint_every steps
     rows = (tmp_path / "run" / "logs" / "metrics.csv").read_text().splitlines()
     li = rows[0].split(",").index("train/lr")
     lrs = [float(r.split(",")[li]) for r in rows[1:] if r.split(",")[li]]
     # by steps alone the rate would still be ~1e-2; the time budget took it most of the way down
-    assert lrs[0] > 0.9e-2 and lrs[-1] < 0.5e-2
+    # (the scheduler's last step came within one slow step of the budget's end)
+    assert lrs[0] > 0.9e-2 and trainer.optimizers[0].param_groups[0]["lr"] < 0.3e-2
     with pytest.raises(ValueError, match="max_minutes"):
         TrainConfig(max_minutes=-1.0)
 
