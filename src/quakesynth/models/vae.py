@@ -164,6 +164,17 @@ def gradient_loss(recon: torch.Tensor, x: torch.Tensor, pool: int = 1) -> torch.
     return sum(terms) / len(terms)
 
 
+def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, grad_weight: float = 0.0,
+                        grad_pool: int = 1) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``mse(recon, x) [+ grad_weight * gradient_loss(recon, x, grad_pool)]`` and its parts
+    (detached: ``recon``, and ``grad`` when the contrast term is on)."""
+    mse = torch.mean((x - recon) ** 2)
+    if grad_weight <= 0:
+        return mse, {"recon": mse.detach()}
+    g = gradient_loss(recon, x, grad_pool)
+    return mse + grad_weight * g, {"recon": mse.detach(), "grad": g.detach()}
+
+
 class VAE(nn.Module):
     """Gaussian VAE: ``encode`` -> (mean, log_std), ``decode`` z -> representation.
 
@@ -212,15 +223,10 @@ class VAE(nn.Module):
         """Training loss ``mse(x, recon) + kl_weight * mean(KL) [+ grad_weight * gradient_loss]``
         and its parts (detached); see :func:`gradient_loss` for the optional contrast term."""
         recon, mean, log_std = self(x, noise)
-        recon_loss = torch.mean((x - recon) ** 2)
+        rec_loss, parts = reconstruction_loss(recon, x, grad_weight, grad_pool)
         kl = torch.mean(self.kl_divergence(mean, log_std))
-        total = recon_loss + self.cfg.kl_weight * kl
-        parts = {"recon": recon_loss.detach(), "kl": kl.detach()}
-        if grad_weight > 0:
-            g = gradient_loss(recon, x, grad_pool)
-            total = total + grad_weight * g
-            parts["grad"] = g.detach()
-        return total, {"loss": total.detach(), **parts}
+        total = rec_loss + self.cfg.kl_weight * kl
+        return total, {"loss": total.detach(), **parts, "kl": kl.detach()}
 
     def _check(self, x: torch.Tensor, channels: int, name: str) -> None:
         if x.ndim != self.cfg.dims + 2 or x.shape[1] != channels:

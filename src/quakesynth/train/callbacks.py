@@ -90,6 +90,7 @@ class PeriodicCheckpoint(Checkpoint):
     def __init__(self, dirpath: str | Path, every: int, keep: int = 1) -> None:
         self.dirpath = Path(dirpath)
         self.every, self.keep = int(every), int(keep)
+        self._saved_step = -1  # the step of the last save (on_train_end saves only a newer one)
 
     @property
     def state_key(self) -> str:
@@ -109,8 +110,6 @@ class PeriodicCheckpoint(Checkpoint):
         """A run stopped early (``train.max_minutes``) still leaves a checkpoint of its last step."""
         if trainer.global_step > 0 and self._saved_step != trainer.global_step:
             self.save(trainer)
-
-    _saved_step: int = -1
 
     def save(self, trainer: pl.Trainer) -> None:
         step = trainer.global_step

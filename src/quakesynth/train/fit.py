@@ -160,11 +160,11 @@ def build_trainer(run_dir: str | Path, train: TrainConfig, devices: int = 1, acc
         callbacks.append(pl.callbacks.TQDMProgressBar(refresh_rate=max(1, train.log_every)))
     logger = ResumableCSVLogger(run_dir, resume_step)
     val = has_val and train.val_every > 0
+    max_time = datetime.timedelta(minutes=train.max_minutes) if train.max_minutes > 0 else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         trainer = pl.Trainer(
-            max_steps=train.max_steps, max_epochs=-1,
-            max_time=datetime.timedelta(minutes=train.max_minutes) if train.max_minutes > 0 else None, accelerator=accelerator, devices=devices,
+            max_steps=train.max_steps, max_epochs=-1, max_time=max_time, accelerator=accelerator, devices=devices,
             strategy=strategy, precision=precision, callbacks=callbacks, logger=logger,
             log_every_n_steps=train.log_every, enable_progress_bar=progress,
             enable_model_summary=False, num_sanity_val_steps=0,

@@ -158,16 +158,11 @@ class VAEModule(TrainModule):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = self.rep.forward(batch["wave"].float())
         if self.part == "decoder":
-            from quakesynth.models.vae import gradient_loss
+            from quakesynth.models.vae import reconstruction_loss
 
             with torch.no_grad():
                 mean = self.vae.encode(x)[0]
-            decoded = self.vae.decode(mean)
-            recon = torch.mean((decoded - x) ** 2)
-            if self.grad_weight <= 0:
-                return recon, {"recon": recon.detach()}
-            g = gradient_loss(decoded, x, self.grad_pool)
-            return recon + self.grad_weight * g, {"recon": recon.detach(), "grad": g.detach()}
+            return reconstruction_loss(self.vae.decode(mean), x, self.grad_weight, self.grad_pool)
         loss, parts = self.vae.loss(x, grad_weight=self.grad_weight, grad_pool=self.grad_pool)
         return loss, {k: v for k, v in parts.items() if k != "loss"}
 
