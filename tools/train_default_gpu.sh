@@ -26,6 +26,8 @@
 #   COORDS=true           the U-Net's coordinate channels (unet.coords; the shipped model has them)
 #   ARRIVAL=false         the U-Net's expected-S-arrival channel (latent.s_arrival; measured in session 12, not in the shipped model)
 #   DEC_STEPS=2400 DEC_LR=4e-4   decoder-only fine-tune after the EDM (vae_train.part=decoder; 0 skips it)
+#   DEC_SETS=""           extra KEY=VALUE overrides of the decoder run only, e.g. the adversarial
+#                         decoder of session 14: DEC_SETS="vae_train.adv_weight=0.5 vae_train.fm_weight=1"
 #   VAE_SETS=""           extra KEY=VALUE config overrides of both VAE runs, space-separated, e.g.
 #                         VAE_SETS="vae.latent_channels=16" for the wider latent that issue 18's
 #                         classifier gap calls for (RESULTS, issue 18, session 11). --init copies the
@@ -62,6 +64,8 @@ vae_sets=()
 for kv in ${VAE_SETS:-}; do vae_sets+=(--set "$kv"); done
 edm_sets=()
 for kv in ${EDM_SETS:-}; do edm_sets+=(--set "$kv"); done
+dec_sets=()
+for kv in ${DEC_SETS:-}; do dec_sets+=(--set "$kv"); done
 
 if [ -d .whl ] && ! "$PY" -c "import obspy, seisbench, pyrvt, platformdirs" 2>/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -108,7 +112,7 @@ decoder=()
 if [ "$DEC_STEPS" -gt 0 ]; then  # the encoder stays frozen: the EDM's latent space does not move
     run vae "$WORK/vae-dec" --data "$WORK/corpus-even-bssa14" --preset default --init "$vae" \
         --set vae_train.part=decoder --set train.max_steps="$DEC_STEPS" --set train.lr="$DEC_LR" \
-        --set train.warmup_steps=50 --set train.max_minutes="$DEC_MINUTES" "${vae_sets[@]}"
+        --set train.warmup_steps=50 --set train.max_minutes="$DEC_MINUTES" "${vae_sets[@]}" "${dec_sets[@]}"
     decoder=(--decoder "$WORK/vae-dec/model")
 fi
 "$PY" tools/make_default_model.py "$WORK/edm/model" "$OUT" --solver dpmpp2m --steps 10 "${decoder[@]}"

@@ -219,14 +219,16 @@ class VAE(nn.Module):
         return 0.5 * torch.sum(mean**2 + torch.exp(log_var) - log_var - 1, dim=1)
 
     def loss(self, x: torch.Tensor, noise: torch.Tensor | None = None, grad_weight: float = 0.0,
-             grad_pool: int = 1) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+             grad_pool: int = 1, return_recon: bool = False):
         """Training loss ``mse(x, recon) + kl_weight * mean(KL) [+ grad_weight * gradient_loss]``
-        and its parts (detached); see :func:`gradient_loss` for the optional contrast term."""
+        and its parts (detached); see :func:`gradient_loss` for the optional contrast term.
+        ``return_recon``: also return the reconstruction (B, in_channels, ...), with its graph."""
         recon, mean, log_std = self(x, noise)
         rec_loss, parts = reconstruction_loss(recon, x, grad_weight, grad_pool)
         kl = torch.mean(self.kl_divergence(mean, log_std))
         total = rec_loss + self.cfg.kl_weight * kl
-        return total, {"loss": total.detach(), **parts, "kl": kl.detach()}
+        parts = {"loss": total.detach(), **parts, "kl": kl.detach()}
+        return (total, parts, recon) if return_recon else (total, parts)
 
     def _check(self, x: torch.Tensor, channels: int, name: str) -> None:
         if x.ndim != self.cfg.dims + 2 or x.shape[1] != channels:

@@ -103,12 +103,29 @@ class VAEPartConfig:
     part: str = "all"  # "all" (encoder and decoder: loss = MSE + KL) or "decoder" (the encoder frozen; loss = MSE of decoding its posterior means, as the generator decodes; the latent space a denoiser learned stays valid)
     grad_weight: float = 0.0  # weight of a contrast term added to the loss: the MSE of the spectrogram's finite differences (models.vae.gradient_loss); 0: off
     grad_pool: int = 1  # average pooling before those differences (> 1 ignores the STFT speckle)
+    adv_weight: float = 0.0  # weight of the hinge adversarial loss of a patch discriminator on the decoded log-spectrogram (models.discriminator), after the adaptive scaling of train.modules.adaptive_weight (1: pulls the output layer as hard as the reconstruction loss); 0: no discriminator
+    fm_weight: float = 0.0  # weight of its feature-matching loss (L1 of the discriminator's features, decoded vs real); needs the discriminator (adv_weight > 0)
+    disc_channels: int = 32  # discriminator width of its first layer
+    disc_layers: int = 3  # discriminator stride-2 layers (3: patches of 46 x 46 bins/frames)
+    disc_lr: float = 2e-4  # discriminator learning rate (Adam, betas 0.5 / 0.9, constant)
+    adv_start: int = 0  # steps during which only the discriminator learns (the decoder keeps its MSE); then both
 
     def __post_init__(self) -> None:
         if self.part not in ("all", "decoder"):
             raise ValueError(f"vae_train.part must be 'all' or 'decoder'; got {self.part!r}")
         if not (self.grad_weight >= 0 and math.isfinite(self.grad_weight)) or self.grad_pool < 1:
             raise ValueError(f"vae_train needs grad_weight >= 0 and grad_pool >= 1; got {self.grad_weight}, {self.grad_pool}")
+        for name in ("adv_weight", "fm_weight", "disc_lr"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"vae_train.{name} must be finite and >= 0; got {v}")
+        if self.fm_weight > 0 and self.adv_weight <= 0:
+            raise ValueError("vae_train.fm_weight needs the discriminator: set vae_train.adv_weight > 0")
+        if self.disc_channels < 1 or self.disc_layers < 1 or self.adv_start < 0:
+            raise ValueError(f"vae_train needs disc_channels >= 1, disc_layers >= 1, adv_start >= 0; got "
+                             f"{self.disc_channels}, {self.disc_layers}, {self.adv_start}")
+        if self.adv_weight > 0 and self.disc_lr <= 0:
+            raise ValueError("vae_train.disc_lr must be > 0 when the discriminator is on")
 
 
 @dataclass(frozen=True)

@@ -127,24 +127,54 @@ class TrainModule(pl.LightningModule):
 
 
 # -- HighFEM -----------------------------------------------------------------------------------
+def adaptive_weight(rec_loss: torch.Tensor, adv_loss: torch.Tensor, layer_weight: torch.Tensor,
+                    max_weight: float = 1e4) -> float:
+    """``||d rec_loss / d W|| / (||d adv_loss / d W|| + 1e-4)`` at the parameter ``W`` (the
+    decoder's last layer), clamped to ``[0, max_weight]``: the factor that makes both losses
+    pull ``W`` equally hard (VQGAN's adaptive discriminator weight). Graphs are kept."""
+    g_rec = torch.autograd.grad(rec_loss, layer_weight, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(adv_loss, layer_weight, retain_graph=True)[0]
+    return float(torch.clamp(g_rec.norm() / (g_adv.norm() + 1e-4), 0.0, max_weight))
+
+
 class VAEModule(TrainModule):
     """VAE on log-spectrograms: loss = MSE + kl_weight * KL (:meth:`VAE.loss`); with
     ``part="decoder"`` the encoder is frozen and the loss is the MSE of decoding its posterior
     means (what a latent denoiser trained on those means produces at generation). Either adds
-    ``grad_weight`` times the contrast term :func:`quakesynth.models.vae.gradient_loss`."""
+    ``grad_weight`` times the contrast term :func:`quakesynth.models.vae.gradient_loss`.
 
-    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: str = "all",
-                 grad_weight: float = 0.0, grad_pool: int = 1) -> None:
+    With ``adv_weight > 0`` a :class:`~quakesynth.models.discriminator.PatchDiscriminator`
+    learns to tell decoded log-spectrograms from real ones, and the autoencoder's loss adds
+    ``adv_weight`` times the hinge generator loss and ``fm_weight`` times feature matching (from
+    step ``adv_start`` on). As in VQGAN (Esser et al. 2021), the generator loss is first scaled by
+    :func:`adaptive_weight`, so that ``adv_weight = 1`` pulls the decoder's output layer as hard
+    as the reconstruction loss does, whatever the scale of either. The discriminator has its own Adam, stepped inside the training step
+    on the detached reconstruction; it is not part of the exported model, and its optimiser
+    state travels in the Lightning checkpoint, so a resumed run repeats the uninterrupted one.
+    """
+
+    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: Any = None,
+                 grad_weight: float | None = None, grad_pool: int | None = None) -> None:
+        from quakesynth.models.discriminator import PatchDiscriminator
         from quakesynth.models.vae import VAE
         from quakesynth.repr.spectrogram import LogSpectrogram
+        from quakesynth.train.config import VAEPartConfig
 
         super().__init__(train)
+        if part is None or isinstance(part, str):  # shorthand: the part's name and the contrast term
+            part = VAEPartConfig(part=part or "all", grad_weight=grad_weight or 0.0, grad_pool=grad_pool or 1)
+        self.part_cfg = part
         self.rep = LogSpectrogram(spectrogram)
         self.vae = VAE(vae)
-        self.part = part
-        self.grad_weight, self.grad_pool = float(grad_weight), int(grad_pool)
-        if part == "decoder":
+        self.part = part.part
+        self.grad_weight, self.grad_pool = float(part.grad_weight), int(part.grad_pool)
+        if self.part == "decoder":
             self.vae.encoder.requires_grad_(False)
+        self.disc = (PatchDiscriminator(self.vae.cfg.in_channels, part.disc_channels, part.disc_layers)
+                     if part.adv_weight > 0 else None)
+        self._disc_opt: torch.optim.Optimizer | None = None
+        self._adv_scale = 1.0  # ||grad rec|| / ||grad adv|| at the decoder's output layer (last training step)
+        self._disc_opt_state: dict | None = None
 
     def ema_target(self) -> nn.Module:
         return self.vae
@@ -156,15 +186,68 @@ class VAEModule(TrainModule):
         return self
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from quakesynth.models.vae import reconstruction_loss
+
         x = self.rep.forward(batch["wave"].float())
         if self.part == "decoder":
-            from quakesynth.models.vae import reconstruction_loss
-
             with torch.no_grad():
                 mean = self.vae.encode(x)[0]
-            return reconstruction_loss(self.vae.decode(mean), x, self.grad_weight, self.grad_pool)
-        loss, parts = self.vae.loss(x, grad_weight=self.grad_weight, grad_pool=self.grad_pool)
-        return loss, {k: v for k, v in parts.items() if k != "loss"}
+            recon = self.vae.decode(mean)
+            loss, parts = reconstruction_loss(recon, x, self.grad_weight, self.grad_pool)
+        else:
+            loss, parts, recon = self.vae.loss(x, grad_weight=self.grad_weight, grad_pool=self.grad_pool,
+                                               return_recon=True)
+            parts.pop("loss")
+        if self.disc is None:
+            return loss, parts
+        return self._adversarial(loss, parts, recon, x)
+
+    def _adversarial(self, loss: torch.Tensor, parts: dict[str, torch.Tensor], recon: torch.Tensor,
+                     x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One discriminator step (training only), then the decoder's adversarial terms."""
+        from quakesynth.models.discriminator import (
+            discriminator_loss,
+            feature_matching_loss,
+            generator_loss,
+        )
+
+        cfg, disc = self.part_cfg, self.disc
+        if self.training and torch.is_grad_enabled():
+            opt = self._discriminator_optimizer()
+            disc.requires_grad_(True)
+            opt.zero_grad(set_to_none=True)
+            d_loss = discriminator_loss(disc(x)[0], disc(recon.detach())[0])
+            d_loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            parts["disc"] = d_loss.detach()
+        disc.requires_grad_(False)  # the decoder's terms reach the decoder only
+        fake_logits, fake_feats = disc(recon)
+        with torch.no_grad():
+            real_feats = disc(x)[1]
+        g_adv = generator_loss(fake_logits)
+        fm = feature_matching_loss(fake_feats, real_feats)
+        if self.training and torch.is_grad_enabled():
+            self._adv_scale = adaptive_weight(loss, g_adv, self.vae.decoder.output_layer.weight)
+        parts.update(adv=g_adv.detach(), fm=fm.detach(), adv_scale=torch.tensor(self._adv_scale))
+        if self.global_step >= cfg.adv_start:
+            loss = loss + cfg.adv_weight * self._adv_scale * g_adv + cfg.fm_weight * fm
+        return loss, parts
+
+    def _discriminator_optimizer(self) -> torch.optim.Optimizer:
+        if self._disc_opt is None:
+            self._disc_opt = torch.optim.Adam(self.disc.parameters(), lr=self.part_cfg.disc_lr, betas=(0.5, 0.9))
+            if self._disc_opt_state is not None:
+                self._disc_opt.load_state_dict(self._disc_opt_state)
+                self._disc_opt_state = None
+        return self._disc_opt
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self._disc_opt is not None:
+            checkpoint["discriminator_optimizer"] = self._disc_opt.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._disc_opt_state = checkpoint.get("discriminator_optimizer")
 
 
 class EDMModule(TrainModule):

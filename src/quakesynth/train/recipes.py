@@ -187,7 +187,7 @@ def prepare_vae(cfg: VAERunConfig, inputs: Inputs) -> Plan:
         return conf, {"vae": ema[""], "vae_raw": _cpu(modules[0].vae.state_dict())}
 
     part = cfg.vae_train
-    stage = Stage(lambda prev: VAEModule(spec, cfg.vae, cfg.train, part.part, part.grad_weight, part.grad_pool),
+    stage = Stage(lambda prev: VAEModule(spec, cfg.vae, cfg.train, part),
                   cfg.train, {"wave": w_tr}, {"wave": w_va} if w_va is not None else None)
     return Plan(cfg, [stage], export)
 
