@@ -148,9 +148,10 @@ class VAEModule(TrainModule):
     ``adv_weight`` times the hinge generator loss and ``fm_weight`` times feature matching (from
     step ``adv_start`` on). As in VQGAN (Esser et al. 2021), the generator loss is first scaled by
     :func:`adaptive_weight`, so that ``adv_weight = 1`` pulls the decoder's output layer as hard
-    as the reconstruction loss does, whatever the scale of either. The discriminator has its own Adam, stepped inside the training step
-    on the detached reconstruction; it is not part of the exported model, and its optimiser
-    state travels in the Lightning checkpoint, so a resumed run repeats the uninterrupted one.
+    as the reconstruction loss does, whatever the scale of either. The discriminator has its own
+    Adam, stepped inside the training step on the detached reconstruction; it is not part of the
+    exported model, and its optimiser state travels in the Lightning checkpoint, so a resumed run
+    repeats the uninterrupted one.
     """
 
     def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: Any = None,
