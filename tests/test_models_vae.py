@@ -162,9 +162,9 @@ def test_vae_module_adds_the_contrast_term_in_both_parts():
     wave = {"wave": torch.randn(2, 3, 1008)}
     for part in ("all", "decoder"):
         torch.manual_seed(0)
-        plain = VAEModule(spec, TINY, TrainConfig(), part)
+        plain = VAEModule(spec, TINY, TrainConfig(), VAEPartConfig(part))
         torch.manual_seed(0)
-        with_grad = VAEModule(spec, TINY, TrainConfig(), part, grad_weight=3.0, grad_pool=2)
+        with_grad = VAEModule(spec, TINY, TrainConfig(), VAEPartConfig(part, grad_weight=3.0, grad_pool=2))
         torch.manual_seed(1)
         base, logs0 = plain.compute_loss(wave)
         torch.manual_seed(1)

@@ -219,7 +219,7 @@ def test_decoder_only_module_keeps_the_encoder_frozen_and_in_eval_mode():
     from quakesynth.train.config import TrainConfig, VAEPartConfig
     from quakesynth.train.modules import VAEModule
 
-    m = VAEModule(SpectrogramConfig(), VAEConfig(), TrainConfig(), part="decoder").train()
+    m = VAEModule(SpectrogramConfig(), VAEConfig(), TrainConfig(), VAEPartConfig(part="decoder")).train()
     assert not m.vae.encoder.training and m.vae.decoder.training
     assert not any(p.requires_grad for p in m.vae.encoder.parameters())
     assert all(p.requires_grad for p in m.vae.decoder.parameters())

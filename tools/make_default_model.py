@@ -22,7 +22,7 @@ import argparse
 
 from quakesynth.modeldir import load_model_dir, save_model_dir
 
-DESCRIPTION = ("HighFEM default (VAE {latent} latent + EDM U-Net {unet_m:.1f} M parameters) with the explicit "
+DESCRIPTION = ("HighFEM default (VAE {latent} latent + EDM U-Net {unet_m} M parameters) with the explicit "
                "amplitude path (peak-normalised shapes + a conditional Gaussian of the three log10 "
                "peaks given the scenario and each shape's PGV / PGA), trained on training-design "
                "stochastic-method corpora (uniform magnitudes, log-uniform distances); see docs/model_card_default.md")
@@ -30,7 +30,8 @@ DESCRIPTION = ("HighFEM default (VAE {latent} latent + EDM U-Net {unet_m:.1f} M 
 
 def describe(template: str, config: dict, states: dict) -> str:
     """``template`` with ``{latent}`` (C x H x W of the VAE latent) and ``{unet_m}`` (millions of
-    U-Net parameters) filled in from the model itself."""
+    U-Net parameters, one decimal) filled in from the model itself; other text, braces included,
+    is kept as it is."""
     from quakesynth.config import from_dict
     from quakesynth.models.vae import VAEConfig
     from quakesynth.repr.spectrogram import SpectrogramConfig
@@ -38,7 +39,7 @@ def describe(template: str, config: dict, states: dict) -> str:
     vae = from_dict(VAEConfig, config["vae"])
     latent = "x".join(str(n) for n in vae.latent_shape((vae.in_channels, *from_dict(SpectrogramConfig, config["spectrogram"]).shape)))
     unet_m = sum(v.numel() for v in states["edm"].values() if v.is_floating_point()) / 1e6
-    return template.replace("{latent}", latent).replace("{unet_m:.1f}", f"{unet_m:.1f}")
+    return template.replace("{latent}", latent).replace("{unet_m}", f"{unet_m:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -154,49 +154,45 @@ class VAEModule(TrainModule):
     repeats the uninterrupted one.
     """
 
-    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: Any = None,
-                 grad_weight: float | None = None, grad_pool: int | None = None) -> None:
+    def __init__(self, spectrogram: Any, vae: Any, train: TrainConfig, part: Any = None) -> None:
         from quakesynth.models.discriminator import PatchDiscriminator
         from quakesynth.models.vae import VAE
         from quakesynth.repr.spectrogram import LogSpectrogram
         from quakesynth.train.config import VAEPartConfig
 
         super().__init__(train)
-        if part is None or isinstance(part, str):  # shorthand: the part's name and the contrast term
-            part = VAEPartConfig(part=part or "all", grad_weight=grad_weight or 0.0, grad_pool=grad_pool or 1)
-        self.part_cfg = part
+        self.part_cfg = part = part or VAEPartConfig()
         self.rep = LogSpectrogram(spectrogram)
         self.vae = VAE(vae)
-        self.part = part.part
-        self.grad_weight, self.grad_pool = float(part.grad_weight), int(part.grad_pool)
-        if self.part == "decoder":
+        if part.part == "decoder":
             self.vae.encoder.requires_grad_(False)
         self.disc = (PatchDiscriminator(self.vae.cfg.in_channels, part.disc_channels, part.disc_layers)
                      if part.adv_weight > 0 else None)
         self._disc_opt: torch.optim.Optimizer | None = None
+        self._disc_opt_state: dict | None = None  # restored from a checkpoint, loaded into the optimiser when it is made
         self._adv_scale = 1.0  # ||grad rec|| / ||grad adv|| at the decoder's output layer (last training step)
-        self._disc_opt_state: dict | None = None
 
     def ema_target(self) -> nn.Module:
         return self.vae
 
     def train(self, mode: bool = True) -> VAEModule:
         super().train(mode)
-        if self.part == "decoder":  # the frozen encoder always gives its inference-time means
+        if self.part_cfg.part == "decoder":  # the frozen encoder always gives its inference-time means
             self.vae.encoder.eval()
         return self
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         from quakesynth.models.vae import reconstruction_loss
 
+        cfg = self.part_cfg
         x = self.rep.forward(batch["wave"].float())
-        if self.part == "decoder":
+        if cfg.part == "decoder":
             with torch.no_grad():
                 mean = self.vae.encode(x)[0]
             recon = self.vae.decode(mean)
-            loss, parts = reconstruction_loss(recon, x, self.grad_weight, self.grad_pool)
+            loss, parts = reconstruction_loss(recon, x, cfg.grad_weight, cfg.grad_pool)
         else:
-            loss, parts, recon = self.vae.loss(x, grad_weight=self.grad_weight, grad_pool=self.grad_pool,
+            loss, parts, recon = self.vae.loss(x, grad_weight=cfg.grad_weight, grad_pool=cfg.grad_pool,
                                                return_recon=True)
             parts.pop("loss")
         if self.disc is None:
