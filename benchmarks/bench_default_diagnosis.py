@@ -86,11 +86,12 @@ def roundtrip(args: argparse.Namespace) -> dict:
         rec = sim.generate(magnitude=m, distance=r, **BASE, n=args.n, seed=args.seed)
         x = gen.fit_length(rec.data)[..., :gen.spectrogram.n_samples]
         seeds = list(range(len(x)))
+        scen = rec.conditioning(gen.variables)
         with torch.inference_mode():
             spec = gen.rep.forward(torch.from_numpy(np.ascontiguousarray(x)))
-            gl = gen.invert(spec, seeds, speckle=False).numpy()
+            gl = gen.invert(spec, seeds, speckle=False, scenario=scen).numpy()
             z = gen.vae.encode(spec)[0]
-            vae = gen.invert(gen.decode(z), seeds).numpy()
+            vae = gen.invert(gen.decode(z), seeds, scenario=scen).numpy()
         p0, p1, p2 = rotd50_pga(x), rotd50_pga(gl), rotd50_pga(vae)
         rows.append({"magnitude": m, "distance": r, "pga_g": float(np.median(p0)),
                      "gl_ratio": float(np.median(p1 / p0)), "vae_ratio": float(np.median(p2 / p0)),
@@ -386,7 +387,8 @@ def _reconstruct(gen, rec, stage: str, seed: int):
         spec = gen.rep.forward(torch.from_numpy(np.ascontiguousarray(shape)))
         if stage == "vae":
             spec = gen.decode(gen.vae.encode(spec)[0])
-        wave = gen.invert(spec, seeds, speckle=None if stage == "vae" else False)
+        wave = gen.invert(spec, seeds, speckle=None if stage == "vae" else False,
+                          scenario=rec.conditioning(gen.variables))
     wave = rescale_peaks(wave, torch.from_numpy(log_peaks(x))).numpy()
     return rec.select_components(comps).replace(data=gen.fit_length(wave)[..., :rec.n_samples])
 

@@ -83,7 +83,7 @@ def test_generator_applies_the_model_speckle_per_waveform():
     plain = HighFEMGenerator(config, states, num_steps=2, gl_iters=4)
     assert plain.speckle is False  # absent from the config: the paper's models are unchanged
     on = HighFEMGenerator({**config, "phase_retrieval": {"speckle": True}}, states, num_steps=2, gl_iters=4)
-    assert on.speckle and on.info()["griffin_lim"]["speckle"]
+    assert on.speckle and on.info()["phase_retrieval"]["speckle"]
     scen = dict(magnitude=5.5, distance=40.0, vs30=400.0, depth=10.0, gap=90.0)
     a = on.generate(**scen, n=3, seed=4)
     assert not np.allclose(a.data, plain.generate(**scen, n=3, seed=4).data)

@@ -11,6 +11,12 @@ sampler chosen with ``benchmarks/bench_highfem.py fd-check`` (docs/model_card_de
 ``--speckle on`` makes the model put the STFT speckle back on its decoded log-spectrograms
 before Griffin-Lim (``phase_retrieval.speckle``; :meth:`LogSpectrogram.add_speckle`).
 
+``--phase donor --donor-simulator bssa14`` replaces Griffin-Lim by the envelope transfer onto a
+realisation of the stochastic simulator for the same scenario (``phase_retrieval.method:
+donor``; :meth:`LogSpectrogram.transfer_envelope`). Name the simulator configuration the training
+corpus was drawn with (a preset or the corpus's ``simulator.yaml``): its full configuration is
+stored in the model, so later changes of the preset do not change the model.
+
 ``--decoder RUN/model`` takes the VAE decoder of a decoder-only fine-tune (``quakesynth train vae
 --set vae_train.part=decoder``); its encoder must equal the model's, so the latent space the
 denoiser learned is unchanged.
@@ -61,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="guide only at noise levels LO < sigma <= HI (default: keep)")
     p.add_argument("--speckle", choices=("on", "off"), default=None,
                    help="put the STFT speckle back on decoded spectrograms (phase_retrieval.speckle; default: keep)")
+    p.add_argument("--phase", choices=("griffin-lim", "donor"), default=None,
+                   help="phase retrieval (phase_retrieval.method; default: keep)")
+    p.add_argument("--donor-simulator", metavar="PRESET_OR_YAML", default=None,
+                   help="the simulator configuration of the training corpus (with --phase donor)")
+    p.add_argument("--donor-smooth", type=int, nargs=2, metavar=("KF", "KT"), default=(5, 5),
+                   help="envelope smoothing in frequency bins and frames (with --phase donor; default 5 5)")
     args = p.parse_args(argv)
+    if (args.phase == "donor") != (args.donor_simulator is not None):
+        p.error("--phase donor and --donor-simulator go together")
     config, states = load_model_dir(args.source)
     states = {k: v for k, v in states.items() if k in ("vae", "edm", "amplitude")}
     if config.get("model") != "highfem":
@@ -80,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         config["sampler"]["guidance_sigma_min"], config["sampler"]["guidance_sigma_max"] = args.guidance_interval
     if args.speckle is not None:
         config["phase_retrieval"] = {**config.get("phase_retrieval", {}), "speckle": args.speckle == "on"}
+    if args.phase is not None:
+        config["phase_retrieval"] = phase_section(args.phase, args.donor_simulator, args.donor_smooth,
+                                                  config.get("phase_retrieval"))
     if args.amplitude_shape != "none" and not args.amplitude_data:
         p.error("--amplitude-shape needs --amplitude-data (the store to refit the amplitude model on)")
     if args.amplitude_data:
@@ -95,6 +112,30 @@ def main(argv: list[str] | None = None) -> int:
     save_model_dir(args.target, config, states, overwrite=True)
     print(f"wrote {args.target} ({args.solver}, {args.steps} steps)")
     return 0
+
+
+def phase_section(method: str, simulator: str | None, smooth, old: dict | None = None) -> dict:
+    """The model's ``phase_retrieval`` section: Griffin-Lim (keeping ``old``'s speckle setting),
+    or the donor method with the full configuration of ``simulator`` (a preset name or a
+    ``simulator.yaml`` path, as ``quakesynth simulate`` writes it beside a corpus)."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from quakesynth.simulate.stochastic import load_config, preset_name
+
+    if method == "griffin-lim":
+        return {"method": method, "speckle": bool((old or {}).get("speckle", False))}
+    path = Path(simulator)
+    if path.is_file():
+        raw = yaml.safe_load(path.read_text())
+        cfg, preset = load_config(raw.get("simulator", raw)), str(path)
+    else:
+        cfg, preset = load_config(simulator), preset_name(simulator)
+    return {"method": "donor", "smooth": [int(k) for k in smooth],
+            "donor": {"preset": preset, "event_term": True, "site_resonance": True,
+                      "simulator": dataclasses.asdict(cfg)}}
 
 
 def swap_decoder(vae: dict, other: dict) -> dict:

@@ -14,13 +14,15 @@ Two widths are in use and both are kept, because changing either would change st
 waveform seed, folded modulo ``2**63`` rather than shifted (kept for the stored models' bits).
 :func:`speckle_seed` is the seed of the speckle a HighFEM model with ``phase_retrieval.speckle``
 puts on its decoded log-spectrogram (:func:`derive_seed` with the key ``0x5C``).
+:func:`donor_seed` is the seed of the simulator realisation whose fine structure a HighFEM model
+with ``phase_retrieval.method = "donor"`` keeps (:func:`derive_seed` with the key ``0xD0``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["amplitude_seed", "derive_seed", "derive_seed32", "keyed_rng", "speckle_seed"]
+__all__ = ["amplitude_seed", "derive_seed", "derive_seed32", "donor_seed", "keyed_rng", "speckle_seed"]
 
 
 def derive_seed(seed: int, *keys: int) -> int:
@@ -79,3 +81,18 @@ def speckle_seed(seed: int) -> int:
     True
     """
     return derive_seed(seed, SPECKLE_KEY)
+
+
+#: The key that separates a waveform's donor realisation (phase retrieval by envelope transfer) from its other draws.
+DONOR_KEY = 0xD0
+
+
+def donor_seed(seed: int) -> int:
+    """The seed (``0 <= s < 2**63``) of the stochastic-simulator realisation that lends a
+    waveform its phase and speckle (:meth:`LogSpectrogram.transfer_envelope`), from its
+    waveform seed: independent of its latent noise, amplitude draw and speckle.
+
+    >>> donor_seed(5) == donor_seed(5) != donor_seed(6)
+    True
+    """
+    return derive_seed(seed, DONOR_KEY)

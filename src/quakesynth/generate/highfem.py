@@ -1,4 +1,4 @@
-"""HighFEM generation: conditioning -> latent diffusion -> VAE decoder -> Griffin-Lim -> m/s^2.
+"""HighFEM generation: conditioning -> latent diffusion -> VAE decoder -> phase -> m/s^2.
 
 :class:`HighFEMGenerator` implements :meth:`quakesynth.generate.Generator._generate` for any
 HighFEM model directory (trained with ``quakesynth train edm`` or converted from the published
@@ -8,11 +8,20 @@ weights with ``quakesynth import-tqdne``):
 2. draw the initial latent noise from each waveform's own seed (:class:`StackedRandomGenerator`),
    so a waveform never depends on the batch it is generated in;
 3. run the Heun sampler (:func:`edm_sampler`; steps, ``S_churn`` and guidance configurable);
-4. decode the latents to log-spectrograms with the VAE decoder; a model with
-   ``phase_retrieval.speckle`` puts back the STFT speckle that the decoder's conditional mean
-   smooths away (:meth:`LogSpectrogram.add_speckle`, seeded per waveform);
-5. invert the representation (undo the [-1, 1] log scaling -> |STFT| in m/s^2, then batched
-   fast Griffin-Lim seeded per waveform) to acceleration in m/s^2;
+4. decode the latents to log-spectrograms with the VAE decoder;
+5. invert the representation to acceleration in m/s^2 by the model's ``phase_retrieval.method``:
+
+   - ``"griffin-lim"`` (the paper's, and the default of a model without the section): undo the
+     [-1, 1] log scaling -> |STFT|, then batched fast Griffin-Lim seeded per waveform; with
+     ``phase_retrieval.speckle`` the STFT speckle that the decoder's conditional mean smooths
+     away is put back first (:meth:`LogSpectrogram.add_speckle`);
+   - ``"donor"``: a realisation of the stochastic simulator for the same scenario (its own seed,
+     :func:`quakesynth.seeds.donor_seed`; the simulator configuration travels in the model's
+     ``phase_retrieval.donor`` section) is reshaped to the decoded envelope smoothed over
+     ``phase_retrieval.smooth`` bins (:meth:`LogSpectrogram.transfer_envelope`). The model gives
+     the time-frequency envelope, the simulator the phase and speckle; no Griffin-Lim. This
+     needs a model whose training records are aligned as the simulator's (P onset at
+     ``waveform.p_onset_s``), as a model distilled from a simulator corpus is;
 6. pad with zeros or crop to the model's ``n_samples``.
 
 :func:`load_generator` opens a model directory, :func:`load_default` the model shipped in
@@ -31,13 +40,15 @@ import numpy as np
 import torch
 
 from quakesynth.generate.base import Generator
-from quakesynth.models.amplitude import rescale_peaks, shape_features
-from quakesynth.seeds import speckle_seed
+from quakesynth.models.amplitude import normalise_peaks, rescale_peaks, shape_features
+from quakesynth.seeds import donor_seed, speckle_seed
 from quakesynth.signal import fit_length
 
 #: Where the package's default model lives (a model directory).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "weights" / "default"
 PRECISIONS = ("float32", "bfloat16", "float16")
+#: The phase-retrieval methods of ``phase_retrieval.method`` (see the module docstring).
+PHASE_METHODS = ("griffin-lim", "donor")
 
 
 class HighFEMGenerator(Generator):
@@ -57,6 +68,8 @@ class HighFEMGenerator(Generator):
     speckle : put the speckle of a Gaussian process's STFT on the decoded log-spectrograms
         before Griffin-Lim (default: the model's ``phase_retrieval.speckle``, False if absent,
         as for the paper's models).
+    phase : ``"griffin-lim"`` or ``"donor"`` (default: the model's ``phase_retrieval.method``,
+        ``"griffin-lim"`` if absent); ``"donor"`` needs the model's ``phase_retrieval.donor``.
     precision : ``"float32"``; ``"bfloat16"`` / ``"float16"`` run the networks under autocast.
     channels_last : use the channels-last memory format for the convolutions.
     compile : ``torch.compile`` the denoiser and decoder (first call compiles).
@@ -75,7 +88,8 @@ class HighFEMGenerator(Generator):
                  S_min: float | None = None, S_max: float | None = None, S_noise: float | None = None,
                  guidance: float | None = None, solver: str | None = None, guidance_sigma_min: float | None = None,
                  guidance_sigma_max: float | None = None, gl_iters: int = 128, gl_method: str = "fgla",
-                 gl_momentum: float = 0.99, speckle: bool | None = None, precision: str = "float32",
+                 gl_momentum: float = 0.99, speckle: bool | None = None, phase: str | None = None,
+                 precision: str = "float32",
                  channels_last: bool = False,
                  compile: bool = False, name: str | None = None, net_chunk: int | None = None,
                  decode_chunk: int | None = None) -> None:
@@ -132,6 +146,11 @@ class HighFEMGenerator(Generator):
         self.gl_iters, self.gl_method, self.gl_momentum = int(gl_iters), gl_method, float(gl_momentum)
         section = config.get("phase_retrieval") or {}
         self.speckle = bool(section.get("speckle", False) if speckle is None else speckle)
+        self.phase = str(section.get("method", "griffin-lim") if phase is None else phase)
+        if self.phase not in PHASE_METHODS:
+            raise ValueError(f"phase must be one of {PHASE_METHODS}; got {self.phase!r}")
+        self.envelope_smooth = tuple(int(k) for k in section.get("smooth", (5, 5)))
+        self.donor = _donor_generator(section, self.variables) if self.phase == "donor" else None
         self.precision, self.channels_last = precision, bool(channels_last)
 
         self.rep = LogSpectrogram(self.spectrogram)
@@ -238,16 +257,47 @@ class HighFEMGenerator(Generator):
             return self._decode(z.to(self.device, torch.float32)).float().contiguous()
 
     @torch.inference_mode()
-    def invert(self, spec: torch.Tensor, seeds: np.ndarray | list[int], speckle: bool | None = None) -> torch.Tensor:
+    def invert(self, spec: torch.Tensor, seeds: np.ndarray | list[int], speckle: bool | None = None,
+               scenario: np.ndarray | None = None) -> torch.Tensor:
         """Acceleration (B, C, n_samples of the representation), m/s^2, from decoded
-        representations (B, C, F, T): the speckle put back when ``speckle`` (default
-        :attr:`speckle`; pass False for the spectrogram of a real record, which has its own) is
-        set, seeded per waveform by :func:`quakesynth.seeds.speckle_seed`; then Griffin-Lim
-        seeded per waveform (the inverse of the representation's log scaling is part of it)."""
+        representations (B, C, F, T), by :attr:`phase`:
+
+        - ``"griffin-lim"``: the speckle put back when ``speckle`` (default :attr:`speckle`;
+          pass False for the spectrogram of a real record, which has its own) is set, seeded
+          per waveform by :func:`quakesynth.seeds.speckle_seed`; then Griffin-Lim seeded per
+          waveform (the inverse of the representation's log scaling is part of it);
+        - ``"donor"``: each waveform's donor (:meth:`donors`, needs ``scenario``: (B, V) in
+          physical units, the order of :attr:`variables`) given the envelope of ``spec``
+          (:meth:`LogSpectrogram.transfer_envelope`); ``speckle`` is ignored (the donor has its
+          own).
+        """
+        if self.phase == "donor":
+            if scenario is None:
+                raise ValueError("phase retrieval 'donor' needs each waveform's scenario (scenario=...)")
+            donor = self.donors(scenario, seeds)
+            return self.rep.transfer_envelope(spec, donor.to(spec.device), self.envelope_smooth)
         if self.speckle if speckle is None else speckle:
             spec = self.rep.add_speckle(spec, [speckle_seed(int(s)) for s in seeds])
         return self.rep.inverse(spec, n_iter=self.gl_iters, method=self.gl_method, momentum=self.gl_momentum,
                                 seed=[int(s) for s in seeds])
+
+    def donors(self, scenario: np.ndarray, seeds: np.ndarray | list[int]) -> torch.Tensor:
+        """The donor waveforms (B, C, n_samples of the representation), float64: one simulator
+        realisation per waveform of its scenario (B, V; physical units, order of
+        :attr:`variables`), seeded by :func:`quakesynth.seeds.donor_seed` of its seed, in the
+        model's components; peak-normalised per component as the model's shapes are when the
+        model has the explicit amplitude path, in m/s^2 otherwise."""
+        if self.donor is None:
+            raise ValueError(f"model {self.name!r} has no donor simulator (phase_retrieval.method is {self.phase!r})")
+        cond = np.asarray(scenario, dtype=np.float64).reshape(len(seeds), len(self.variables))
+        col = dict(zip(self.variables, cond.T))
+        table = np.stack([col.get(v, np.full(len(cond), np.nan)) for v in self.donor.variables], axis=1)
+        data, _ = self.donor._generate(table, np.array([donor_seed(int(s)) for s in seeds], dtype=np.int64))
+        data = data[:, [self.donor.components.index(c) for c in self.components]]
+        data = fit_length(data, self.spectrogram.n_samples, dtype=np.float64)
+        if self.amplitude is not None:
+            data = normalise_peaks(data, float(self.config["amplitude"]["reference"]))[0]
+        return torch.from_numpy(np.ascontiguousarray(data))
 
     def fit_length(self, wave: np.ndarray) -> np.ndarray:
         """Zero-pad at the end or crop to the model's ``n_samples`` (float32)."""
@@ -257,7 +307,7 @@ class HighFEMGenerator(Generator):
         """Acceleration (B, C, n_samples) in m/s^2; no per-record metadata beyond the shared one."""
         self.to(device)
         c = self.normalise(cond)
-        wave = self.invert(self.decode(self.sample_latents(c, seeds)), seeds)
+        wave = self.invert(self.decode(self.sample_latents(c, seeds)), seeds, scenario=cond)
         if self.amplitude is not None:  # explicit amplitude path: peaks drawn per waveform seed
             shape = None  # a shape-aware amplitude model also sees the generated shape's log10(PGV / PGA)
             if self.amplitude.shape_features:
@@ -270,9 +320,36 @@ class HighFEMGenerator(Generator):
         out = super().info()
         out.update({"sampler": {k: getattr(self.sampler, k) for k in ("solver", "num_steps", "S_churn", "guidance",
                                                                       "guidance_sigma_min", "guidance_sigma_max")},
-                    "griffin_lim": {"iterations": self.gl_iters, "method": self.gl_method, "speckle": self.speckle},
+                    "phase_retrieval": ({"method": "donor", "smooth": list(self.envelope_smooth),
+                                         "simulator": self.donor.preset} if self.donor is not None else
+                                        {"method": "griffin-lim", "iterations": self.gl_iters,
+                                         "gl_method": self.gl_method, "speckle": self.speckle}),
                     "provenance": self.config.get("provenance", {})})
         return out
+
+
+def _donor_generator(section: Mapping[str, Any], variables: tuple[str, ...]):
+    """The stochastic simulator of ``phase_retrieval.donor``: ``simulator`` (a full simulator
+    configuration, as the corpus's ``simulator.yaml`` holds it, or a preset name), ``preset``
+    (its name, for the record), ``event_term`` and ``site_resonance`` (True for a corpus's own
+    distribution; see :class:`~quakesynth.generate.stochastic.StochasticGenerator`)."""
+    from quakesynth.generate.stochastic import StochasticGenerator
+
+    donor = section.get("donor")
+    if not isinstance(donor, Mapping) or "simulator" not in donor:
+        raise ValueError("phase_retrieval.method 'donor' needs phase_retrieval.donor.simulator "
+                         "(a simulator configuration or preset name)")
+    missing = [v for v in ("magnitude", "distance", "vs30", "depth") if v not in variables]
+    if missing:
+        raise ValueError(f"phase retrieval 'donor' needs a model conditioned on magnitude, distance, vs30 and "
+                         f"depth; this one lacks {missing}")
+    sim = donor["simulator"]
+    gen = StochasticGenerator(config=sim if isinstance(sim, Mapping) else None,
+                              preset=sim if isinstance(sim, str) else None,
+                              event_term=bool(donor.get("event_term", True)),
+                              site_resonance=bool(donor.get("site_resonance", True)))
+    gen.preset = str(donor.get("preset", gen.preset))
+    return gen
 
 
 def _pad_rows(t: torch.Tensor, k: int) -> torch.Tensor:
