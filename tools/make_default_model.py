@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amplitude-data", metavar="STORE",
                    help="refit the amplitude model (amplitude.mode: peak) on this dataset store's train split")
     p.add_argument("--amplitude-steps", type=int, default=None, help="AdamW steps of that refit (default 2000)")
-    p.add_argument("--amplitude-shape", choices=("none", "pgv"), default="none",
-                   help="condition the refitted amplitude model on the shape's log10(PGV / PGA) (default none)")
+    p.add_argument("--amplitude-shape", choices=("none", "pgv", "spectral"), default="none",
+                   help="condition the refitted amplitude model on the shape's log10(PGV / PGA) (pgv) or on 8 "
+                        "scale-free features per component (spectral; quakesynth.models.amplitude) (default none)")
     p.add_argument("--decoder", metavar="VAE_MODEL",
                    help="take the VAE decoder of this model directory (a decoder-only fine-tune of the same encoder)")
     p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,

@@ -311,7 +311,8 @@ class HighFEMGenerator(Generator):
         if self.amplitude is not None:  # explicit amplitude path: peaks drawn per waveform seed
             shape = None  # a shape-aware amplitude model also sees the generated shape's log10(PGV / PGA)
             if self.amplitude.shape_features:
-                shape = torch.from_numpy(shape_features(wave.detach().cpu().numpy(), self.spectrogram.fs))
+                shape = torch.from_numpy(shape_features(wave.detach().cpu().numpy(), self.spectrogram.fs,
+                                                        self.amplitude.shape_kind))
             log_peak = self.amplitude.sample(c.cpu(), [int(s) for s in seeds], shape)
             wave = rescale_peaks(wave, log_peak.to(wave.device))
         return self.fit_length(wave.detach().cpu().numpy().astype(np.float32)), {}

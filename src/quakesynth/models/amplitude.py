@@ -34,6 +34,18 @@ shape's own ``s_c = log10(PGV_c / PGA_c)`` (:func:`shape_features`, s, computed 
 normalised training record and on the generated, phase-retrieved shape alike), so it learns
 ``p(a | c, s)`` and the joint spread of PGA and PGV follows the data's.
 
+**Spectral shape features** (``amplitude.shape: spectral``, session 15). PGV / PGA is one summary
+of the shape; the shape tells more about its own scale. Given the magnitude and distance, the
+long-period Fourier level is fixed by the seismic moment and the path, whatever the stress drop;
+the shape's Fourier level *relative to its peak* at those periods then fixes the peak. With
+``shape: spectral`` each component contributes 8 scale-free features: log10(PGV / PGA), the
+shape's log10(FAS / PGA) averaged (geometric mean) over the bands :data:`SPECTRAL_BANDS_HZ`, and
+log10 of its significant duration D5-95. On the 20,000-record seed-0 corpus this lowers the
+validation NLL from -2.42 to -4.73 nats and the residual sd of the mean from 0.26-0.27 to 0.23
+log10. A draw that ignores what the shape says about its scale is the wrong peak for that shape:
+the evaluation classifier, given 1,000 dev records with peaks drawn by the ``pgv`` model, scores
+0.61 against 0.68 with their own; with the ``spectral`` model 0.67.
+
 >>> import numpy as np
 >>> x = np.array([[[0.0, 2.0, -4.0]]], np.float32)          # (N=1, C=1, T=3), m/s^2
 >>> y, a = normalise_peaks(x, reference=0.1)
@@ -56,8 +68,11 @@ from quakesynth.models.layers import RowLinear
 from quakesynth.seeds import amplitude_seed
 
 AMPLITUDE_MODES = ("none", "peak")
-#: Shape features the amplitude model can be conditioned on: none, or log10(PGV / PGA) per component.
-SHAPE_FEATURES = ("none", "pgv")
+#: Shape features the amplitude model can be conditioned on: none, log10(PGV / PGA) per component, or
+#: ``spectral`` (log10 PGV / PGA, band-averaged log10 FAS / PGA and log10 D5-95 per component).
+SHAPE_FEATURES = ("none", "pgv", "spectral")
+#: The bands (Hz) of the ``spectral`` shape features' Fourier levels.
+SPECTRAL_BANDS_HZ = ((0.2, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 5.0), (5.0, 10.0), (10.0, 20.0))
 #: Peaks below this (m/s^2) count as silent: the log amplitude uses it instead of log10(0).
 PEAK_FLOOR = 1e-10
 #: Smallest diagonal element of the amplitude model's Cholesky factor L0, log10 units.
@@ -78,7 +93,7 @@ class AmplitudeConfig:
     batch_size: int = 1024  # records per step (the whole split when smaller)
     lr: float = 3e-3  # Adam learning rate of the amplitude model
     weight_decay: float = 1e-4  # AdamW weight decay of the amplitude model
-    shape: str = "none"  # "none" or "pgv": also condition on the generated shape's log10(PGV / PGA) per component
+    shape: str = "none"  # "none", "pgv" (the shape's log10(PGV / PGA) per component) or "spectral" (8 features per component)
 
     def __post_init__(self) -> None:
         if self.mode not in AMPLITUDE_MODES:
@@ -121,20 +136,30 @@ def normalise_peaks(wave: np.ndarray, reference: float = 0.1) -> tuple[np.ndarra
     return (x * gain).astype(x.dtype, copy=False), a
 
 
-def shape_features(wave: np.ndarray, fs: float) -> np.ndarray:
-    """log10(PGV / PGA) per component: (N, C, T) acceleration -> (N, C), log10(s).
+def shape_features(wave: np.ndarray, fs: float, kind: str = "pgv") -> np.ndarray:
+    """Scale-free shape features: (N, C, T) acceleration -> (N, S), the same for a record and its
+    peak-normalised shape. Silent components get 0.
 
-    PGV by :func:`quakesynth.metrics.peaks.pgv` (its default baseline correction, the one the
-    evaluation uses). Scale-free, so it is the same for a record and its peak-normalised shape.
-    Silent components get 0.
+    - ``kind="pgv"``: log10(PGV / PGA) per component, log10(s); S = C. PGV by
+      :func:`quakesynth.metrics.peaks.pgv` (its default baseline correction, the one the
+      evaluation uses).
+    - ``kind="spectral"``: S = 8 C, grouped by feature, then component: log10(PGV / PGA); the
+      log10 of the Fourier amplitude over PGA (:func:`quakesynth.metrics.spectra.fourier_amplitude`,
+      log10 s) averaged in log over each band of :data:`SPECTRAL_BANDS_HZ`; log10 of the
+      significant duration D5-95 (s; :func:`quakesynth.metrics.energy.significant_duration`,
+      floored at 0.05 s).
 
     >>> t = np.arange(4000) / 100.0
     >>> x = np.sin(2 * np.pi * 1.0 * t)[None, None] * np.hanning(4000)      # 1 Hz: PGV/PGA ~ 1/(2 pi)
     >>> round(float(shape_features(x, 100.0)[0, 0]), 2), round(-np.log10(2 * np.pi), 2)
     (-0.8, -0.8)
+    >>> shape_features(np.stack([x[0]] * 3, 1), 100.0, "spectral").shape
+    (1, 24)
     """
     from quakesynth.metrics.peaks import pgv
 
+    if kind not in SHAPE_FEATURES or kind == "none":
+        raise ValueError(f"kind must be one of {SHAPE_FEATURES[1:]}; got {kind!r}")
     x = np.asarray(wave, np.float64)
     if x.ndim != 3:
         raise ValueError(f"wave must have shape (N, C, T); got {x.shape}")
@@ -143,7 +168,34 @@ def shape_features(wave: np.ndarray, fs: float) -> np.ndarray:
     a = np.abs(x).max(axis=-1)
     v = pgv(x, fs)
     ok = (a > PEAK_FLOOR) & (v > 0)
-    return np.where(ok, np.log10(np.where(ok, v, 1.0) / np.where(ok, a, 1.0)), 0.0)
+    ratio = np.where(ok, np.log10(np.where(ok, v, 1.0) / np.where(ok, a, 1.0)), 0.0)
+    if kind == "pgv":
+        return ratio
+    import warnings
+
+    from quakesynth.metrics.energy import significant_duration
+    from quakesynth.metrics.spectra import fourier_amplitude
+
+    live = a > PEAK_FLOOR
+    f, fas = fourier_amplitude(x, fs)
+    ln = np.log(np.maximum(fas, 1e-30))
+    cols = [ratio]
+    for lo, hi in SPECTRAL_BANDS_HZ:
+        band = (f >= lo) & (f < hi)
+        if not band.any():
+            raise ValueError(f"the record ({x.shape[-1]} samples at {fs} Hz) has no frequency in {lo}-{hi} Hz")
+        level = ln[..., band].mean(-1) / np.log(10) - np.log10(np.where(live, a, 1.0))
+        cols.append(np.where(live, level, 0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # silent components: NaN duration, set to 0 below
+        d = significant_duration(x, fs)
+    cols.append(np.where(live & np.isfinite(d), np.log10(np.maximum(np.nan_to_num(d), 0.05)), 0.0))
+    return np.concatenate(cols, axis=1)
+
+
+def n_shape_features(kind: str, components: int) -> int:
+    """S, the number of shape features of ``kind`` for ``components`` components."""
+    return {"none": 0, "pgv": 1, "spectral": 2 + len(SPECTRAL_BANDS_HZ)}[kind] * int(components)
 
 
 def rescale_peaks(wave: torch.Tensor, log_peak: torch.Tensor) -> torch.Tensor:
@@ -168,18 +220,20 @@ class AmplitudeModel(nn.Module):
     cond_features : V, length of the normalised conditioning vector.
     components : K, number of components (3).
     hidden, layers : MLP width and number of hidden layers (SiLU).
-    shape_features : S, number of shape features (0: none; K for ``shape: pgv``), standardised
+    shape_features : S, number of shape features (0: none; :func:`n_shape_features`), standardised
         inside by the buffers ``shape_shift`` / ``shape_scale`` set by :meth:`set_shape_offset`.
+    shape_kind : the ``kind`` of :func:`shape_features` the model reads (``"pgv"`` or ``"spectral"``).
     """
 
     def __init__(self, cond_features: int, components: int = 3, hidden: int = 64, layers: int = 2,
-                 shape_features: int = 0) -> None:
+                 shape_features: int = 0, shape_kind: str = "pgv") -> None:
         super().__init__()
         if cond_features < 1 or components < 1 or shape_features < 0:
             raise ValueError(f"cond_features and components must be >= 1, shape_features >= 0; got "
                              f"{cond_features}, {components}, {shape_features}")
         self.cond_features, self.components = int(cond_features), int(components)
         self.shape_features = int(shape_features)
+        self.shape_kind = str(shape_kind) if self.shape_features else "none"  # the kind of :func:`shape_features`
         k = self.components
         if self.shape_features:
             self.register_buffer("shape_shift", torch.zeros(self.shape_features))
@@ -292,7 +346,8 @@ def fit_amplitude_model(c: np.ndarray, a: np.ndarray, cfg: AmplitudeConfig = Amp
         if s.ndim != 2 or len(s) != len(c):
             raise ValueError(f"need shape features s (N, S) with N = {len(c)}; got {s.shape}")
     torch.manual_seed(seed)
-    model = AmplitudeModel(c.shape[1], a.shape[1], cfg.hidden, cfg.layers, 0 if s is None else s.shape[1])
+    model = AmplitudeModel(c.shape[1], a.shape[1], cfg.hidden, cfg.layers, 0 if s is None else s.shape[1],
+                           shape_kind=cfg.shape)
     model.set_offset(a.mean(0), a.std(0))
     if s is not None:
         model.set_shape_offset(s.mean(0), s.std(0))
@@ -345,6 +400,6 @@ def load_amplitude_model(section: Mapping[str, Any], state: Mapping[str, torch.T
         raise ValueError(f"unknown amplitude shape feature {shape!r}; this version knows {SHAPE_FEATURES}")
     k = int(section["components"])
     model = AmplitudeModel(int(section["cond_features"]), k, int(section["hidden"]), int(section["layers"]),
-                           shape_features=k if shape == "pgv" else 0)
+                           shape_features=n_shape_features(shape, k), shape_kind=shape)
     model.load_state_dict(dict(state))
     return model.requires_grad_(False).eval()

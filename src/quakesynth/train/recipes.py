@@ -414,9 +414,9 @@ def refit_amplitude(config: dict, data: str | Path, amp: Any = None, seed: int =
 def _fit_amplitude(amp: Any, fs: float, train: tuple, val: tuple, seed: int) -> tuple[dict, dict[str, torch.Tensor]]:
     """(config section, weights) of an amplitude model fitted on ``train = (c, w, a)``: normalised
     conditioning (N, V), peak-normalised waveforms (N, C, T) at ``fs`` Hz (only read for the
-    shape features of ``amp.shape = "pgv"``) and log10 peaks (N, C); ``val`` likewise or Nones."""
+    shape features of ``amp.shape``) and log10 peaks (N, C); ``val`` likewise or Nones."""
     def feats(w):
-        return shape_features(w, fs) if amp.shape != "none" and w is not None else None
+        return shape_features(w, fs, amp.shape) if amp.shape != "none" and w is not None else None
 
     (c_tr, w_tr, a_tr), (c_va, w_va, a_va) = train, val
     head, report = fit_amplitude_model(c_tr, a_tr, amp, seed=seed, c_val=c_va, a_val=a_va,
