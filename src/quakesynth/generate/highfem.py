@@ -309,7 +309,7 @@ class HighFEMGenerator(Generator):
         c = self.normalise(cond)
         wave = self.invert(self.decode(self.sample_latents(c, seeds)), seeds, scenario=cond)
         if self.amplitude is not None:  # explicit amplitude path: peaks drawn per waveform seed
-            shape = None  # a shape-aware amplitude model also sees the generated shape's log10(PGV / PGA)
+            shape = None  # a shape-aware amplitude model also sees the generated shape's own features
             if self.amplitude.shape_features:
                 shape = torch.from_numpy(shape_features(wave.detach().cpu().numpy(), self.spectrogram.fs,
                                                         self.amplitude.shape_kind))
