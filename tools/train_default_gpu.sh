@@ -115,5 +115,6 @@ if [ "$DEC_STEPS" -gt 0 ]; then  # the encoder stays frozen: the EDM's latent sp
         --set train.warmup_steps=50 --set train.max_minutes="$DEC_MINUTES" "${vae_sets[@]}" "${dec_sets[@]}"
     decoder=(--decoder "$WORK/vae-dec/model")
 fi
-"$PY" tools/make_default_model.py "$WORK/edm/model" "$OUT" --solver dpmpp2m --steps 10 "${decoder[@]}"
+"$PY" tools/make_default_model.py "$WORK/edm/model" "$OUT" --solver dpmpp2m --steps 10 "${decoder[@]}" \
+    --phase donor --donor-simulator "$WORK/corpus-even-bssa14/simulator.yaml"  # envelope transfer (session 15)
 say "model written to $OUT"
