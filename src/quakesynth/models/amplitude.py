@@ -49,7 +49,7 @@ the evaluation classifier, given 1,000 dev records with peaks drawn by the ``pgv
 >>> import numpy as np
 >>> x = np.array([[[0.0, 2.0, -4.0]]], np.float32)          # (N=1, C=1, T=3), m/s^2
 >>> y, a = normalise_peaks(x, reference=0.1)
->>> float(np.abs(y).max()), a.round(3).tolist()
+>>> round(float(np.abs(y).max()), 6), a.round(3).tolist()
 (0.1, [[0.602]])
 """
 
@@ -151,7 +151,7 @@ def shape_features(wave: np.ndarray, fs: float, kind: str = "pgv") -> np.ndarray
 
     >>> t = np.arange(4000) / 100.0
     >>> x = np.sin(2 * np.pi * 1.0 * t)[None, None] * np.hanning(4000)      # 1 Hz: PGV/PGA ~ 1/(2 pi)
-    >>> round(float(shape_features(x, 100.0)[0, 0]), 2), round(-np.log10(2 * np.pi), 2)
+    >>> round(float(shape_features(x, 100.0)[0, 0]), 2), round(float(-np.log10(2 * np.pi)), 2)
     (-0.8, -0.8)
     >>> shape_features(np.stack([x[0]] * 3, 1), 100.0, "spectral").shape
     (1, 24)
