@@ -177,15 +177,15 @@ def shape_features(wave: np.ndarray, fs: float, kind: str = "pgv") -> np.ndarray
     from quakesynth.metrics.spectra import fourier_amplitude
 
     live = a > PEAK_FLOOR
+    log_a = np.log10(np.where(live, a, 1.0))
     f, fas = fourier_amplitude(x, fs)
-    ln = np.log(np.maximum(fas, 1e-30))
+    log_fas = np.log10(np.maximum(fas, 1e-30))
     cols = [ratio]
     for lo, hi in SPECTRAL_BANDS_HZ:
         band = (f >= lo) & (f < hi)
         if not band.any():
             raise ValueError(f"the record ({x.shape[-1]} samples at {fs} Hz) has no frequency in {lo}-{hi} Hz")
-        level = ln[..., band].mean(-1) / np.log(10) - np.log10(np.where(live, a, 1.0))
-        cols.append(np.where(live, level, 0.0))
+        cols.append(np.where(live, log_fas[..., band].mean(-1) - log_a, 0.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # silent components: NaN duration, set to 0 below
         d = significant_duration(x, fs)

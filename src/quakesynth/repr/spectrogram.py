@@ -267,7 +267,8 @@ class LogSpectrogram:
             comparable with the target's).
         smooth : odd box sizes (frequency bins, frames), each >= 1.
 
-        Returns waveforms (..., n_samples) in the unit of ``spec``, same type as ``spec``.
+        Returns float32 waveforms (..., n_samples) in the unit of ``spec``, an array for an array
+        ``spec``, else a tensor.
         """
         R, numpy = _as_tensor(spec)
         x, _ = _as_tensor(donor)
