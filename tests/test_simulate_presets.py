@@ -165,3 +165,49 @@ def test_site_resonance_option_draws_the_networks_share_of_layers():
     assert 0.5 * cfg.stations.resonance_fraction < share <= cfg.stations.resonance_fraction + 0.05
     rock = draw_record_parameters(m, r, z, np.full(n, 900.0), np.arange(n), cfg, site_resonance=True)
     assert not np.isfinite(rock["f0_hz"]).any()  # no layer on rock (Vs30 >= 760 m/s)
+
+
+def test_centred_layers_keep_the_mean_level_of_the_vs30_term():
+    """Issue 18 (session 16): the resonant layers drawn on top of BSSA14's Vs30 term (itself an
+    average over sites) lifted the corpus's mean PSA by 0.07-0.11 log10 at Vs30 400 m/s, so the
+    teacher sat 1.5 times above BSSA14 at the README scenario. ``stations.resonance_centred``
+    lowers every soil site of a layered network by the network's mean layer amplification:
+    the mean log PSA comes back to the no-layer (calibrated) level, the layers still vary it."""
+    from quakesynth.metrics.response import response_spectrum
+    from quakesynth.simulate.stochastic import simulate
+
+    cfg = load_config("bssa14")
+    assert cfg.stations.resonance_centred  # the calibrated preset centres its layers
+    n = 240
+    m, r, z, v = (np.full(n, x) for x in (6.5, 30.0, 10.0, 400.0))
+    seeds = np.arange(n)
+    periods = [0.1, 0.2, 0.3]
+
+    def mean_log_psa(c, layers):
+        p = draw_record_parameters(m, r, z, v, seeds, c, event_term=False, site_resonance=layers)
+        acc = simulate(p, seeds, c)[:, 1].astype(np.float64)  # one horizontal component
+        return np.log10(np.asarray(response_spectrum(acc, c.waveform.fs, periods))).mean(axis=0), p
+
+    base, _ = mean_log_psa(cfg, False)
+    centred, p = mean_log_psa(cfg, True)
+    plain, q = mean_log_psa(dataclasses.replace(cfg, stations=dataclasses.replace(cfg.stations,
+                                                                                   resonance_centred=False)), True)
+    assert np.all(p["resonance_centring"] == cfg.stations.resonance_fraction)  # soil sites: the share
+    assert np.all(q["resonance_centring"] == 0.0) and np.isfinite(p["f0_hz"]).mean() > 0.3
+    assert np.all(plain - base > 0.06)  # uncentred layers lift the mean (the defect)
+    assert np.all(np.abs(centred - base) < 0.03)  # centred: at the calibrated level
+    rock = draw_record_parameters(m[:4], r[:4], z[:4], np.full(4, 900.0), seeds[:4], cfg, site_resonance=True)
+    assert np.all(rock["resonance_centring"] == 0.0)  # no layer, no centring on rock
+
+
+def test_layer_mean_amplification_vanishes_where_no_layer_acts():
+    from quakesynth.simulate.site import StationConfig, layer_mean_ln_amplification
+
+    cfg = StationConfig()
+    f = np.array([0.02, 0.1, 3.0, 8.0])
+    h = layer_mean_ln_amplification(f, np.array([200.0, 400.0, 760.0, 1200.0]), cfg)
+    assert np.all(np.abs(h[:, :2]) < 0.02)  # far below every f0 (>= 0.5 Hz) the layer passes 1
+    assert np.all(h[2:] == 0.0)  # no layer at or above the reference Vs30
+    assert np.all(h[:2, 2:] > 0.1)  # between the resonances the layer amplifies
+    vert = layer_mean_ln_amplification(f, np.array([400.0]), cfg, soil_vp_vs=3.0)
+    assert vert[0, 2] < h[1, 2]  # the vertical's P resonance sits 3 times higher

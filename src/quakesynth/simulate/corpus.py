@@ -197,7 +197,8 @@ def simulate_events(indices: range | list[int], seed: int, stations: pd.DataFram
         "stress_drop_bar": np.array([ev["stress_drop_bar"] for ev, _, _ in rows]),
         "back_azimuth": np.array([ev["back_azimuth"][j] for ev, j, _ in rows]),
         **{c: st[c].to_numpy() for c in ("kappa0_s", "site_term_low", "site_term_mid", "site_term_high",
-                                         "f0_hz", "impedance_ratio", "damping", "noise_rms_mps2")},
+                                         "f0_hz", "impedance_ratio", "damping", "noise_rms_mps2",
+                                         "resonance_centring")},
     }
     seeds = np.array([record_seed(seed, ev["index"], j) for ev, j, _ in rows], dtype=np.int64)
     # simulate in sub-batches (rows are independent, so the bits do not change; small arrays

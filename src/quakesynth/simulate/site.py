@@ -22,10 +22,21 @@ Three pieces act on the Fourier amplitude spectrum at the surface, after the roc
    Nakamura 1989; Lermo & Chavez-Garcia 1993).
 3. **Station terms** -- a station's kappa0 (Anderson & Hough 1984) and a smooth random
    amplification (delta S2S, three nodes in ln f), drawn once per station.
+
+The Vs30 term is a GMM's: the *average* response of the sites of that Vs30, resonant or not.
+A layer drawn on top of it lifts the network's mean (the layer amplifies, ``|H| >= 1`` up to
+its first peaks), by about 0.1 log10 in PGA at Vs30 400 m/s with half the soil sites layered.
+``StationConfig.resonance_centred`` keeps the mean where the GMM puts it: every soil site of
+a network with layers has its smooth amplification lowered by the network's mean ln layer
+amplification at its Vs30 (:func:`layer_mean_ln_amplification` times the layered share, the
+record parameter ``resonance_centring``), so that layered sites sit above the Vs30 term near
+their resonances, the others below it, and the network's mean ln amplification is the Vs30
+term's at every frequency.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,6 +150,87 @@ def layer_transfer_function(freqs_hz: np.ndarray, f0_hz: np.ndarray, impedance_r
     return out
 
 
+#: Quadrature of :func:`layer_mean_ln_amplification`: midpoints in thickness (log-uniform),
+#: impedance ratio and damping (uniform). 96 thicknesses put neighbouring f0 2.7 % apart for
+#: the default 5-60 m, under the width of a 2-5 %-damped peak.
+_LAYER_QUADRATURE = (96, 4, 2)
+#: Width (sd of a Gaussian in ln f) of the band over which a layer's energy amplification is
+#: averaged before its log is taken: response spectra and peaks see the energy of a band, not
+#: the log of a sharp peak. 0.25 centres the simulator's mean log10 PSA (0.05-1 s) within
+#: 0.007 of the no-layer level at Vs30 250 and 400 m/s (the mean of ln |H| itself leaves
+#: +0.015-0.027; ``benchmarks/results/default_model.md``, session 16).
+LAYER_CENTRING_BANDWIDTH_LN = 0.25
+_CENTRING_VS30_NODES = np.geomspace(80.0, BSSA14_VREF, 48)  # m/s, interpolated in ln Vs30
+
+
+def layer_mean_ln_amplification(freqs_hz: np.ndarray, vs30_mps: np.ndarray, cfg: "StationConfig",
+                                 soil_vp_vs: float | None = None) -> np.ndarray:
+    """Mean ln amplification of the resonant layers :func:`draw_site_parameters` draws for a
+    layered soil site of Vs30 ``vs30_mps``, the quantity by which ``resonance_centred`` lowers
+    its network's soil sites (times the layered share).
+
+    Per layer the amplification is taken in energy over a band,
+    ``0.5 ln(sum_f' w(f, f') |H(f')|^2)`` with ``w`` a Gaussian in ln f of sd
+    :data:`LAYER_CENTRING_BANDWIDTH_LN`, then averaged over the layer's random thickness,
+    impedance ratio and damping (a layer whose ``f0`` falls outside ``f0_min_hz``-``f0_max_hz``
+    is dropped and counts as 1). Tabulated once per configuration on a Vs30 grid (80-760 m/s,
+    interpolated in ln Vs30; 0 from 760 m/s, where no layer is drawn).
+
+    With ``soil_vp_vs``, the vertical component's P resonance of the same layers (at
+    ``soil_vp_vs * f0``, impedance ratio ``alpha soil_vp_vs / sqrt(3)``, as the simulator
+    applies it).
+
+    Parameters
+    ----------
+    freqs_hz : (F,) positive frequencies, Hz.
+    vs30_mps : (B,) Vs30 of the sites, m/s (the layer's Vs; ``f0 = Vs30 / 4H``).
+    cfg : the station configuration (layer ranges).
+    soil_vp_vs : Vp/Vs of the layer for the vertical component; None: horizontal (SH).
+
+    Returns
+    -------
+    (B, F) mean ln amplification (0 at f -> 0, about 0.2-0.25 at 3-12 Hz for Vs30 400 m/s).
+
+    >>> m = layer_mean_ln_amplification(np.array([0.05, 5.0]), np.array([400.0, 900.0]), StationConfig())
+    >>> bool(abs(m[0, 0]) < 1e-3 and m[0, 1] > 0.15 and m[1, 1] == 0.0)
+    True
+    """
+    f = np.asarray(freqs_hz, dtype=np.float64).reshape(-1)
+    vs30 = np.atleast_1d(np.asarray(vs30_mps, dtype=np.float64))
+    table = _centring_table(f.tobytes(), cfg, soil_vp_vs)
+    x = np.log(_CENTRING_VS30_NODES)
+    xv = np.log(np.clip(vs30, _CENTRING_VS30_NODES[0], BSSA14_VREF))
+    i = np.clip(np.searchsorted(x, xv) - 1, 0, len(x) - 2)
+    w = ((xv - x[i]) / (x[i + 1] - x[i]))[:, None]
+    return np.where((vs30 < BSSA14_VREF)[:, None], table[i] * (1.0 - w) + table[i + 1] * w, 0.0)
+
+
+@functools.lru_cache(maxsize=16)
+def _centring_table(freqs_bytes: bytes, cfg: "StationConfig", soil_vp_vs: float | None) -> np.ndarray:
+    """(len(_CENTRING_VS30_NODES), F) :func:`layer_mean_ln_amplification` at the Vs30 nodes."""
+    f = np.frombuffer(freqs_bytes, dtype=np.float64)
+    sd = LAYER_CENTRING_BANDWIDTH_LN
+    fine = np.exp(np.arange(np.log(f.min()) - 4 * sd, np.log(f.max()) + 4 * sd, sd / 8))
+    kernel = np.exp(-0.5 * ((np.log(f)[:, None] - np.log(fine)[None, :]) / sd) ** 2)
+    kernel /= kernel.sum(axis=1, keepdims=True)  # (F, F_fine)
+    u_h, u_a, u_x = ((np.arange(k) + 0.5) / k for k in _LAYER_QUADRATURE)
+    thick = cfg.layer_thickness_min_m * (cfg.layer_thickness_max_m / cfg.layer_thickness_min_m) ** u_h
+    alpha = cfg.impedance_ratio_min + (cfg.impedance_ratio_max - cfg.impedance_ratio_min) * u_a
+    xi = cfg.damping_min + (cfg.damping_max - cfg.damping_min) * u_x
+    th, al, xx = (g.ravel() for g in np.meshgrid(thick, alpha, xi, indexing="ij"))
+    if soil_vp_vs is not None:
+        al = np.clip(al * soil_vp_vs / np.sqrt(3.0), 0.0, 1.0)
+    out = np.empty((len(_CENTRING_VS30_NODES), len(f)))
+    for i, v in enumerate(_CENTRING_VS30_NODES):
+        f0 = v / (4.0 * th)
+        f0 = np.where((f0 >= cfg.f0_min_hz) & (f0 <= cfg.f0_max_hz), f0, np.nan)
+        if soil_vp_vs is not None:
+            f0 = f0 * soil_vp_vs
+        h2 = layer_transfer_function(fine, f0, al, xx) ** 2  # (layers, F_fine)
+        out[i] = 0.5 * np.log(h2 @ kernel.T).mean(axis=0)
+    return out
+
+
 # -- station tables ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class StationConfig:
@@ -154,6 +246,7 @@ class StationConfig:
     site_sigma_ln: float = 0.42  # station-to-station sd of the smooth ln amplification (delta S2S)
     site_node_correlation: float = 0.5  # correlation of delta S2S between its three frequency nodes
     resonance_fraction: float = 0.5  # fraction of soil stations (Vs30 < 760) with a resonant layer
+    resonance_centred: bool = False  # centre the layers on the Vs30 term (see the module docstring)
     layer_thickness_min_m: float = 5.0  # resonant layer thickness H, lower bound (log-uniform), m
     layer_thickness_max_m: float = 60.0  # resonant layer thickness H, upper bound, m
     impedance_ratio_min: float = 0.1  # alpha = rho_s Vs / (rho_r Vr) of the layer, lower bound (uniform)
@@ -185,6 +278,8 @@ STATION_COLUMNS = {
     "impedance_ratio": "alpha = rho_s Vs / (rho_r Vr) of the layer",
     "damping": "damping ratio of the layer",
     "noise_rms_mps2": "pre-event noise rms, m/s^2",
+    "resonance_centring": "share of the network's soil sites with a layer when the layers are centred on "
+                          "the Vs30 term (0: not centred)",
 }
 
 KM_PER_DEG = 111.19  # km per degree of latitude (mean Earth radius 6371 km)
@@ -219,10 +314,11 @@ def draw_site_parameters(rng: np.random.Generator, vs30_mps: np.ndarray, cfg: St
     resonant = ((u[:, 3] < cfg.resonance_fraction) & (vs30 < BSSA14_VREF)
                 & (f0 >= cfg.f0_min_hz) & (f0 <= cfg.f0_max_hz))
     noise = cfg.noise_rms_median_mps2 * np.exp(cfg.noise_sigma_ln * rng.standard_normal(n))
+    share = cfg.resonance_fraction if cfg.resonance_centred else 0.0
     return {"kappa0_s": kappa0, "site_term_low": nodes[:, 0], "site_term_mid": nodes[:, 1],
             "site_term_high": nodes[:, 2], "f0_hz": np.where(resonant, f0, np.nan),
             "impedance_ratio": np.where(resonant, alpha, np.nan), "damping": np.where(resonant, xi, np.nan),
-            "noise_rms_mps2": noise}
+            "noise_rms_mps2": noise, "resonance_centring": np.where(vs30 < BSSA14_VREF, share, 0.0)}
 
 
 def make_station_table(cfg: StationConfig = StationConfig(), seed: int = 0) -> pd.DataFrame:

@@ -46,8 +46,9 @@ accelerograms:
   back azimuth) or ZRT.
 * **Site.** :mod:`quakesynth.simulate.site`: BSSA14 Vs30 term (linear and nonlinear, with the
   rock PGA from pyrvt's random-vibration peak of the rock FAS), station kappa0 and delta
-  S2S, an optional resonant layer (SH on horizontals, P on the vertical), a vertical site
-  term reduced to ``A_h ** vertical_site_exponent``.
+  S2S, an optional resonant layer (SH on horizontals, P on the vertical; optionally centred
+  on the Vs30 term, ``stations.resonance_centred``), a vertical site term reduced to
+  ``A_h ** vertical_site_exponent``.
 * **Variability.** Event term (log-normal stress drop), site terms (kappa0, delta S2S),
   path term (smooth in frequency, per record) and the noise realisation; together a total
   sigma of ln PGA of ~0.65 (see ``benchmarks/results/simulate.md``).
@@ -82,6 +83,7 @@ from quakesynth.simulate.site import (
     StationConfig,
     bssa14_ln_site_amplification,
     draw_site_parameters,
+    layer_mean_ln_amplification,
     layer_transfer_function,
     site_node_terms,
 )
@@ -441,6 +443,10 @@ RECORD_PARAMETERS = {
     "noise_rms_mps2": "pre-event noise rms, m/s^2",
     "back_azimuth": "back azimuth (station to event, clockwise from north), degrees",
 }
+#: Optional keys of the table, with their value when absent.
+OPTIONAL_RECORD_PARAMETERS = {
+    "resonance_centring": 0.0,  # the site's layered share when its network's layers are centred
+}
 
 
 def median_stress_drop(magnitude: np.ndarray, depth: np.ndarray, cfg: SourceConfig) -> np.ndarray:
@@ -529,8 +535,10 @@ def draw_record_parameters(magnitude: np.ndarray, distance: np.ndarray, depth: n
 
     ``site_resonance``: draw a resonant soil layer for a share ``stations.resonance_fraction``
     of the soil sites, as the corpus network's stations have (the corpus's site
-    distribution); without it no site has a layer, and the Vs30 term (BSSA14's, an average
-    over sites) is the whole site response, as in the calibration against a GMM."""
+    distribution; with ``stations.resonance_centred`` the layers are centred on the Vs30 term,
+    so the mean level stays the calibrated one); without it no site has a layer, and the Vs30
+    term (BSSA14's, an average over sites) is the whole site response, as in the calibration
+    against a GMM."""
     n = len(seeds)
     eps_event = np.empty(n)
     baz = np.empty(n)
@@ -635,7 +643,8 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
 
     Parameters
     ----------
-    params : dict of (B,) arrays with the keys of :data:`RECORD_PARAMETERS`.
+    params : dict of (B,) arrays with the keys of :data:`RECORD_PARAMETERS` (and optionally
+        those of :data:`OPTIONAL_RECORD_PARAMETERS`).
     seeds : (B,) non-negative integers; record ``i`` depends only on ``seeds[i]`` and row ``i``.
     cfg : simulator configuration.
     return_info : also return per-record derived quantities (arrival samples, durations,
@@ -657,6 +666,8 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     seeds = np.asarray(seeds)
     B = len(seeds)
     p = {k: np.asarray(params[k], dtype=np.float64).reshape(B) for k in RECORD_PARAMETERS}
+    p.update({k: np.broadcast_to(np.asarray(params.get(k, v), dtype=np.float64), (B,))
+              for k, v in OPTIONAL_RECORD_PARAMETERS.items()})
     wcfg, scfg = cfg.waveform, cfg.site
     fs, dt = wcfg.fs, 1.0 / wcfg.fs
     n_out = wcfg.n_samples
@@ -720,6 +731,12 @@ def simulate(params: dict[str, np.ndarray], seeds: np.ndarray, cfg: StochasticCo
     nodes_site = np.stack([p["site_term_low"], p["site_term_mid"], p["site_term_high"]], axis=1)
     ln_h = ln_site + _node_interp(fc_grid, nodes_site) + _node_interp(fc_grid, path_nodes)
     ln_v = scfg.vertical_site_exponent * ln_site + _node_interp(fc_grid, nodes_site) + _node_interp(fc_grid, path_nodes)
+    centred = np.flatnonzero(p["resonance_centring"] > 0)
+    if len(centred):  # the network's mean layer amplification, taken off all its soil sites
+        share = p["resonance_centring"][centred, None]
+        ln_h[centred] -= share * layer_mean_ln_amplification(fc_grid, p["vs30"][centred], cfg.stations)
+        ln_v[centred] -= share * layer_mean_ln_amplification(fc_grid, p["vs30"][centred], cfg.stations,
+                                                             soil_vp_vs=scfg.soil_vp_vs)
     ln_vh = np.log(scfg.vh_low) + (np.log(scfg.vh_high) - np.log(scfg.vh_low)) / (1.0 + (scfg.vh_corner_hz / fc_grid) ** 2)
     ln_adj = path_adjustment(fc_grid, p["distance"], cfg.path)
     ln_s, ln_p = np.log(spec["S"]) + ln_adj, np.log(spec["P"]) + ln_adj
