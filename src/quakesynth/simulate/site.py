@@ -173,8 +173,9 @@ def layer_mean_ln_amplification(freqs_hz: np.ndarray, vs30_mps: np.ndarray, cfg:
     ``0.5 ln(sum_f' w(f, f') |H(f')|^2)`` with ``w`` a Gaussian in ln f of sd
     :data:`LAYER_CENTRING_BANDWIDTH_LN`, then averaged over the layer's random thickness,
     impedance ratio and damping (a layer whose ``f0`` falls outside ``f0_min_hz``-``f0_max_hz``
-    is dropped and counts as 1). Tabulated once per configuration on a Vs30 grid (80-760 m/s,
-    interpolated in ln Vs30; 0 from 760 m/s, where no layer is drawn).
+    is dropped and counts as 1). Computed on a Vs30 grid (80-760 m/s, each node once per
+    configuration, when first needed) and interpolated in ln Vs30; 0 from 760 m/s, where no
+    layer is drawn.
 
     With ``soil_vp_vs``, the vertical component's P resonance of the same layers (at
     ``soil_vp_vs * f0``, impedance ratio ``alpha soil_vp_vs / sqrt(3)``, as the simulator
@@ -197,17 +198,20 @@ def layer_mean_ln_amplification(freqs_hz: np.ndarray, vs30_mps: np.ndarray, cfg:
     """
     f = np.asarray(freqs_hz, dtype=np.float64).reshape(-1)
     vs30 = np.atleast_1d(np.asarray(vs30_mps, dtype=np.float64))
-    table = _centring_table(f.tobytes(), cfg, soil_vp_vs)
     x = np.log(_CENTRING_VS30_NODES)
     xv = np.log(np.clip(vs30, _CENTRING_VS30_NODES[0], BSSA14_VREF))
     i = np.clip(np.searchsorted(x, xv) - 1, 0, len(x) - 2)
     w = ((xv - x[i]) / (x[i + 1] - x[i]))[:, None]
-    return np.where((vs30 < BSSA14_VREF)[:, None], table[i] * (1.0 - w) + table[i + 1] * w, 0.0)
+    rows = {k: _centring_row(f.tobytes(), cfg, soil_vp_vs, int(k)) for k in np.unique(np.concatenate([i, i + 1]))}
+    lo = np.stack([rows[k] for k in i])
+    hi = np.stack([rows[k + 1] for k in i])
+    return np.where((vs30 < BSSA14_VREF)[:, None], lo * (1.0 - w) + hi * w, 0.0)
 
 
-@functools.lru_cache(maxsize=16)
-def _centring_table(freqs_bytes: bytes, cfg: "StationConfig", soil_vp_vs: float | None) -> np.ndarray:
-    """(len(_CENTRING_VS30_NODES), F) :func:`layer_mean_ln_amplification` at the Vs30 nodes."""
+@functools.lru_cache(maxsize=512)
+def _centring_row(freqs_bytes: bytes, cfg: "StationConfig", soil_vp_vs: float | None, node: int) -> np.ndarray:
+    """(F,) :func:`layer_mean_ln_amplification` at the Vs30 node ``_CENTRING_VS30_NODES[node]``
+    (computed when first needed: a scenario's waveforms need two nodes, a corpus all of them)."""
     f = np.frombuffer(freqs_bytes, dtype=np.float64)
     sd = LAYER_CENTRING_BANDWIDTH_LN
     fine = np.exp(np.arange(np.log(f.min()) - 4 * sd, np.log(f.max()) + 4 * sd, sd / 8))
@@ -220,15 +224,12 @@ def _centring_table(freqs_bytes: bytes, cfg: "StationConfig", soil_vp_vs: float 
     th, al, xx = (g.ravel() for g in np.meshgrid(thick, alpha, xi, indexing="ij"))
     if soil_vp_vs is not None:
         al = np.clip(al * soil_vp_vs / np.sqrt(3.0), 0.0, 1.0)
-    out = np.empty((len(_CENTRING_VS30_NODES), len(f)))
-    for i, v in enumerate(_CENTRING_VS30_NODES):
-        f0 = v / (4.0 * th)
-        f0 = np.where((f0 >= cfg.f0_min_hz) & (f0 <= cfg.f0_max_hz), f0, np.nan)
-        if soil_vp_vs is not None:
-            f0 = f0 * soil_vp_vs
-        h2 = layer_transfer_function(fine, f0, al, xx) ** 2  # (layers, F_fine)
-        out[i] = 0.5 * np.log(h2 @ kernel.T).mean(axis=0)
-    return out
+    f0 = _CENTRING_VS30_NODES[node] / (4.0 * th)
+    f0 = np.where((f0 >= cfg.f0_min_hz) & (f0 <= cfg.f0_max_hz), f0, np.nan)
+    if soil_vp_vs is not None:
+        f0 = f0 * soil_vp_vs
+    h2 = layer_transfer_function(fine, f0, al, xx) ** 2  # (layers, F_fine)
+    return 0.5 * np.log(h2 @ kernel.T).mean(axis=0)
 
 
 # -- station tables ----------------------------------------------------------------------
