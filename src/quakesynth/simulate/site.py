@@ -163,7 +163,7 @@ LAYER_CENTRING_BANDWIDTH_LN = 0.25
 _CENTRING_VS30_NODES = np.geomspace(80.0, BSSA14_VREF, 48)  # m/s, interpolated in ln Vs30
 
 
-def layer_mean_ln_amplification(freqs_hz: np.ndarray, vs30_mps: np.ndarray, cfg: "StationConfig",
+def layer_mean_ln_amplification(freqs_hz: np.ndarray, vs30_mps: np.ndarray, cfg: StationConfig,
                                  soil_vp_vs: float | None = None) -> np.ndarray:
     """Mean ln amplification of the resonant layers :func:`draw_site_parameters` draws for a
     layered soil site of Vs30 ``vs30_mps``, the quantity by which ``resonance_centred`` lowers
@@ -209,7 +209,7 @@ def layer_mean_ln_amplification(freqs_hz: np.ndarray, vs30_mps: np.ndarray, cfg:
 
 
 @functools.lru_cache(maxsize=512)
-def _centring_row(freqs_bytes: bytes, cfg: "StationConfig", soil_vp_vs: float | None, node: int) -> np.ndarray:
+def _centring_row(freqs_bytes: bytes, cfg: StationConfig, soil_vp_vs: float | None, node: int) -> np.ndarray:
     """(F,) :func:`layer_mean_ln_amplification` at the Vs30 node ``_CENTRING_VS30_NODES[node]``
     (computed when first needed: a scenario's waveforms need two nodes, a corpus all of them)."""
     f = np.frombuffer(freqs_bytes, dtype=np.float64)
