@@ -30,7 +30,7 @@ from quakesynth.modeldir import load_model_dir, save_model_dir
 
 DESCRIPTION = ("HighFEM default (VAE {latent} latent + EDM U-Net {unet_m} M parameters) with the explicit "
                "amplitude path (peak-normalised shapes + a conditional Gaussian of the three log10 "
-               "peaks given the scenario and each shape's PGV / PGA), trained on training-design "
+               "peaks given the scenario and scale-free features of each shape), trained on training-design "
                "stochastic-method corpora (uniform magnitudes, log-uniform distances); see docs/model_card_default.md")
 
 
