@@ -29,8 +29,10 @@ import torch
 
 
 def trained_steps(model_dir: Path) -> int | None:
-    """Optimiser steps behind a model directory: its ``train.max_steps`` plus those of its warm-start
-    chain (``init`` in each run folder's ``config.yaml``); None where a model of the chain is missing."""
+    """Optimiser steps behind a model directory: the steps it was trained (``provenance.steps``, else
+    ``train.max_steps``: a run stopped by ``train.max_minutes`` trains fewer) plus those of its
+    warm-start chain (``init`` in each run folder's ``config.yaml``); None where a model of the chain
+    is missing."""
     import yaml
 
     total, seen, model = 0, set(), Path(model_dir).resolve()
@@ -38,7 +40,8 @@ def trained_steps(model_dir: Path) -> int | None:
         if model in seen or not (model / "config.json").exists():
             return None
         seen.add(model)
-        total += int(json.loads((model / "config.json").read_text())["train"]["max_steps"])
+        cfg = json.loads((model / "config.json").read_text())
+        total += int(cfg.get("provenance", {}).get("steps", cfg["train"]["max_steps"]))
         run_cfg = model.parent / "config.yaml"
         init = yaml.safe_load(run_cfg.read_text()).get("init") if run_cfg.exists() else None
         if not init:

@@ -54,6 +54,9 @@ def test_surrogate_then_calibrated_joint_refiner(corpus3d, tmp_path, capsys):
     assert sur.predict(np.full((1, 4, 4, 4), 2000.0), np.array([[1000.0, 1000.0, -1000.0, 10, 60, 90]])).shape == \
         (1, 3, 6, 6, 64)
     assert (s / "config.yaml").exists()
+    # the model says how many steps it was trained (a run stopped by train.max_minutes trains fewer than
+    # max_steps, and the benchmarks report these)
+    assert json.loads((s / "model" / "config.json").read_text())["provenance"]["steps"] == 4
     # a finished run is not silently overwritten
     assert main(["train", "surrogate", "--corpus", str(corpus3d), "--preset", "tiny", "-o", str(s), "--quiet"]) == 2
     assert "exists" in capsys.readouterr().err
@@ -61,6 +64,7 @@ def test_surrogate_then_calibrated_joint_refiner(corpus3d, tmp_path, capsys):
     assert main(["train", "refiner", "--corpus", str(corpus3d), "--surrogate", str(s), "--preset", "tiny",
                  "--patch", "2", "--calibrate", "--calibration-wavefields", "1", "-o", str(r), "--quiet"]) == 0
     ref, cfg = load_refiner(r / "model")
+    assert cfg["provenance"]["steps"] == 3
     assert ref.cfg.patch == 2 and cfg["surrogate"] == str(s) and cfg["num_steps"] == 8
     cal = cfg["noise_correlation"]
     # one correlation, or one per component where that fitted the dev coherence better

@@ -448,7 +448,8 @@ def surrogate_plan(cfg: SurrogateRunConfig, corpus: dict, train_idx, val_idx=Non
         return ({"model": "mifno", "mifno": to_dict(cfg.mifno), "normalisation": to_dict(norm),
                  "loss": to_dict(cfg.loss), "train": to_dict(cfg.train),
                  "waveform": {"fs": float(corpus["fs"]), "components": "ENZ", "quantity": "velocity", "unit": "m/s",
-                              "n_sensors": cfg.mifno.n_sensors, "n_samples": cfg.mifno.n_times}},
+                              "n_sensors": cfg.mifno.n_sensors, "n_samples": cfg.mifno.n_times},
+                 "provenance": provenance},
                 {"mifno": ema[""]})
 
     val = arrays(np.asarray(val_idx)) if val_idx is not None and len(val_idx) else None
@@ -492,7 +493,7 @@ def refiner_plan(cfg: Any, pairs: dict[str, np.ndarray], fs: float, val_pairs: d
     def export(modules: list, ema: dict, provenance: dict):
         return ({"model": "refiner", "refiner": to_dict(rcfg), "sigma_data": sigma_data, "train": to_dict(cfg.train),
                  "waveform": {"fs": float(fs), "n_samples": int(x.shape[-1]), "channels": rcfg.channels},
-                 **(extra or {})},
+                 "provenance": provenance, **(extra or {})},
                 {"refiner": ema[""]})
 
     stage = Stage(lambda prev: RefinerModule(rcfg, cfg.train, sigma_data, y), cfg.train,
