@@ -13,9 +13,10 @@
 #   surrogate_long        the judged surrogate of session 9: warm restarts from          ~110 min
 #                         `surrogate`, 3,000 + 8,000 steps, then 4,000 with the per-trace
 #                         loss term (loss.w_trace=1), at 2.3 it/s (one thread)
-#   surrogate_wide        session 17: the fno_cpu layout at width 16 / 8 spatial modes, one     ~100 min
-#                         cosine run from scratch (lr 5e-3, per-trace term, EMA 0.999), 2 threads
-#                         at 2.2 it/s; stops at 15,000 steps or 100 minutes, whichever is first
+#   surrogate_wide        the judged surrogate of session 17: the fno_cpu layout at width 16 /  ~125 min
+#                         8 spatial modes, one cosine run from scratch (lr 5e-3, per-trace term,
+#                         EMA 0.999; 15,000 steps or 100 minutes, whichever is first), then a warm
+#                         restart (lr 1e-3; 3,000 steps or 23 minutes); 2 threads at 2.2 it/s
 #   refiner               refiner on paper pairs, per sensor, 3,000 steps x 0.30 s,     ~15 min + 4 min pairs
 #                         + spatial-noise calibration (22 x 2 wavefields x 18 s)        + ~14 min
 #   refiner_long          the judged refiner of session 9 on `surrogate_long`: warm     ~50 min
@@ -49,12 +50,16 @@ case "${1:-}" in
     $RUN surrogate --corpus "$CORPUS3D" --preset fno_cpu --set train.max_steps=2000 --set train.checkpoint_every=100 \
       -o "$RUNS/surrogate" "${RES[@]}" ;;
   surrogate_wide)
-    OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 nice -n 19 quakesynth train --threads 2 surrogate --corpus "$CORPUS3D" \
-      --preset fno_cpu \
-      --set mifno.width=16 --set mifno.modes=8 --set train.max_steps=15000 --set train.max_minutes=100 \
-      --set train.lr=0.005 --set train.warmup_steps=200 --set train.ema_decay=0.999 --set loss.w_trace=1 \
-      --set train.checkpoint_every=500 --set train.val_every=1000 --set train.val_batches=25 \
-      -o "$RUNS/surrogate_wide" "${RES[@]}" ;;
+    init=()
+    for stage in "15000 100 0.005 200 surrogate_wide1" "3000 23 0.001 50 surrogate_wide"; do
+      read -r steps minutes lr warmup out <<< "$stage"
+      OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 nice -n 19 quakesynth train --threads 2 surrogate --corpus "$CORPUS3D" \
+        --preset fno_cpu "${init[@]}" --set mifno.width=16 --set mifno.modes=8 --set train.max_steps="$steps" \
+        --set train.max_minutes="$minutes" --set train.lr="$lr" --set train.warmup_steps="$warmup" \
+        --set train.ema_decay=0.999 --set loss.w_trace=1 --set train.checkpoint_every=500 \
+        --set train.val_every=1000 --set train.val_batches=25 -o "$RUNS/$out" "${RES[@]}"
+      init=(--init "$RUNS/$out/model")
+    done ;;
   refiner)
     $RUN refiner --corpus "$CORPUS3D" --surrogate "$RUNS/surrogate/model" --preset refiner_cpu --patch 1 \
       --set train.max_steps=3000 --set train.lr=0.0005 --calibrate --calibration-wavefields 2 \
@@ -89,5 +94,5 @@ case "${1:-}" in
     nice -n 19 python benchmarks/bench_broadband.py --model "$RUNS/broadband/model" --steps 18 \
       --out "$RUNS/broadband_eval" ;;
   *)
-    sed -n '2,30p' "$0"; exit 2 ;;
+    sed -n '2,31p' "$0"; exit 2 ;;
 esac
