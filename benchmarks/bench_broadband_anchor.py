@@ -39,10 +39,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_broadband, also when loaded by the tests
 from bench_broadband import SHARED, fixture_records, knet_records, with_scenarios  # noqa: E402
 
+from quakesynth.physics.broadband import BroadbandConfig  # noqa: E402
+
 FC = 1.0
 FS = 100.0
 BANDS = ((1.0, 2.0), (2.0, 5.0), (5.0, 10.0), (10.0, 20.0))
 G_MPS2 = 9.80665
+KEEP = BroadbandConfig().keep_fraction  # the refiner's: delta is taken in [0.5 fc, KEEP fc]
 
 
 def ba19_log_eas(row, centres) -> np.ndarray:
@@ -80,7 +83,7 @@ def band_residuals(rec, anchors: dict) -> dict[str, np.ndarray]:
     log_y = smoothed_log_fas(x, FS, centres)  # (N, C, F)
     horiz = [i for i, c in enumerate(rec.components) if c != "Z"] or list(range(len(rec.components)))
     table = simulator_table(rec)
-    sel = [(centres >= 0.5 * FC) & (centres <= 0.8 * FC)] + [(centres >= lo) & (centres <= hi) for lo, hi in BANDS]
+    sel = [(centres >= 0.5 * FC) & (centres <= KEEP * FC)] + [(centres >= lo) & (centres <= hi) for lo, hi in BANDS]
     out = {}
     for name, fn in anchors.items():
         log_s = fn(rec, table, centres)  # (N, F) horizontal anchor
@@ -90,11 +93,15 @@ def band_residuals(rec, anchors: dict) -> dict[str, np.ndarray]:
 
 
 def simulator_anchor(rec, table, centres):
-    from quakesynth.physics.broadband import scenario_log_fas
+    from quakesynth.generate.stochastic import StochasticGenerator
+    from quakesynth.physics.broadband import component_channels, scenario_log_fas
 
+    gen = StochasticGenerator()
     comps = "".join(c for c in rec.components if c != "Z") or rec.components
-    comps = "".join(c if c in "ENZ" else "EN"[i] for i, c in enumerate(comps))  # PEER's 12 -> EN
-    return scenario_log_fas(table, FS, comps, centres, seeds=list(range(len(table)))).mean(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PEER's 12 are taken as the simulator's horizontals, as refine does
+        comps = "".join(gen.components[j] for j in component_channels(comps, gen.components))
+    return scenario_log_fas(table, FS, comps, centres, seeds=list(range(len(table))), generator=gen).mean(axis=1)
 
 
 def ba19_anchor(rec, table, centres):
@@ -104,7 +111,7 @@ def ba19_anchor(rec, table, centres):
 def band_rho() -> np.ndarray:
     from quakesynth.gmm.correlation import baker_jayaram_2008
 
-    f_ref = np.sqrt(0.5 * 0.8) * FC
+    f_ref = np.sqrt(0.5 * KEEP) * FC  # as anchor_high_frequencies
     return np.array([baker_jayaram_2008(1.0 / f_ref, 1.0 / np.geomspace(lo, hi, 32)).mean() for lo, hi in BANDS])
 
 
