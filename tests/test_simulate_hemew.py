@@ -144,3 +144,18 @@ def test_random_geology_and_source_ranges():
     assert 0 <= src["angles"][1] <= 90
     with pytest.raises(ValueError, match="fmax"):
         Wave3DConfig(fmax=20.0, fs=20.0)
+
+
+def test_a_corpus_of_the_old_solver_is_not_extended(tmp_path):
+    """A folder whose config.json predates the sponge fix (no ``solver_revision``) is refused on
+    resume, before any simulation: mixing the two would put reflections in part of the corpus."""
+    import json
+
+    from quakesynth.config import to_dict
+    from quakesynth.simulate.wave3d import SOLVER_REVISION, Wave3DConfig, make_corpus
+
+    cfg = Wave3DConfig()
+    (tmp_path / "config.json").write_text(json.dumps({"wave3d": to_dict(cfg), "seed": 0}))
+    with pytest.raises(ValueError, match=f"solver revision 1 \\(this is {SOLVER_REVISION}"):
+        make_corpus(tmp_path, 2, seed=0, cfg=cfg, resume=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]

@@ -42,6 +42,11 @@ import numpy as np
 from quakesynth.seeds import derive_seed32
 from quakesynth.simulate.source import moment_tensor  # noqa: F401 -- part of this module's API
 
+#: revision of the solver's numerics, stored in each corpus's ``config.json``: 2 since session 18
+#: (the sponge fixed, see :class:`ElasticSolver`); corpora without it were made by revision 1, whose
+#: wavefields carry reflections from the +x, +y and bottom edges and must not be extended
+SOLVER_REVISION = 2
+
 
 @dataclass(frozen=True)
 class Wave3DConfig:
@@ -253,7 +258,11 @@ class ElasticSolver:
         lam = Function(name="lam", grid=grid, space_order=so)
         mu = Function(name="mu", grid=grid, space_order=so)
         b = Function(name="b", grid=grid, space_order=so)
-        damp = Function(name="damp", grid=grid, space_order=0)
+        # the sponge multiplies staggered fields, so devito interpolates it half a node: it needs a
+        # halo. With none (space_order=0) devito silently stops every loop 6 nodes short of the +x, +y
+        # and bottom edges: a 4-node sponge ending in a rigid wall, whose reflections made up 22 %
+        # (rel. L2) of the surface wavefields of corpora made before session 18
+        damp = Function(name="damp", grid=grid, space_order=1)
         self.M = [Constant(name=f"M{i}", dtype=np.float32) for i in range(6)]  # grid xx, yy, zz, xy, xz, yz
         src = SparseTimeFunction(name="src", grid=grid, npoint=1, nt=self.nt)
         recs = [SparseTimeFunction(name=f"rec{c}", grid=grid, npoint=len(self.sensors), nt=self.nt)
@@ -271,6 +280,7 @@ class ElasticSolver:
         for c, rec in enumerate(recs):
             rec_terms += rec.interpolate(expr=v[c])
         self.op = Operator(eqs + inj + bc + rec_terms, name="elastic3d")
+        self._check_bounds(grid, shape)
         self.v, self.tau, self.lam, self.mu, self.b, self.damp = v, tau, lam, mu, b, damp
         self.src, self.recs = src, recs
         # sponge
@@ -285,6 +295,18 @@ class ElasticSolver:
         for rec in recs:
             rec.coordinates.data[:] = self.sensors
         self.t = np.arange(self.nt) * self.dt
+
+    def _check_bounds(self, grid, shape) -> None:
+        """Raise RuntimeError unless the operator updates every node of the grid (devito shrinks
+        the loops, with only a warning, where a stencil reaches past a field's halo)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            args = self.op.arguments(time_m=0, time_M=1, dt=np.float32(self.dt))
+        short = {d.name: (args[d.min_name], args[d.max_name]) for d, n in zip(grid.dimensions, shape)
+                 if (args[d.min_name], args[d.max_name]) != (0, n - 1)}
+        if short:
+            raise RuntimeError(f"the devito operator would leave grid nodes unupdated (loop bounds {short} "
+                               f"on a {shape} grid): a field's halo is too small for its stencil")
 
     def _pad(self, a: np.ndarray) -> np.ndarray:
         """Model cube (n_cells, n_cells, n_cells_z; depth axis) -> padded grid (edge values)."""
@@ -342,10 +364,7 @@ class ElasticSolver:
         moment = np.asarray(moment, dtype=np.float64)
         for m, val in zip(self.M, moment):
             m.data = np.float32(val)
-        with warnings.catch_warnings():
-            # devito notes that the outermost halo nodes (inside the sponge) are not updated
-            warnings.simplefilter("ignore")
-            self.op.apply(time_m=0, time_M=self.nt - 2, dt=np.float32(self.dt))
+        self.op.apply(time_m=0, time_M=self.nt - 2, dt=np.float32(self.dt))
         u = np.stack([np.asarray(r.data).T for r in self.recs]).astype(np.float64)  # (3, S, nt)
         if raw:
             return u
@@ -394,7 +413,8 @@ def make_corpus(out_dir, n: int, seed: int = 0, cfg: Wave3DConfig = Wave3DConfig
     Sample ``i`` is made from the seed ``SeedSequence([seed, i])``, so a resumed or extended run
     gives the same files; ``resume`` skips samples already on disk, otherwise an existing
     non-empty folder raises FileExistsError. Also writes ``config.json`` (the resolved
-    :class:`Wave3DConfig`). Returns the paths written.
+    :class:`Wave3DConfig`, the seed and :data:`SOLVER_REVISION`; resuming a folder of another
+    configuration, seed or revision raises ValueError). Returns the paths written.
     """
     import json
     from pathlib import Path
@@ -409,9 +429,12 @@ def make_corpus(out_dir, n: int, seed: int = 0, cfg: Wave3DConfig = Wave3DConfig
         raise FileExistsError(f"{str(out)!r} is not empty; pass resume=True (--resume) to continue it")
     out.mkdir(parents=True, exist_ok=True)
     cfg_file = out / "config.json"
-    doc = {"wave3d": to_dict(cfg), "seed": int(seed)}
+    doc = {"wave3d": to_dict(cfg), "seed": int(seed), "solver_revision": SOLVER_REVISION}
     if cfg_file.is_file():
         old = json.loads(cfg_file.read_text())
+        if old.get("solver_revision", 1) != SOLVER_REVISION:
+            raise ValueError(f"{str(out)!r} was made by solver revision {old.get('solver_revision', 1)} (this is "
+                             f"{SOLVER_REVISION}, see quakesynth.simulate.wave3d.SOLVER_REVISION); use a new folder")
         if old != doc:
             raise ValueError(f"{str(cfg_file)!r} holds another configuration or seed; use a new folder")
     else:
