@@ -13,7 +13,9 @@ what ``quakesynth train surrogate | refiner`` runs; ``--resume`` continues the r
 at a time by ``quakesynth train``, see ``benchmarks/train_physics.sh``), then
 writes ``OUT/report.json`` and a Markdown report. A refiner whose model directory holds a
 calibrated ``noise_correlation`` (``run refiner --calibrate``) is also sampled with spatially
-correlated noise (:mod:`quakesynth.physics.joint`), the row "spatial noise".
+correlated noise (:mod:`quakesynth.physics.joint`), the row "spatial noise". ``--oracles`` adds
+the bounds of :func:`quakesynth.evaluate.physics.residual_oracles` (what a refiner that knows the
+residual's spectrum but not its phase could reach, and a perfect high-band correction).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import torch
 
 
 def trained_steps(model_dir: Path) -> int | None:
-    """Optimiser steps behind a model directory: the steps it was trained (``provenance.steps``, else
-    ``train.max_steps``: a run stopped by ``train.max_minutes`` trains fewer) plus those of its
-    warm-start chain (``init`` in each run folder's ``config.yaml``); None where a model of the chain
-    is missing."""
+    """Optimiser steps behind a model directory: ``provenance.steps_total`` where the model records
+    its warm-start chain (models trained since session 18), else the steps it was trained
+    (``provenance.steps``, else ``train.max_steps``: a run stopped by ``train.max_minutes`` trains
+    fewer) plus those of its warm-start chain (``init`` in each run folder's ``config.yaml``); None
+    where a model of the chain is missing."""
     import yaml
 
     total, seen, model = 0, set(), Path(model_dir).resolve()
@@ -41,7 +44,10 @@ def trained_steps(model_dir: Path) -> int | None:
             return None
         seen.add(model)
         cfg = json.loads((model / "config.json").read_text())
-        total += int(cfg.get("provenance", {}).get("steps", cfg["train"]["max_steps"]))
+        prov = cfg.get("provenance", {})
+        if prov.get("steps_total") is not None:  # the model counts its own warm-start chain
+            return total + int(prov["steps_total"])
+        total += int(prov.get("steps", cfg["train"]["max_steps"]))
         run_cfg = model.parent / "config.yaml"
         init = yaml.safe_load(run_cfg.read_text()).get("init") if run_cfg.exists() else None
         if not init:
@@ -75,6 +81,11 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--patches", type=int, nargs="+", default=[1, 2], choices=[1, 2],
                     help="refiners to judge (1: per sensor, 2: joint 2 x 2)")
+    ap.add_argument("--surrogate", default=None,
+                    help="a trained surrogate model directory (default OUT/surrogate/model, trained if absent)")
+    ap.add_argument("--oracles", action="store_true",
+                    help="add the rows of residual_oracles: the surrogate plus the true residual with random "
+                         "phases (everywhere, or above the high band's lower edge), and exact above that edge")
     ap.add_argument("--only-surrogate", action="store_true",
                     help="judge OUT/surrogate/model alone (no refiner is trained or judged)")
     args = ap.parse_args()
@@ -99,7 +110,9 @@ def main() -> None:
     print(f"corpus: {N} samples, u {corpus['u'].shape}, loaded in {time.time() - t0:.1f} s", flush=True)
 
     # ---- surrogate ----------------------------------------------------------------------
-    sdir = out / "surrogate" / "model"
+    sdir = Path(args.surrogate) if args.surrogate else out / "surrogate" / "model"
+    if args.surrogate and not (sdir / "config.json").exists() and not (sdir / "config.yaml").exists():
+        raise SystemExit(f"error: --surrogate {sdir} is not a model directory")
     t = time.time()
     if not sdir.exists():  # the same split (80/10/10, seed 0) as above
         train("surrogate", args.corpus, out / "surrogate", preset=args.fno_preset, limit=args.limit,
@@ -153,6 +166,11 @@ def main() -> None:
     fmax = float(json.loads((Path(args.corpus) / "config.json").read_text())["wave3d"]["fmax"])
     bands = ((0.0, fmax / 3), (fmax / 3, 2 * fmax / 3), (2 * fmax / 3, fmax))
     report["bands"] = bands
+    if args.oracles:  # bounds of what a refiner could reach (quakesynth.evaluate.physics.residual_oracles)
+        from quakesynth.evaluate.physics import residual_oracles
+
+        for key, u in residual_oracles(y_test, x_test, fs, bands[-1][0], seed=0).items():
+            refined[f"oracle: {key} ({bands[-1][0]:.1f} Hz)" if "above" in key else f"oracle: {key}"] = u
 
     def traces(u):  # (n, 3, S, S, T) -> (n S S, 3, T)
         return u.transpose(0, 2, 3, 1, 4).reshape(-1, 3, u.shape[-1])
@@ -174,6 +192,7 @@ def main() -> None:
     report["coherence"] = coh
     steps = {name: trained_steps(out / name / "model")
              for name in ("surrogate", *(f"refiner_p{p}" for p in (() if args.only_surrogate else args.patches)))}
+    steps["surrogate"] = trained_steps(sdir)
     report["trained_steps"] = steps
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
 

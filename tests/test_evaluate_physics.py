@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quakesynth.evaluate.physics import hf_coherence, summarise, trace_metrics
+from quakesynth.evaluate.physics import (
+    hf_coherence,
+    phase_randomised,
+    residual_oracles,
+    summarise,
+    trace_metrics,
+)
 from quakesynth.physics.data import (
     denormalise_velocity,
     fit_normalisation,
@@ -28,6 +34,44 @@ def test_trace_metrics_perfect_and_scaled():
     s = summarise(m2, "ENZ")
     assert s["E"]["bias_0"] == pytest.approx(1.0) and set(s) == {"E", "N", "Z"}
     assert summarise(m2, "ENZ", mask=np.array([True, False]))["Z"]["rmae"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("T", [400, 401])
+def test_phase_randomised_keeps_the_amplitude_spectrum_and_loses_the_timing(T):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 2, T)) + 0.3
+    y = phase_randomised(x, seed=5)
+    np.testing.assert_allclose(np.abs(np.fft.rfft(y)), np.abs(np.fft.rfft(x)), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(y.mean(axis=-1), x.mean(axis=-1), atol=1e-12)  # DC kept
+    np.testing.assert_array_equal(y, phase_randomised(x, seed=5))
+    xc, yc = x - x.mean(-1, keepdims=True), y - y.mean(-1, keepdims=True)
+    corr = (xc * yc).sum(-1) / np.sqrt((xc**2).sum(-1) * (yc**2).sum(-1))
+    assert np.abs(corr).max() < 0.25  # the timing is gone
+
+
+def test_residual_oracles_limits_and_spectra():
+    fs, T = 20.0, 320
+    t = np.arange(T) / fs
+    rng = np.random.default_rng(3)
+    pred = np.sin(2 * np.pi * 0.3 * t) * np.exp(-((t - 6) / 2) ** 2) + 0.01 * rng.standard_normal((2, 3, T))
+    truth = pred + 0.5 * np.sin(2 * np.pi * 1.2 * t) * np.exp(-((t - 7) / 1) ** 2)
+    o = residual_oracles(pred, truth, fs, f_split=0.0)
+    np.testing.assert_allclose(o["exact above"], truth, atol=1e-12)  # the whole residual
+    r = truth - pred
+    for key in ("random phase", "random phase above"):  # above 0 Hz = everywhere
+        np.testing.assert_allclose(np.abs(np.fft.rfft(o[key] - pred)), np.abs(np.fft.rfft(r)), atol=1e-9)
+    np.testing.assert_allclose(residual_oracles(pred, truth, fs, f_split=fs)["exact above"], pred, atol=1e-12)
+    # the exact correction is perfect in phase, the random-phase one is not
+    assert trace_metrics(o["exact above"], truth, fs)["PG"].min() > 9.99
+    assert trace_metrics(o["random phase"], truth, fs)["PG"].max() < 9.9
+    mid = residual_oracles(pred, truth, fs, f_split=0.8)
+    f = np.fft.rfftfreq(T, 1 / fs)
+    added = np.fft.rfft(mid["exact above"] - pred)
+    np.testing.assert_allclose(added[..., f < 0.8], 0, atol=1e-9)  # below the split: the prediction
+    np.testing.assert_allclose(added[..., f >= 0.8], np.fft.rfft(r)[..., f >= 0.8], atol=1e-9)
+    added = np.fft.rfft(mid["random phase above"] - pred)
+    np.testing.assert_allclose(added[..., f < 0.8], 0, atol=1e-9)
+    np.testing.assert_allclose(np.abs(added), np.abs(np.fft.rfft(r)) * (f >= 0.8), atol=1e-9)
 
 
 def test_hf_coherence_limits():

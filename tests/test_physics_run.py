@@ -60,6 +60,15 @@ def test_surrogate_then_calibrated_joint_refiner(corpus3d, tmp_path, capsys):
     # a finished run is not silently overwritten
     assert main(["train", "surrogate", "--corpus", str(corpus3d), "--preset", "tiny", "-o", str(s), "--quiet"]) == 2
     assert "exists" in capsys.readouterr().err
+    # a warm restart records its init and the steps behind its weights, along the whole chain, so a
+    # model directory copied away from its run folders still says how long it was trained
+    w = [tmp_path / "warm1", tmp_path / "warm2"]
+    for init, out in zip([s, w[0] / "model"], w):
+        assert main(["train", "surrogate", "--corpus", str(corpus3d), "--preset", "tiny", "--init", str(init),
+                     "--set", "train.max_steps=2", "-o", str(out), "--quiet"]) == 0
+    prov = [json.loads((d / "model" / "config.json").read_text())["provenance"] for d in w]
+    assert [p["steps"] for p in prov] == [2, 2] and [p["steps_total"] for p in prov] == [6, 8]
+    assert prov[1]["init"] == str(w[0] / "model")
     r = tmp_path / "joint"
     assert main(["train", "refiner", "--corpus", str(corpus3d), "--surrogate", str(s), "--preset", "tiny",
                  "--patch", "2", "--calibrate", "--calibration-wavefields", "1", "-o", str(r), "--quiet"]) == 0

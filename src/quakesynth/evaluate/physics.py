@@ -70,6 +70,49 @@ def hf_coherence(u: np.ndarray, fs: float, band: tuple[float, float], max_sep: i
     return spatial_coherence(u, fs, band, max_sep=max_sep, measure=measure)
 
 
+def phase_randomised(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Traces ``x`` (..., T) with the same Fourier amplitude spectrum and uniformly random phases.
+
+    The DFT magnitude of every trace is kept exactly (the zero-frequency and, for even ``T``, the
+    Nyquist coefficients unchanged, the others rotated by independent uniform phases drawn from
+    ``seed``), so the power spectrum and the energy are those of ``x`` and only the timing of the
+    energy is lost: the classic phase-randomised surrogate of a time series."""
+    x = np.asarray(x, dtype=np.float64)
+    T = x.shape[-1]
+    X = np.fft.rfft(x, axis=-1)
+    phi = np.random.default_rng(seed).uniform(0.0, 2.0 * np.pi, X.shape)
+    phi[..., 0] = 0.0
+    if T % 2 == 0:
+        phi[..., -1] = 0.0
+    return np.fft.irfft(X * np.exp(1j * phi), n=T, axis=-1)
+
+
+def residual_oracles(pred: np.ndarray, truth: np.ndarray, fs: float, f_split: float, seed: int = 0
+                     ) -> dict[str, np.ndarray]:
+    """What a refiner could reach at best: the prediction plus parts of the true residual.
+
+    With ``r = truth - pred`` (..., T) at ``fs`` Hz and ``r_high`` its part at and above
+    ``f_split`` Hz (a sharp split of the DFT, so ``r_low + r_high = r`` exactly):
+
+    - ``"random phase"``: ``pred + phase_randomised(r)``, a refiner that knows the residual's
+      amplitude spectrum exactly, in every band, but not its phase (what a sampler that is right in
+      distribution but independent of the truth's timing can do at most);
+    - ``"random phase above"``: ``pred + phase_randomised(r_high)``, the same above ``f_split``
+      only, the prediction kept below;
+    - ``"exact above"``: ``pred + r_high``, a perfect high-frequency correction.
+
+    Returns arrays of ``pred``'s shape (float64), keyed as above."""
+    pred = np.asarray(pred, dtype=np.float64)
+    r = np.asarray(truth, dtype=np.float64) - pred
+    T = r.shape[-1]
+    R = np.fft.rfft(r, axis=-1)
+    high = np.fft.rfftfreq(T, 1.0 / fs) >= f_split
+    r_high = np.fft.irfft(R * high, n=T, axis=-1)
+    return {"random phase": pred + phase_randomised(r, seed),
+            "random phase above": pred + phase_randomised(r_high, seed + 1),
+            "exact above": pred + r_high}
+
+
 def seconds_per_call(fn: Callable[[], object], repeat: int = 3) -> float:
     """Median wall time of ``fn()`` over ``repeat`` calls after one warm-up call, s."""
     fn()
