@@ -266,3 +266,24 @@ def test_train_surrogate_and_refiner_save_load(tmp_path):
     torch.testing.assert_close(ref.refine(y, [1, 2], num_steps=2), load_refiner(rdir)[0].refine(y, [1, 2], num_steps=2))
     lp = lowpass_pairs(rng.standard_normal((2, 3, 200)), 20.0, 2.0)
     assert lp["y"].shape == (2, 3, 200) and np.std(lp["y"]) < np.std(lp["x"])
+
+
+def test_the_committed_surrogate_loads_and_is_odd_in_the_mechanism():
+    """``benchmarks/models/surrogate_wide`` (the judged surrogate, kept so that the refiners can be
+    trained and judged without its two hours of training) loads with the current code, knows its
+    training, and obeys the representation theorem: reversing the slip (rake + 180 deg) negates
+    the moment tensor and so the whole wavefield."""
+    from pathlib import Path
+
+    from quakesynth.physics.models import Surrogate
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "surrogate_wide"
+    sur = Surrogate(path)
+    prov = sur.config["provenance"]
+    assert prov["steps_total"] > prov["steps"] > 0 and sur.config["mifno"]["width"] == 16
+    vs = np.linspace(4500.0, 1500.0, 16)[None, None, None, :] * np.ones((1, 16, 16, 1))  # HEMEW: z 0 at the bottom
+    src = np.array([[2400.0, 2100.0, -2500.0, 30.0, 60.0, 45.0]])
+    u = sur.predict(vs, src)
+    assert u.shape == (1, 3, 16, 16, 160) and np.isfinite(u).all() and np.abs(u).max() > 0
+    np.testing.assert_allclose(sur.predict(vs, src + [0, 0, 0, 0, 0, 180.0]), -u, rtol=1e-4,
+                               atol=1e-5 * np.abs(u).max())
