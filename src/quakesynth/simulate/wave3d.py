@@ -259,9 +259,10 @@ class ElasticSolver:
         mu = Function(name="mu", grid=grid, space_order=so)
         b = Function(name="b", grid=grid, space_order=so)
         # the sponge multiplies staggered fields, so devito interpolates it half a node: it needs a
-        # halo. With none (space_order=0) devito silently stops every loop 6 nodes short of the +x, +y
-        # and bottom edges: a 4-node sponge ending in a rigid wall, whose reflections made up 22 %
-        # (rel. L2) of the surface wavefields of corpora made before session 18
+        # halo. With none (space_order=0) devito stops every loop 6 nodes short of the +x, +y and
+        # bottom edges, with only a warning (which run() used to silence): a 4-node sponge ending in a
+        # rigid wall, whose reflections made up 22 % (rel. L2) of the surface wavefields of corpora
+        # made before session 18
         damp = Function(name="damp", grid=grid, space_order=1)
         self.M = [Constant(name=f"M{i}", dtype=np.float32) for i in range(6)]  # grid xx, yy, zz, xy, xz, yz
         src = SparseTimeFunction(name="src", grid=grid, npoint=1, nt=self.nt)
