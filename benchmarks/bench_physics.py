@@ -30,32 +30,6 @@ import numpy as np
 import torch
 
 
-def trained_steps(model_dir: Path) -> int | None:
-    """Optimiser steps behind a model directory: ``provenance.steps_total`` where the model records
-    its warm-start chain (models trained since session 18), else the steps it was trained
-    (``provenance.steps``, else ``train.max_steps``: a run stopped by ``train.max_minutes`` trains
-    fewer) plus those of its warm-start chain (``init`` in each run folder's ``config.yaml``); None
-    where a model of the chain is missing."""
-    import yaml
-
-    total, seen, model = 0, set(), Path(model_dir).resolve()
-    while True:
-        if model in seen or not (model / "config.json").exists():
-            return None
-        seen.add(model)
-        cfg = json.loads((model / "config.json").read_text())
-        prov = cfg.get("provenance", {})
-        if prov.get("steps_total") is not None:  # the model counts its own warm-start chain
-            return total + int(prov["steps_total"])
-        total += int(prov.get("steps", cfg["train"]["max_steps"]))
-        run_cfg = model.parent / "config.yaml"
-        init = yaml.safe_load(run_cfg.read_text()).get("init") if run_cfg.exists() else None
-        if not init:
-            return total
-        init = (Path(init) if Path(init).is_absolute() else Path.cwd() / init).resolve()
-        model = init if (init / "config.json").exists() else init / "model"
-
-
 def _fmt_table(rows: dict[str, dict[str, dict[str, float]]], bands) -> str:
     cols = ["rmae", "rrmse", "EG", "PG"] + [f"bias_{j}" for j in range(len(bands))]
     names = ["rMAE", "rRMSE", "EG", "PG"] + [f"bias {a:g}-{b:g} Hz" for a, b in bands]
@@ -91,6 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    from quakesynth.modeldir import resolve_model_dir, steps_behind
     from quakesynth.models.refiner import from_patches, to_patches
     from quakesynth.physics.data import load_corpus, split_indices
     from quakesynth.physics.evaluate import hf_coherence, seconds_per_call, summarise, trace_metrics
@@ -110,9 +85,12 @@ def main() -> None:
     print(f"corpus: {N} samples, u {corpus['u'].shape}, loaded in {time.time() - t0:.1f} s", flush=True)
 
     # ---- surrogate ----------------------------------------------------------------------
-    sdir = Path(args.surrogate) if args.surrogate else out / "surrogate" / "model"
-    if args.surrogate and not (sdir / "config.json").exists() and not (sdir / "config.yaml").exists():
-        raise SystemExit(f"error: --surrogate {sdir} is not a model directory")
+    sdir = out / "surrogate" / "model"
+    if args.surrogate:
+        try:
+            sdir = resolve_model_dir(args.surrogate)
+        except FileNotFoundError as e:
+            raise SystemExit(f"error: --surrogate: {e}") from None
     t = time.time()
     if not sdir.exists():  # the same split (80/10/10, seed 0) as above
         train("surrogate", args.corpus, out / "surrogate", preset=args.fno_preset, limit=args.limit,
@@ -190,9 +168,9 @@ def main() -> None:
            for name, u in {"truth": x_test, "surrogate": y_test, **refined}.items()}
     report["coherence_band_hz"] = band
     report["coherence"] = coh
-    steps = {name: trained_steps(out / name / "model")
-             for name in ("surrogate", *(f"refiner_p{p}" for p in (() if args.only_surrogate else args.patches)))}
-    steps["surrogate"] = trained_steps(sdir)
+    steps = {"surrogate": steps_behind(sdir),  # along the warm-start chain (provenance.steps_total)
+             **{f"refiner_p{p}": steps_behind(out / f"refiner_p{p}" / "model")
+                for p in (() if args.only_surrogate else args.patches)}}
     report["trained_steps"] = steps
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
 

@@ -110,6 +110,18 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
+def steps_behind(path: str | Path) -> int | None:
+    """Optimiser steps behind the weights of a model directory or run folder: its
+    ``provenance.steps_total`` (a warm start records its own steps plus its init's, since session
+    18), else ``provenance.steps``; None where the model or the count is missing."""
+    try:
+        prov = read_config(path).get("provenance") or {}
+    except (FileNotFoundError, ValueError):
+        return None
+    n = prov["steps_total"] if "steps_total" in prov else prov.get("steps")
+    return None if n is None else int(n)
+
+
 def read_kind(path: str | Path) -> str:
     """The kind (``config.json["model"]``, default ``"highfem"``) of a model directory or run
     folder. Raises ``FileNotFoundError`` / ``ValueError`` with a one-line reason."""

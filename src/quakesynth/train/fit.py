@@ -200,23 +200,6 @@ def fit(module: pl.LightningModule, data: StepDataModule, run_dir: str | Path, t
     return trainer, ema
 
 
-def steps_behind(model: str | Path) -> int | None:
-    """Optimiser steps behind the weights of a model directory (or run folder): its
-    ``provenance.steps_total`` (a warm start: its own steps plus its init's), else
-    ``provenance.steps``; None where the model or the count is missing."""
-    import json
-
-    from quakesynth.modeldir import resolve_model_dir
-
-    try:
-        cfg = json.loads((resolve_model_dir(model) / "config.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    prov = cfg.get("provenance") or {}
-    n = prov["steps_total"] if "steps_total" in prov else prov.get("steps")
-    return None if n is None else int(n)
-
-
 def run_plan(plan: Any, out: str | Path, resume: bool = False, devices: int = 1, accelerator: str = "cpu",
              strategy: str | None = None, progress: bool = True, meta: dict[str, Any] | None = None,
              warm: Callable[[Any], Any] | None = None) -> Path | None:
@@ -266,6 +249,8 @@ def run_plan(plan: Any, out: str | Path, resume: bool = False, devices: int = 1,
                   "weights": f"EMA (decay {last.ema_decay:g})"}
     if (meta or {}).get("init"):  # a warm start: the steps behind the weights include the init's
         provenance["init"] = str(meta["init"])
+        from quakesynth.modeldir import steps_behind
+
         before = steps_behind(meta["init"])
         provenance["steps_total"] = None if before is None else provenance["steps"] + before
     config_dict, state_dicts = plan.export(modules, states, provenance)
