@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,8 @@ from quakesynth.models.refiner import (
     to_patches,
 )
 from quakesynth.train.config import TrainConfig
+
+BENCH_MODELS = Path(__file__).resolve().parents[1] / "benchmarks" / "models"  # judged benchmark models
 
 TINY = MIFNOConfig(width=8, modes=4, modes_time=8, n_layers_geology=1, n_layers_source=1, n_layers_time=1,
                    n_sensors=4, n_times=16)
@@ -273,12 +277,9 @@ def test_the_committed_surrogate_loads_and_is_odd_in_the_mechanism():
     trained and judged without its two hours of training) loads with the current code, knows its
     training, and obeys the representation theorem: reversing the slip (rake + 180 deg) negates
     the moment tensor and so the whole wavefield."""
-    from pathlib import Path
-
     from quakesynth.physics.models import Surrogate
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "surrogate_wide"
-    sur = Surrogate(path)
+    sur = Surrogate(BENCH_MODELS / "surrogate_wide")
     prov = sur.config["provenance"]
     assert prov["steps_total"] > prov["steps"] > 0 and sur.config["mifno"]["width"] == 16
     vs = np.linspace(4500.0, 1500.0, 16)[None, None, None, :] * np.ones((1, 16, 16, 1))  # HEMEW: z 0 at the bottom
@@ -287,3 +288,30 @@ def test_the_committed_surrogate_loads_and_is_odd_in_the_mechanism():
     assert u.shape == (1, 3, 16, 16, 160) and np.isfinite(u).all() and np.abs(u).max() > 0
     np.testing.assert_allclose(sur.predict(vs, src + [0, 0, 0, 0, 0, 180.0]), -u, rtol=1e-4,
                                atol=1e-5 * np.abs(u).max())
+
+
+def test_the_committed_refiner_lifts_the_high_band_most_and_correlates_sensors():
+    """``benchmarks/models/refiner_wide`` (the judged refiner of session 19, on the committed
+    surrogate) loads with the current code, and on a surrogate wavefield of a geology outside its
+    corpus does what it was trained for: it adds the energy the surrogate misses, most where the
+    surrogate misses most (its test biases are -0.21 at 1-1.5 Hz and -0.07 at 0-0.5 Hz), and its
+    calibrated noise correlation gives neighbouring sensors a higher high-band coherence than
+    independent noise does."""
+    from quakesynth.evaluate.physics import hf_coherence
+    from quakesynth.metrics.gof import frequency_bias
+    from quakesynth.physics.joint import refine_wavefields
+    from quakesynth.physics.models import Surrogate, load_refiner
+
+    sur = Surrogate(BENCH_MODELS / "surrogate_wide")
+    ref, conf = load_refiner(BENCH_MODELS / "refiner_wide")
+    assert conf["provenance"]["steps"] > 0 and conf["noise_correlation"]["length"]
+    vs = np.linspace(4000.0, 1800.0, 16)[None, None, None, :] * np.ones((1, 16, 16, 1))  # HEMEW: z 0 at the bottom
+    y = sur.predict(vs, np.array([[2100.0, 2700.0, -3000.0, 120.0, 45.0, -90.0]]))
+    out = refine_wavefields(ref, y, seed=0, config=conf, num_steps=8)
+    assert out.shape == y.shape and np.isfinite(out).all()
+    bias = np.median(frequency_bias(out, y, 20.0, ((0.0, 0.5), (1.0, 1.5))).reshape(-1, 2), axis=0)
+    assert bias[1] > 0.2 and bias[1] > bias[0] + 0.1 and abs(bias[0]) < 0.3, bias
+    indep = refine_wavefields(ref, y, seed=0, length=0.0, num_steps=8)
+    coh = hf_coherence(out - y, 20.0, (1.0, 1.8), max_sep=1)[:, 0]
+    coh0 = hf_coherence(indep - y, 20.0, (1.0, 1.8), max_sep=1)[:, 0]
+    assert (coh > 0.6).all() and (coh0 < 0.2).all(), (coh, coh0)  # calibrated: exp(-(1/3)^2) = 0.89
