@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 from quakesynth.metrics.coherence import spatial_coherence
-from quakesynth.models.refiner import Refiner, RefinerConfig, SpatialNoise, sensor_correlation
+from quakesynth.models.refiner import (
+    Refiner,
+    RefinerConfig,
+    SpatialNoise,
+    correlation_sqrt,
+    sensor_correlation,
+)
 from quakesynth.physics.joint import calibrate_noise_correlation, refine_wavefields
 
 TINY = RefinerConfig(model_channels=8, emb_channels=16, channel_mult=(1, 2))
@@ -49,6 +57,30 @@ def test_spatial_noise_per_wavefield_seeds_and_unit_marginals():
     assert abs(float(a.std()) - 1) < 0.05
     c = spatial_coherence(a.numpy(), FS, BAND, 3)
     np.testing.assert_allclose(c, np.broadcast_to(np.exp(-np.arange(1, 4) / 3.0), c.shape), atol=0.06)
+
+
+def test_spatial_noise_factor_is_unique_so_a_seed_gives_the_same_noise_everywhere(tmp_path):
+    """The grid's correlation has repeated eigenvalues (its symmetries), and the eigenvectors
+    LAPACK returns for them change with the BLAS thread count: the old eigen-factor
+    ``V sqrt(w)`` differed by 0.7 between 1 and 2 OpenBLAS threads, so one seed gave other noise
+    (and other refined wavefields) in another process. The symmetric square root is unique: it
+    squares to R and commutes with the grid's symmetries, and the noise is the same whatever the
+    thread count."""
+    import subprocess
+    import sys
+
+    R = sensor_correlation(6, 6, 3.0, 2.0)
+    L = correlation_sqrt(R)
+    np.testing.assert_allclose(L @ L.T, R, atol=1e-10)
+    flip = np.arange(36).reshape(6, 6)[::-1].ravel()  # mirror the grid in x: R is invariant
+    np.testing.assert_array_equal(R[np.ix_(flip, flip)], R)
+    np.testing.assert_allclose(L[np.ix_(flip, flip)], L, atol=1e-10)
+    code = ("import sys, numpy as np; from quakesynth.models.refiner import SpatialNoise; "
+            "np.save(sys.argv[1], SpatialNoise([7], (1, 16, 16, 4), length=3.0, power=2.0).randn().numpy())")
+    for t in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": t, "OMP_NUM_THREADS": t, "MKL_NUM_THREADS": t}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / f"{t}.npy")], env=env, check=True)
+    np.testing.assert_allclose(np.load(tmp_path / "1.npy"), np.load(tmp_path / "2.npy"), atol=1e-5)
 
 
 @pytest.mark.parametrize("length,power", [(0.0, 1.0), (2.0, 1.0), (3.0, 2.0)])

@@ -340,6 +340,20 @@ def per_channel(value, channels: int, name: str) -> list[float]:
     return v
 
 
+def correlation_sqrt(R: np.ndarray) -> np.ndarray:
+    """The symmetric square root ``L = V diag(sqrt(w)) V^T`` of a correlation matrix ``R`` (S, S),
+    so that ``L L^T = R``; eigenvalues below zero (rounding) are clipped.
+
+    Unlike the eigen-factor ``V diag(sqrt(w))`` or a pivoted factor, it is unique: a sensor grid's
+    correlation has many repeated eigenvalues (its symmetries), and the eigenvectors LAPACK returns
+    for them change with the BLAS thread count, so noise drawn through the eigen-factor changed
+    from one machine or process to the next for the same seed. It is also robust where a long
+    correlation makes ``R`` nearly singular (where a Cholesky factor fails).
+    """
+    w, V = np.linalg.eigh(np.asarray(R, dtype=np.float64))
+    return (V * np.sqrt(np.clip(w, 0.0, None))[None, :]) @ V.T
+
+
 class SpatialNoise:
     """Standard-normal noise of wavefields (N, C, Sx, Sy, T), independent in component and time,
     correlated across sensors by :func:`sensor_correlation`; one seed per wavefield.
@@ -359,9 +373,7 @@ class SpatialNoise:
         params = list(zip(per_channel(length, C, "length"), per_channel(power, C, "power")))
         factors: dict[tuple[float, float], torch.Tensor] = {}
         for lp in dict.fromkeys(params):
-            # eigen-factor (robust where a long correlation makes R near-singular): R = L L^T
-            w, V = np.linalg.eigh(sensor_correlation(Sx, Sy, *lp))
-            factors[lp] = torch.as_tensor(V * np.sqrt(np.clip(w, 0.0, None))[None, :], dtype=torch.float32,
+            factors[lp] = torch.as_tensor(correlation_sqrt(sensor_correlation(Sx, Sy, *lp)), dtype=torch.float32,
                                           device=self.device)
         self.L = torch.stack([factors[lp] for lp in params])  # (C, S, S): one factor per channel
         self.generators = [torch.Generator(self.device).manual_seed(int(s) % (1 << 32)) for s in seeds]
