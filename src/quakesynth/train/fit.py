@@ -214,7 +214,7 @@ def run_plan(plan: Any, out: str | Path, resume: bool = False, devices: int = 1,
     import yaml
 
     from quakesynth.config import to_dict
-    from quakesynth.modeldir import save_model_dir
+    from quakesynth.modeldir import save_model_dir, steps_behind
 
     out = Path(out)
     if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0 \
@@ -249,8 +249,6 @@ def run_plan(plan: Any, out: str | Path, resume: bool = False, devices: int = 1,
                   "weights": f"EMA (decay {last.ema_decay:g})"}
     if (meta or {}).get("init"):  # a warm start: the steps behind the weights include the init's
         provenance["init"] = str(meta["init"])
-        from quakesynth.modeldir import steps_behind
-
         before = steps_behind(meta["init"])
         provenance["steps_total"] = None if before is None else provenance["steps"] + before
     config_dict, state_dicts = plan.export(modules, states, provenance)
